@@ -1,0 +1,181 @@
+"""The media engine: rooms per stream, WHIP publish and WHEP play sessions.
+
+Callers (signaling) decide who may publish or play; the engine only knows
+stream ids, seats ("host", "cohost") and session ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import OperationError
+from aiortc.sdp import SessionDescription
+
+from media.config import MediaConfig
+from media.errors import MediaError
+from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
+from media.publisher import Publisher
+from media.room import Room, Subscription
+
+logger = logging.getLogger(__name__)
+
+PUBLISH = "publish"
+PLAY = "play"
+
+
+@dataclass(eq=False)
+class MediaSession:
+    """One WHIP or WHEP peer connection, addressed by an unguessable id."""
+
+    stream_id: str
+    kind: str  # PUBLISH or PLAY
+    seat: str | None  # the publishing seat, or the listener's seat (None: viewer)
+    owner: str | None
+    pc: RTCPeerConnection
+    answer: str = ""
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+
+def check_offer(offer: str) -> None:
+    """Refuse an SDP offer that aiortc cannot parse or that carries no media."""
+    try:
+        description = SessionDescription.parse(offer)
+    except Exception as error:  # aiortc's parser asserts and indexes freely
+        raise MediaError("invalid_sdp", "the SDP offer cannot be parsed") from error
+    if not any(media.kind in ("audio", "video") for media in description.media):
+        raise MediaError("invalid_sdp", "the offer has no audio or video")
+
+
+class MediaEngine:
+    """Owns every room and session of this process."""
+
+    def __init__(self, config: MediaConfig) -> None:
+        self.config = config
+        self.rooms: dict[str, Room] = {}
+        self.sessions: dict[str, MediaSession] = {}
+        self._publishing: dict[tuple[str, str], MediaSession] = {}
+        restrict_host_addresses(config.ice_host_addresses)
+
+    def room(self, stream_id: str) -> Room:
+        room = self.rooms.get(stream_id)
+        if room is None:
+            room = self.rooms[stream_id] = Room(stream_id, self.config)
+        return room
+
+    def session(self, session_id: str) -> MediaSession | None:
+        return self.sessions.get(session_id)
+
+    async def publish(
+        self, stream_id: str, seat: str, offer: str, owner: str | None = None
+    ) -> MediaSession:
+        """Accept a WHIP offer for `seat`; a previous session of the seat is replaced.
+
+        The previous session stays on air until the new offer is answered, so a
+        bad offer changes nothing.
+        """
+        check_offer(offer)
+        room = self.room(stream_id)
+        session = self._new_session(stream_id, PUBLISH, seat, owner)
+        publisher = Publisher(seat)
+        session.pc.on("track", publisher.attach)
+        session.cleanup.append(lambda: room.remove_publisher(publisher))
+        await self._answer(session, offer)
+        previous = self._publishing.get((stream_id, seat))
+        if previous is not None:
+            await self.close_session(previous.id)
+        room.install(publisher)
+        self._publishing[(stream_id, seat)] = session
+        return session
+
+    async def play(
+        self, stream_id: str, offer: str, listener_seat: str | None = None, owner: str | None = None
+    ) -> MediaSession:
+        """Accept a WHEP offer: the composite and the listener's audio feed."""
+        check_offer(offer)
+        room = self.room(stream_id)
+        session = self._new_session(stream_id, PLAY, listener_seat, owner)
+        subscription = room.subscribe(listener_seat)
+        session.cleanup.append(lambda: room.unsubscribe(subscription))
+        self._add_senders(session.pc, subscription)
+        await self._answer(session, offer)
+        return session
+
+    async def close_session(self, session_id: str) -> bool:
+        """Close and free a session; False if it was unknown (already gone)."""
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        key = (session.stream_id, session.seat or "")
+        if self._publishing.get(key) is session:
+            del self._publishing[key]
+        for step in session.cleanup:
+            result = step()
+            if result is not None:
+                await result
+        await session.pc.close()
+        return True
+
+    async def drop_seat(self, stream_id: str, seat: str) -> None:
+        """Disconnect whoever publishes on `seat` (the cohost was removed)."""
+        session = self._publishing.get((stream_id, seat))
+        if session is not None:
+            await self.close_session(session.id)
+
+    async def close_stream(self, stream_id: str) -> None:
+        """End every session of a stream and free its room."""
+        for session in [s for s in self.sessions.values() if s.stream_id == stream_id]:
+            await self.close_session(session.id)
+        room = self.rooms.pop(stream_id, None)
+        if room is not None:
+            await room.close()
+
+    async def close(self) -> None:
+        for stream_id in list(self.rooms) + [s.stream_id for s in self.sessions.values()]:
+            await self.close_stream(stream_id)
+
+    def _new_session(
+        self, stream_id: str, kind: str, seat: str | None, owner: str | None
+    ) -> MediaSession:
+        pc = RTCPeerConnection(rtc_configuration(self.config))
+        session = MediaSession(stream_id, kind, seat, owner, pc)
+        self.sessions[session.id] = session
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.close_session(session.id)
+
+        return session
+
+    def _add_senders(self, pc: RTCPeerConnection, subscription: Subscription) -> None:
+        video = pc.addTransceiver(subscription.video, direction="sendonly")
+        # The shared encoder is H264: offer nothing else (RTX kept for NACK).
+        video.setCodecPreferences(
+            [
+                codec
+                for codec in RTCRtpSender.getCapabilities("video").codecs
+                if codec.mimeType in ("video/H264", "video/rtx")
+            ]
+        )
+        # aiortc ignores keyframe requests in packet mode: route them.
+        video.sender._send_keyframe = subscription.video.request_keyframe
+        pc.addTransceiver(subscription.audio, direction="sendonly")
+
+    async def _answer(self, session: MediaSession, offer: str) -> None:
+        pc = session.pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as error:  # aiortc asserts on offers it cannot use
+            await self.close_session(session.id)
+            if isinstance(error, OperationError):
+                raise MediaError("unsupported_codec", "no codec in common") from error
+            raise MediaError("invalid_sdp", "the SDP offer cannot be used") from error
+        session.answer = announce_public_address(
+            pc.localDescription.sdp, self.config.ice_public_address
+        )

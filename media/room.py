@@ -1,0 +1,197 @@
+"""A stream's media room: its publishers, the composite and the mixes.
+
+The room runs two clocks. The video clock composes the publishers' latest
+pictures and encodes the composite once per frame; the audio clock mixes
+20 ms of every source and encodes one Opus stream per feed: the full mix
+for viewers and a mix-minus for each publisher who is listening. Blocking
+PyAV work runs on one worker thread per clock, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import av
+import numpy as np
+
+from media.compositor import Compositor
+from media.config import MediaConfig
+from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
+from media.fanout import Fanout, PacketTrack
+from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
+from media.publisher import Publisher
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Left to right in the composite.
+SEATS = ("host", "cohost")
+AUDIO_TICK = SAMPLES_PER_TICK / SAMPLE_RATE
+
+
+@dataclass
+class RoomStats:
+    """Counters that tests and benchmarks read."""
+
+    video_ticks: int = 0
+    video_frames_encoded: int = 0
+    audio_ticks: int = 0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one listener receives: composite video and its audio feed."""
+
+    video: PacketTrack
+    audio: PacketTrack
+    feed: str | None
+
+
+class Room:
+    """One stream's compositor, mixer, encoders and fan-outs."""
+
+    def __init__(self, stream_id: str, config: MediaConfig) -> None:
+        self.stream_id = stream_id
+        self.config = config
+        self.publishers: dict[str, Publisher] = {}
+        self.stats = RoomStats()
+        self._compositor = Compositor(config.width, config.height)
+        self._video_encoder = VideoEncoder(
+            config.width, config.height, config.fps, config.video_bitrate, config.keyframe_interval
+        )
+        self._mixer = AudioMixer()
+        self._audio_encoders: dict[str | None, AudioEncoder] = {}
+        self._video_out = Fanout()
+        self._audio_out: dict[str | None, Fanout] = {}
+        self._video_thread = ThreadPoolExecutor(1, thread_name_prefix=f"video-{stream_id}")
+        self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
+        self._tasks = [
+            asyncio.ensure_future(self._video_clock()),
+            asyncio.ensure_future(self._audio_clock()),
+        ]
+
+    @property
+    def layout(self) -> list[str]:
+        """Seats currently shown, left to right."""
+        now = asyncio.get_running_loop().time()
+        return [seat for seat, _ in self._fresh_frames(now)]
+
+    def install(self, publisher: Publisher) -> None:
+        """Put a connected publisher on its seat; the caller removed any previous one."""
+        self.publishers[publisher.seat] = publisher
+        self._mixer.add(publisher.seat, publisher.audio)
+
+    async def remove_publisher(self, publisher: Publisher) -> None:
+        """Stop a publisher; its tile and voice leave the show at once."""
+        if self.publishers.get(publisher.seat) is publisher:
+            del self.publishers[publisher.seat]
+            self._mixer.remove(publisher.seat)
+            self._compositor.forget(publisher.seat)
+        await publisher.stop()
+
+    def subscribe(self, listener_seat: str | None) -> Subscription:
+        """Tracks for a new listener; publishers hear everyone but themselves."""
+        feed = listener_seat if listener_seat in SEATS else None
+        video = PacketTrack("video", self._video_encoder.keyframes.request)
+        audio = PacketTrack("audio", lambda: None)
+        self._video_out.tracks.add(video)
+        self._audio_out.setdefault(feed, Fanout()).tracks.add(audio)
+        self._video_encoder.keyframes.request()  # a new viewer starts at once
+        return Subscription(video, audio, feed)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._video_out.tracks.discard(subscription.video)
+        fanout = self._audio_out.get(subscription.feed)
+        if fanout is not None:
+            fanout.tracks.discard(subscription.audio)
+        subscription.video.stop()
+        subscription.audio.stop()
+
+    @property
+    def listeners(self) -> int:
+        return len(self._video_out.tracks)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for publisher in list(self.publishers.values()):
+            await self.remove_publisher(publisher)
+        for track in list(self._video_out.tracks):
+            track.stop()
+        for fanout in self._audio_out.values():
+            for track in list(fanout.tracks):
+                track.stop()
+        self._video_thread.shutdown(wait=False)
+        self._audio_thread.shutdown(wait=False)
+
+    def _fresh_frames(self, now: float) -> list[tuple[str, av.VideoFrame]]:
+        shown = []
+        for seat in SEATS:
+            publisher = self.publishers.get(seat)
+            frame = publisher and publisher.fresh_frame(now, self.config.stall_hold)
+            if frame is not None:
+                shown.append((seat, frame))
+        return shown
+
+    def _compose_and_encode(
+        self, sources: list[tuple[str, av.VideoFrame]], pts: int
+    ) -> list[av.Packet]:
+        return self._video_encoder.encode(self._compositor.compose(sources), pts)
+
+    async def _video_clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.config.fps
+        start = deadline = loop.time()
+        while True:
+            now = loop.time()
+            self.stats.video_ticks += 1
+            if self._video_out:
+                pts = round((now - start) / VIDEO_CLOCK)
+                packets = await self._off_loop(
+                    self._video_thread, self._compose_and_encode, self._fresh_frames(now), pts
+                )
+                self.stats.video_frames_encoded += 1
+                self._video_out.publish(packets or [])
+            deadline = max(deadline + period, loop.time())
+            await asyncio.sleep(deadline - loop.time())
+
+    def _encode_mixes(self, mixes: dict[str | None, np.ndarray], pts: int) -> dict:
+        encoded = {}
+        for feed, mix in mixes.items():
+            encoder = self._audio_encoders.get(feed)
+            if encoder is None:
+                encoder = self._audio_encoders[feed] = AudioEncoder()
+            encoded[feed] = encoder.encode(pcm_frame(mix, pts))
+        return encoded
+
+    async def _audio_clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while True:
+            # Mixing is cheap and touches buffers the loop fills: keep it here.
+            feeds = [feed for feed, fanout in self._audio_out.items() if fanout]
+            mixes = self._mixer.tick(feeds)
+            pts = self.stats.audio_ticks * SAMPLES_PER_TICK
+            self.stats.audio_ticks += 1
+            if mixes:
+                encoded = await self._off_loop(self._audio_thread, self._encode_mixes, mixes, pts)
+                for feed, packets in (encoded or {}).items():
+                    self._audio_out[feed].publish(packets)
+            deadline = max(deadline + AUDIO_TICK, loop.time())
+            await asyncio.sleep(deadline - loop.time())
+
+    async def _off_loop(
+        self, thread: ThreadPoolExecutor, work: Callable[..., T], *args: object
+    ) -> T | None:
+        """Run blocking PyAV work on `thread`; one failure must not end the show."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(thread, work, *args)
+        except Exception:
+            logger.exception("media work failed in stream %s", self.stream_id)
+            return None

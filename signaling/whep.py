@@ -1,0 +1,38 @@
+"""WHEP: anyone plays the composite while live; host and cohost also before."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from media.engine import PLAY
+from media.errors import MediaError
+from server.auth import bearer_user
+from server.domain.streams import StreamService
+from server.errors import ApiError
+from server.keys import MEDIA, STREAMS
+from signaling.sdp import created, media_failure, read_offer, session_routes
+
+
+async def play(request: web.Request) -> web.Response:
+    """Answer a recvonly offer with the composite and the caller's audio feed.
+
+    The host and the cohost get a mix-minus: everyone but themselves.
+    """
+    user = bearer_user(request)
+    stream = await request.app[STREAMS].get(request.match_info["stream_id"])
+    role = StreamService.role_of(stream, user)
+    if stream.status == "ended" or (stream.status != "live" and role == "viewer"):
+        raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
+    offer = await read_offer(request)
+    listener = role if role != "viewer" else None
+    try:
+        session = await request.app[MEDIA].play(stream.id, offer, listener, owner=user)
+    except MediaError as error:
+        raise media_failure(error) from None
+    return created(session, "whep")
+
+
+def setup(app: web.Application) -> None:
+    """Register the WHEP endpoint and its session URLs."""
+    app.router.add_post("/whep/{stream_id}", play)
+    session_routes(app, "whep", PLAY)

@@ -1,0 +1,49 @@
+// REST helpers and the signed-in user, kept in localStorage.
+
+const KEY = "costream.auth";
+
+export function currentUser() {
+  try {
+    return JSON.parse(localStorage.getItem(KEY)) || null;
+  } catch {
+    return null;
+  }
+}
+
+export function signOut() {
+  localStorage.removeItem(KEY);
+}
+
+export async function api(method, path, body, token = currentUser()?.token) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(data.error?.message || `HTTP ${response.status}`);
+    error.code = data.error?.code;
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+/** Sign in, or create the account when `register` is true. */
+export async function signIn(username, password, register = false) {
+  const data = await api("POST", `/api/auth/${register ? "register" : "login"}`, {
+    username,
+    password,
+  });
+  const auth = { token: data.token, username: data.user.username };
+  localStorage.setItem(KEY, JSON.stringify(auth));
+  return auth;
+}
+
+export function streamIdFromPath() {
+  return decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+}

@@ -1,0 +1,71 @@
+// WHIP publish and WHEP play from the browser (RFC 9725 / WHEP draft).
+// Non-trickle: the offer is sent once ICE gathering completes.
+
+async function gathered(pc, timeoutMs = 3000) {
+  if (pc.iceGatheringState === "complete") return;
+  await new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, timeoutMs); // send what we have; the server gathers too
+  });
+}
+
+async function negotiate(pc, url, token) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const headers = { "Content-Type": "application/sdp" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(url, { method: "POST", headers, body: pc.localDescription.sdp });
+  if (response.status !== 201) {
+    let message = `${response.status}`;
+    try {
+      const body = await response.json();
+      message = body.error?.message || message;
+      const error = new Error(message);
+      error.code = body.error?.code;
+      throw error;
+    } catch (error) {
+      if (error.code) throw error;
+      throw new Error(message);
+    }
+  }
+  const location = new URL(response.headers.get("Location"), response.url).toString();
+  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  return location;
+}
+
+function session(pc, location, token, extra = {}) {
+  return {
+    pc,
+    location,
+    ...extra,
+    async stop() {
+      pc.close();
+      const headers = token ? { Authorization: `Bearer ${token}` } : {};
+      await fetch(location, { method: "DELETE", headers }).catch(() => {});
+    },
+  };
+}
+
+/** Publish a camera/mic MediaStream to /whip/{streamId}. */
+export async function publish(streamId, token, mediaStream) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  for (const track of mediaStream.getTracks()) {
+    pc.addTransceiver(track, { direction: "sendonly", streams: [mediaStream] });
+  }
+  const location = await negotiate(pc, `/whip/${encodeURIComponent(streamId)}`, token);
+  return session(pc, location, token);
+}
+
+/** Play the composite of /whep/{streamId}; resolves with a MediaStream. */
+export async function play(streamId, token) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const stream = new MediaStream();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.addEventListener("track", (event) => stream.addTrack(event.track));
+  const location = await negotiate(pc, `/whep/${encodeURIComponent(streamId)}`, token);
+  return session(pc, location, token, { stream });
+}

@@ -1,0 +1,59 @@
+"""A live show on a real server, with helpers to publish and watch over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from server.keys import MEDIA, STREAMS
+from tests.conftest import RunningServer
+from tests.helpers.api import Api
+from tests.helpers.peers import HttpSignal, Publisher, Viewer
+
+
+@dataclass
+class Show:
+    """A started stream hosted by `host`; peers opened here are closed at teardown."""
+
+    server: RunningServer
+    api: Api
+    stream_id: str
+    host_token: str
+    peers: list[Publisher | Viewer] = field(default_factory=list)
+
+    @property
+    def room(self):
+        return self.server.app[MEDIA].rooms[self.stream_id]
+
+    async def publish(
+        self, token: str, color: tuple[int, int, int], frequency: float
+    ) -> tuple[Publisher, HttpSignal]:
+        signal = HttpSignal(self.server.url, f"/whip/{self.stream_id}", token)
+        publisher = Publisher(color, frequency)
+        self.peers.append(publisher)
+        return await publisher.start(signal), signal
+
+    async def watch(self, token: str | None = None) -> Viewer:
+        viewer = Viewer()
+        self.peers.append(viewer)
+        return await viewer.start(HttpSignal(self.server.url, f"/whep/{self.stream_id}", token))
+
+    async def seat(self, username: str) -> None:
+        """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""
+        await self.server.app[STREAMS].seat_cohost(self.stream_id, username)
+
+    async def unseat(self) -> None:
+        await self.server.app[STREAMS].free_seat(self.stream_id)
+
+
+@pytest.fixture
+async def show(server: RunningServer, api: Api) -> AsyncIterator[Show]:
+    host_token, _ = await api.register("hostess")
+    stream = await api.create_stream(host_token, title="Sneaker drop")
+    await api.start(host_token, stream["id"])
+    live = Show(server, api, stream["id"], host_token)
+    yield live
+    for peer in live.peers:
+        await peer.close()
