@@ -43,6 +43,7 @@ class VideoEncoder:
     def __init__(self, width: int, height: int, fps: int, bitrate: int, keyframe_interval: float):
         self.keyframes = KeyframeGate()
         self.frames_encoded = 0
+        self.keyframes_forced = 0
         gop = max(1, round(fps * keyframe_interval))
         kbps = bitrate // 1000
         context = av.CodecContext.create("libx264", "w")
@@ -71,6 +72,7 @@ class VideoEncoder:
         frame.time_base = VIDEO_CLOCK
         if self.keyframes.take(now):
             frame.pict_type = PictureType.I
+            self.keyframes_forced += 1
         packets = self._context.encode(frame)
         self.frames_encoded += 1
         for packet in packets:

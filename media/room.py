@@ -61,7 +61,7 @@ class Room:
         self.publishers: dict[str, Publisher] = {}
         self.stats = RoomStats()
         self._compositor = Compositor(config.width, config.height)
-        self._video_encoder = VideoEncoder(
+        self.video_encoder = VideoEncoder(
             config.width, config.height, config.fps, config.video_bitrate, config.keyframe_interval
         )
         self._mixer = AudioMixer()
@@ -97,11 +97,11 @@ class Room:
     def subscribe(self, listener_seat: str | None) -> Subscription:
         """Tracks for a new listener; publishers hear everyone but themselves."""
         feed = listener_seat if listener_seat in SEATS else None
-        video = PacketTrack("video", self._video_encoder.keyframes.request)
+        video = PacketTrack("video", self.video_encoder.keyframes.request)
         audio = PacketTrack("audio", lambda: None)
         self._video_out.tracks.add(video)
         self._audio_out.setdefault(feed, Fanout()).tracks.add(audio)
-        self._video_encoder.keyframes.request()  # a new viewer starts at once
+        self.video_encoder.keyframes.request()  # a new viewer starts at once
         return Subscription(video, audio, feed)
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -142,7 +142,7 @@ class Room:
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
-        return self._video_encoder.encode(self._compositor.compose(sources), pts)
+        return self.video_encoder.encode(self._compositor.compose(sources), pts)
 
     async def _video_clock(self) -> None:
         loop = asyncio.get_running_loop()

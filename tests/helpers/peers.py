@@ -38,8 +38,11 @@ class ColorTrack(VideoStreamTrack):
         super().__init__()
         self.color = color
         self.width, self.height = width, height
+        self.sending = asyncio.Event()  # clear it to stall the camera
+        self.sending.set()
 
     async def recv(self) -> av.VideoFrame:
+        await self.sending.wait()
         pts, time_base = await self.next_timestamp()
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
         for plane, value in zip(frame.planes, self.color, strict=True):
