@@ -56,9 +56,7 @@ class Compositor:
         reformatter = self._reformatters.get(source_id)
         if reformatter is None:
             reformatter = self._reformatters[source_id] = VideoReformatter()
-        scaled = reformatter.reformat(
-            frame, width=rect.width, height=rect.height, format="yuv420p"
-        )
+        scaled = reformatter.reformat(frame, width=rect.width, height=rect.height, format="yuv420p")
         for index, (target, source) in enumerate(zip(planes, plane_views(scaled), strict=True)):
             shift = 1 if index else 0  # chroma planes are half size
             y, x = rect.y >> shift, rect.x >> shift

@@ -29,10 +29,24 @@ async def test_bad_requests_get_protocol_errors_and_the_show_goes_on(watched) ->
         ("POST", whip, host, "not sdp", SDP, 400, "invalid_sdp"),
         ("POST", whip, host, "v=0\r\no=- 0 0 IN IP4 0\r\nm=banana\r\n", SDP, 400, "invalid_sdp"),
         ("POST", whep, None, "v=0\r\ns=-\r\n", SDP, 400, "invalid_sdp"),
-        ("POST", whip, host, "v=0\r\n", {"Content-Type": "text/plain"}, 415,
-         "unsupported_media_type"),
-        ("POST", whep, None, "v=0\r\n", {"Content-Type": "application/json"}, 415,
-         "unsupported_media_type"),
+        (
+            "POST",
+            whip,
+            host,
+            "v=0\r\n",
+            {"Content-Type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            whep,
+            None,
+            "v=0\r\n",
+            {"Content-Type": "application/json"},
+            415,
+            "unsupported_media_type",
+        ),
         ("POST", whip, host, "v=0" + "x" * 200_000, SDP, 413, "request_too_large"),
         ("POST", "/whip/nope", host, "v=0\r\n", SDP, 404, "stream_not_found"),
         ("POST", "/whep/nope", None, "v=0\r\n", SDP, 404, "stream_not_found"),
@@ -41,8 +55,7 @@ async def test_bad_requests_get_protocol_errors_and_the_show_goes_on(watched) ->
         ("POST", whep, "forged.token", "v=0\r\n", SDP, 401, "invalid_token"),
         ("POST", whip, stranger_token, "v=0\r\n", SDP, 403, "forbidden"),
         ("DELETE", whip + "/nosuchsession", host, None, {}, 404, "session_not_found"),
-        ("PATCH", whip + "/nosuchsession", host, "a=candidate", {}, 405,
-         "trickle_not_supported"),
+        ("PATCH", whip + "/nosuchsession", host, "a=candidate", {}, 405, "trickle_not_supported"),
     ]
     for method, path, token, body, headers, status, code in cases:
         got, answer = await show.api.request(method, path, token=token, data=body, headers=headers)

@@ -9,8 +9,9 @@ from tests.media.conftest import Show
 
 
 def showing(viewer, left: str, right: str):
-    return lambda: viewer.frame is not None and (
-        looks(viewer.halves()[0], left) and looks(viewer.halves()[1], right)
+    return lambda: (
+        viewer.frame is not None
+        and (looks(viewer.halves()[0], left) and looks(viewer.halves()[1], right))
     )
 
 
@@ -30,7 +31,10 @@ async def test_host_alone_fills_the_frame_then_cohost_joins_and_leaves(show: Sho
     await viewer.wait_for(showing(viewer, "red", "red"))
     assert "cohost" not in show.room.publishers
     status, body = await show.api.request(
-        "POST", f"/whip/{show.stream_id}", token=bob_token, data="v=0\r\n",
+        "POST",
+        f"/whip/{show.stream_id}",
+        token=bob_token,
+        data="v=0\r\n",
         headers={"Content-Type": "application/sdp"},
     )
     assert (status, body["error"]["code"]) == (403, "forbidden")
@@ -53,6 +57,7 @@ async def test_viewers_hear_the_mix_and_publishers_hear_everyone_but_themselves(
                 return False
             tones = listener.tones([440, 880])
             return tones[440] > 0.3 and tones[880] > 0.3
+
         return both
 
     await viewer.wait_for(heard_both(viewer))
@@ -75,7 +80,8 @@ async def test_five_viewers_share_one_encode_per_frame(show: Show) -> None:
     received = [v.frames for v in viewers]
     await viewers[0].wait_for(lambda: viewers[0].frames >= received[0] + 30)
     encoded_delta = stats.video_frames_encoded - encoded
-    assert encoded_delta <= stats.video_ticks - ticks  # never more than one per frame
+    # Never more than one encode per frame (+1: a tick may be mid-encode at a read).
+    assert encoded_delta <= stats.video_ticks - ticks + 1
     total_received = sum(v.frames - r for v, r in zip(viewers, received, strict=True))
     # Five viewers decoded ~5 frames per encode: the encoder did not run per viewer.
     assert total_received >= 3 * encoded_delta > 0

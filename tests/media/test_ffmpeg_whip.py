@@ -12,8 +12,14 @@ from tests.media.conftest import Show
 async def test_ffmpeg_whip_client_publishes_and_a_viewer_sees_it(show: Show, tmp_path) -> None:
     url = f"{show.server.url}/whip/{show.stream_id}"
     ffmpeg = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.helpers.ffmpeg_whip",
-        url, show.host_token, str(tmp_path), *map(str, RED), "30",
+        sys.executable,
+        "-m",
+        "tests.helpers.ffmpeg_whip",
+        url,
+        show.host_token,
+        str(tmp_path),
+        *map(str, RED),
+        "30",
     )
     try:
         viewer = await show.watch()

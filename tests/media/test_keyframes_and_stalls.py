@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from media.encoder import KeyframeGate
-from tests.helpers.peers import BLUE, RED, looks
+from tests.helpers.peers import BLUE, RED
 from tests.media.conftest import Show
 from tests.media.test_composite import showing
 
@@ -33,9 +33,7 @@ async def test_viewer_pli_forces_a_keyframe_of_the_shared_encoder(show: Show) ->
     await viewer.wait_for(lambda: viewer.frames >= 10)
     encoder = show.room.video_encoder
     forced = encoder.keyframes_forced
-    receiver = next(
-        t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video"
-    )
+    receiver = next(t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video")
     [source] = receiver.getSynchronizationSources()
     for _ in range(20):  # a burst of PLIs is one keyframe, not twenty
         await receiver._send_rtcp_pli(source.source)
