@@ -20,6 +20,7 @@ from media.errors import MediaError
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
 from media.publisher import Publisher
 from media.room import Room, Subscription
+from media.rtpsender import FanoutSender
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +100,7 @@ class MediaEngine:
         check_offer(offer)
         room = self.room(stream_id)
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
-        subscription = room.subscribe(listener_seat)
-        session.cleanup.append(lambda: room.unsubscribe(subscription))
-        self._add_senders(session.pc, subscription)
+        self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
         return session
 
@@ -152,8 +151,8 @@ class MediaEngine:
 
         return session
 
-    def _add_senders(self, pc: RTCPeerConnection, subscription: Subscription) -> None:
-        video = pc.addTransceiver(subscription.video, direction="sendonly")
+    def _add_senders(self, pc: RTCPeerConnection, room: Room, subscription: Subscription) -> None:
+        video = pc.addTransceiver("video", direction="sendonly")
         # The shared encoder is H264: offer nothing else (RTX kept for NACK).
         video.setCodecPreferences(
             [
@@ -162,9 +161,9 @@ class MediaEngine:
                 if codec.mimeType in ("video/H264", "video/rtx")
             ]
         )
-        # aiortc ignores keyframe requests in packet mode: route them.
-        video.sender._send_keyframe = subscription.video.request_keyframe
-        pc.addTransceiver(subscription.audio, direction="sendonly")
+        FanoutSender.adopt(video.sender, subscription.video, room.request_keyframe)
+        audio = pc.addTransceiver("audio", direction="sendonly")
+        FanoutSender.adopt(audio.sender, subscription.audio, lambda: None)
 
     async def _answer(self, session: MediaSession, offer: str) -> None:
         pc = session.pc

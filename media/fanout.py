@@ -1,81 +1,58 @@
-"""Fan-out of already encoded packets to every viewer's sender.
+"""Fan-out of one encoder's packets to every viewer's sender.
 
-aiortc's RTCRtpSender only packetizes when its track yields `av.Packet`s,
-so one encoder feeds any number of viewers. A viewer's video starts at a
-keyframe and restarts at one after it fell too far behind.
+Each encoded frame is packetized once here and handed to every connected
+`FanoutSender`, which only stamps its own RTP header and sends. A new
+viewer's video starts at a keyframe (the sender asks for one on joining).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import logging
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import clock
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.mediastreams import convert_timebase
 
-# About a second of video or audio; a viewer further behind skips ahead.
-MAX_QUEUED_PACKETS = 64
+from media.encoder import AUDIO_CLOCK
+from media.rtpsender import FanoutSender
+
+logger = logging.getLogger(__name__)
 
 
-class PacketTrack(MediaStreamTrack):
-    """One viewer's track: yields the shared encoder's packets."""
+class FrameFeed:
+    """The senders fed by one encoder (the composite video, or one audio feed)."""
 
-    def __init__(self, kind: str, on_keyframe_needed: Callable[[], None]) -> None:
-        super().__init__()
+    def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
-        self._on_keyframe_needed = on_keyframe_needed
-        self._needs_keyframe = kind == "video"
+        self.senders: set[FanoutSender] = set()
+        # aiortc's H264 packetizer (FU-A/STAP-A); it encodes nothing here.
+        self._h264 = H264Encoder() if kind == "video" else None
 
-    def offer(self, packet: av.Packet) -> None:
-        """Queue a packet, starting (and restarting) video at a keyframe."""
-        if self._needs_keyframe:
-            if not packet.is_keyframe:
-                return
-            self._needs_keyframe = False
-        if self._queue.qsize() >= MAX_QUEUED_PACKETS:
-            self._drain()
-            if self.kind == "video":
-                self._needs_keyframe = True
-                self._on_keyframe_needed()
-                return
-        self._queue.put_nowait(packet)
+    def __len__(self) -> int:
+        return len(self.senders)
 
-    def request_keyframe(self) -> None:
-        """The viewer lost the picture (PLI/FIR): ask the shared encoder."""
-        self._on_keyframe_needed()
+    def add(self, sender: FanoutSender) -> None:
+        self.senders.add(sender)
 
-    async def recv(self) -> av.Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
-
-    def stop(self) -> None:
-        super().stop()
-        self._drain()
-        self._queue.put_nowait(None)
-
-    def _drain(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
-
-
-class Fanout:
-    """The set of tracks fed by one encoder."""
-
-    def __init__(self) -> None:
-        self.tracks: set[PacketTrack] = set()
-
-    def __bool__(self) -> bool:
-        return bool(self.tracks)
+    def discard(self, sender: FanoutSender) -> None:
+        self.senders.discard(sender)
 
     def publish(self, packets: list[av.Packet]) -> None:
-        for track in list(self.tracks):
-            if track.readyState != "live":
-                self.tracks.discard(track)
-                continue
-            for packet in packets:
-                track.offer(packet)
+        """Packetize each packet once and send it to every sender."""
+        if not self.senders:
+            return
+        for packet in packets:
+            if self._h264 is not None:
+                payloads, timestamp = self._h264.pack(packet)
+            else:
+                payloads = [bytes(packet)]
+                timestamp = convert_timebase(packet.pts, packet.time_base, AUDIO_CLOCK)
+            now = clock.current_ntp_time()
+            keyframe = packet.is_keyframe
+            for sender in list(self.senders):
+                try:
+                    sender.send_frame(payloads, timestamp, keyframe, now)
+                except Exception:  # one broken viewer must not stop the others
+                    logger.exception("dropping a %s sender that failed", self.kind)
+                    self.senders.discard(sender)

@@ -22,7 +22,7 @@ import numpy as np
 from media.compositor import Compositor
 from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
-from media.fanout import Fanout, PacketTrack
+from media.fanout import FrameFeed
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
 from media.publisher import Publisher
 
@@ -45,11 +45,10 @@ class RoomStats:
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one listener receives: composite video and its audio feed."""
+    """What one listener receives: the composite and its audio feed."""
 
-    video: PacketTrack
-    audio: PacketTrack
-    feed: str | None
+    video: FrameFeed
+    audio: FrameFeed
 
 
 class Room:
@@ -66,8 +65,8 @@ class Room:
         )
         self._mixer = AudioMixer()
         self._audio_encoders: dict[str | None, AudioEncoder] = {}
-        self._video_out = Fanout()
-        self._audio_out: dict[str | None, Fanout] = {}
+        self._video_out = FrameFeed("video")
+        self._audio_out: dict[str | None, FrameFeed] = {}
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix=f"video-{stream_id}")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
         self._tasks = [
@@ -95,26 +94,20 @@ class Room:
         await publisher.stop()
 
     def subscribe(self, listener_seat: str | None) -> Subscription:
-        """Tracks for a new listener; publishers hear everyone but themselves."""
+        """The feeds for a new listener; publishers hear everyone but themselves."""
         feed = listener_seat if listener_seat in SEATS else None
-        video = PacketTrack("video", self.video_encoder.keyframes.request)
-        audio = PacketTrack("audio", lambda: None)
-        self._video_out.tracks.add(video)
-        self._audio_out.setdefault(feed, Fanout()).tracks.add(audio)
-        self.video_encoder.keyframes.request()  # a new viewer starts at once
-        return Subscription(video, audio, feed)
+        audio = self._audio_out.get(feed)
+        if audio is None:
+            audio = self._audio_out[feed] = FrameFeed("audio")
+        return Subscription(self._video_out, audio)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self._video_out.tracks.discard(subscription.video)
-        fanout = self._audio_out.get(subscription.feed)
-        if fanout is not None:
-            fanout.tracks.discard(subscription.audio)
-        subscription.video.stop()
-        subscription.audio.stop()
+    def request_keyframe(self) -> None:
+        """A viewer joined or lost the picture (PLI/FIR)."""
+        self.video_encoder.keyframes.request()
 
     @property
     def listeners(self) -> int:
-        return len(self._video_out.tracks)
+        return len(self._video_out)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -122,11 +115,6 @@ class Room:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for publisher in list(self.publishers.values()):
             await self.remove_publisher(publisher)
-        for track in list(self._video_out.tracks):
-            track.stop()
-        for fanout in self._audio_out.values():
-            for track in list(fanout.tracks):
-                track.stop()
         self._video_thread.shutdown(wait=False)
         self._audio_thread.shutdown(wait=False)
 
