@@ -1,0 +1,1 @@
+"""Costream server: composition root, accounts, streams, storage and REST."""

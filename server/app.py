@@ -1,0 +1,155 @@
+"""Composition root: build the aiohttp application from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from aiohttp import web
+
+import signaling.realtime
+import signaling.whep
+import signaling.whip
+from media.engine import MediaEngine
+from server import http
+from server.auth import Argon2Passwords, TokenService
+from server.config import Settings, load_or_create_secret
+from server.domain.accounts import AccountService
+from server.domain.chat import ChatService
+from server.domain.cohost import CohostService
+from server.domain.moderation import ModerationService
+from server.domain.presence import PresenceService
+from server.domain.streams import StreamService
+from server.errors import error_middleware
+from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.keys import (
+    ACCOUNTS,
+    AUTH,
+    CHAT,
+    COHOST,
+    EVENTS,
+    LIVE,
+    MEDIA,
+    MODERATION,
+    PRESENCE,
+    REALTIME,
+    SETTINGS,
+    STORE,
+    STREAMS,
+)
+from server.store import Database
+from server.stores import open_live_store
+from signaling.broadcaster import Broadcaster
+from signaling.home import StreamHomes, home_middleware
+
+
+def _follow_domain(events: EventBus, engine: MediaEngine) -> None:
+    """Keep the media engine in step with the domain."""
+
+    async def on_event(event: Event) -> None:
+        # An ended stream tears down its peers; a freed seat drops that publisher's tile.
+        if isinstance(event, StreamStatusChanged) and event.stream.status == "ended":
+            await engine.close_stream(event.stream.id)
+        elif isinstance(event, CohostChanged) and event.previous is not None:
+            await engine.drop_seat(event.stream_id, "cohost")
+
+    events.subscribe(on_event)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[STORE].open()
+    yield
+    await app[STORE].close()
+
+
+async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[MEDIA].close()
+
+
+def _live_ctx(
+    broadcaster: Broadcaster, remote: EventBus
+) -> Callable[[web.Application], AbstractAsyncContextManager[None]]:
+    """Realtime state up (and, with Redis, the cross-process relay); down in reverse."""
+
+    @asynccontextmanager
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        live = app[LIVE]
+        await live.open()
+        relay = None
+        if live.shared:
+            from server.stores.redis_live import RedisLiveStore
+            from server.stores.relay import RedisEventRelay
+
+            assert isinstance(live, RedisLiveStore)
+            relay = RedisEventRelay(live.redis, app[EVENTS], remote, app[STREAMS])
+            await relay.start()
+        yield
+        if relay is not None:
+            await relay.stop()
+        await broadcaster.close()
+        await app[COHOST].close()
+        await app[PRESENCE].close()
+        await live.close()
+
+    return ctx
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole server: every AppKey is set here, before start-up freezes the app."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+
+    store = Database(settings.resolved_database_path)
+    events = EventBus()
+    engine = MediaEngine(settings.media_config())
+    _follow_domain(events, engine)
+
+    app[SETTINGS] = settings
+    app[STORE] = store
+    app[EVENTS] = events
+    app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
+    app[ACCOUNTS] = AccountService(store, Argon2Passwords())
+    app[STREAMS] = StreamService(store, events)
+    app[MEDIA] = engine
+
+    # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
+    live = open_live_store(settings)
+    presence = PresenceService(live, store, events)
+    app[STREAMS].viewer_count = presence.count
+    app[LIVE] = live
+    app[PRESENCE] = presence
+    app[CHAT] = ChatService(
+        store,
+        live,
+        live,
+        app[ACCOUNTS],
+        events,
+        rate_limit=settings.chat_rate_limit,
+        rate_window=settings.chat_rate_window,
+        history=settings.chat_history,
+    )
+    app[MODERATION] = ModerationService(store, live, app[ACCOUNTS], events)
+    app[COHOST] = CohostService(
+        app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
+    )
+    sio = signaling.realtime.create_server(settings.redis_url)
+    broadcaster = Broadcaster(sio, presence)
+    broadcaster.follow(events)
+    # Seat and lifecycle changes made on other processes reach this one's media here.
+    remote_events = EventBus()
+    _follow_domain(remote_events, engine)
+    if live.shared:
+        homes = StreamHomes(live, settings.advertised_url, secret, events)
+        app.middlewares.append(home_middleware(homes))
+
+    # Order matters on shutdown (reverse): media closes before the store.
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_media_ctx)
+    app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+
+    http.setup(app)
+    signaling.whip.setup(app)
+    signaling.whep.setup(app)
+    app[REALTIME] = signaling.realtime.setup(app, sio)
+    return app

@@ -1,0 +1,108 @@
+"""Password hashing and signed bearer tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.errors import ApiError, unauthorized
+from server.keys import AUTH
+
+
+class Argon2Passwords:
+    """argon2id hashing (salted, parameters inside the hash)."""
+
+    def __init__(self) -> None:
+        self._hasher = PasswordHasher()
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True when `password` matches; never raises on a wrong password or a bad hash."""
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenService:
+    """Issues and checks `<payload>.<hmac>` tokens: payload = {"u": user, "e": expiry}."""
+
+    def __init__(
+        self, secret: str, ttl_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._key = secret.encode("utf-8")
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
+
+    def issue(self, username: str) -> str:
+        """A token for `username`, valid for the configured TTL."""
+        claims = {"u": username, "e": int(self._clock()) + self._ttl}
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, token: str) -> str | None:
+        """The username inside a genuine, unexpired token; None otherwise."""
+        payload, sep, signature = token.partition(".")
+        if not sep or not payload.isascii() or not signature.isascii():
+            return None
+        if not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        try:
+            claims = json.loads(_unb64(payload))
+            username, expires = claims["u"], claims["e"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(username, str) or not isinstance(expires, int):
+            return None
+        return username if self._clock() < expires else None
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The raw bearer token; None without an Authorization header, 401 if malformed."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "invalid_token", "use Authorization: Bearer <token>")
+    return token.strip()
+
+
+def bearer_user(request: web.Request) -> str | None:
+    """The signed-in username; None when anonymous, 401 `invalid_token` when the token is bad."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    username = request.app[AUTH].verify(token)
+    if username is None:
+        raise ApiError(401, "invalid_token", "the token is invalid or expired")
+    return username
+
+
+def require_user(request: web.Request) -> str:
+    """The signed-in username, or 401 `unauthorized` for anonymous requests."""
+    username = bearer_user(request)
+    if username is None:
+        raise unauthorized("this call needs Authorization: Bearer <token>")
+    return username

@@ -1,0 +1,257 @@
+"""Server settings: defaults < TOML config file < COSTREAM_* env vars < CLI overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from media.config import IceServer, MediaConfig
+
+ENV_PREFIX = "COSTREAM_"
+# Names the config file itself; not a Settings field.
+CONFIG_ENV = "COSTREAM_CONFIG"
+
+
+class ConfigError(ValueError):
+    """Bad configuration: unknown key, unparsable or out-of-range value."""
+
+
+_POSITIVE = (
+    "token_ttl_seconds",
+    "max_body_bytes",
+    "video_width",
+    "video_height",
+    "video_fps",
+    "video_bitrate",
+    "keyframe_interval",
+    "invite_ttl_seconds",
+    "chat_rate_limit",
+    "chat_rate_window",
+    "chat_history",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads from its environment, validated once."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    database_path: Path | None = None
+    redis_url: str | None = None
+    # How other processes and clients reach this one (the target of 307 media redirects).
+    public_url: str | None = None
+    secret_key: str | None = None
+    token_ttl_seconds: int = 7 * 24 * 3600
+    max_body_bytes: int = 64 * 1024
+    video_width: int = 1280
+    video_height: int = 720
+    video_fps: int = 30
+    video_bitrate: int = 1_500_000
+    keyframe_interval: float = 2.0
+    # Always an explicit list: aiortc falls back to a public STUN server when given None.
+    ice_servers: tuple[IceServer, ...] = ()
+    ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
+    ice_public_address: str | None = None
+    invite_ttl_seconds: int = 120
+    chat_rate_limit: int = 5
+    chat_rate_window: float = 5.0
+    chat_history: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.video_width % 2 or self.video_height % 2:
+            raise ConfigError("video_width and video_height must be even (the composite halves)")
+        if self.secret_key is not None and len(self.secret_key) < 16:
+            raise ConfigError("secret_key must be at least 16 characters")
+
+    @property
+    def resolved_database_path(self) -> Path:
+        """The SQLite file: `database_path`, else `data_dir/costream.sqlite3`."""
+        return self.database_path or self.data_dir / "costream.sqlite3"
+
+    @property
+    def advertised_url(self) -> str:
+        """`public_url`, else `http://{host}:{port}`."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def media_config(self) -> MediaConfig:
+        """The subset the media engine needs."""
+        return MediaConfig(
+            width=self.video_width,
+            height=self.video_height,
+            fps=self.video_fps,
+            video_bitrate=self.video_bitrate,
+            keyframe_interval=self.keyframe_interval,
+            ice_servers=self.ice_servers,
+            ice_host_addresses=self.ice_host_addresses,
+            ice_public_address=self.ice_public_address,
+        )
+
+
+# Annotations are strings under `from __future__ import annotations`; parse by name.
+FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)}
+
+
+def _parse_int(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip().replace("_", ""))
+        except ValueError:
+            pass
+    raise ConfigError(f"{name}: expected an integer, got {value!r}")
+
+
+def _parse_float(name: str, value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{name}: expected a number, got {value!r}")
+
+
+def _parse_str(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ConfigError(f"{name}: expected a string, got {value!r}")
+
+
+def _parse_path(name: str, value: object) -> Path:
+    if isinstance(value, (str, Path)) and str(value):
+        return Path(value)
+    raise ConfigError(f"{name}: expected a path, got {value!r}")
+
+
+def _parse_str_tuple(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):  # env form: comma-separated
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+
+
+def _parse_ice_servers(name: str, value: object) -> tuple[IceServer, ...]:
+    if isinstance(value, str):  # env form: JSON
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: invalid JSON ({exc})") from None
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name}: expected a list of {{urls, username?, credential?}}")
+    servers = []
+    for item in value:
+        if isinstance(item, IceServer):
+            servers.append(item)
+            continue
+        if not isinstance(item, Mapping) or not isinstance(item.get("urls"), str):
+            raise ConfigError(f"{name}: each entry needs a string 'urls', got {item!r}")
+        extra = set(item) - {"urls", "username", "credential"}
+        if extra:
+            raise ConfigError(f"{name}: unknown keys {sorted(extra)} in {item!r}")
+        servers.append(
+            IceServer(
+                urls=item["urls"],
+                username=item.get("username"),
+                credential=item.get("credential"),
+            )
+        )
+    return tuple(servers)
+
+
+_PARSERS = {
+    "int": _parse_int,
+    "float": _parse_float,
+    "str": _parse_str,
+    "Path": _parse_path,
+    "tuple[str, ...]": _parse_str_tuple,
+    "tuple[IceServer, ...]": _parse_ice_servers,
+}
+
+
+def _parse(name: str, value: object) -> object:
+    type_name: str = FIELD_TYPES[name]
+    optional = type_name.endswith(" | None")
+    if optional:
+        if value is None or value == "":  # an empty env var means "unset"
+            return None
+        type_name = type_name.removesuffix(" | None")
+    return _PARSERS[type_name](name, value)
+
+
+def _check_known(keys: Mapping[str, object], where: str) -> None:
+    unknown = sorted(set(keys) - set(FIELD_TYPES))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge every source into validated Settings; raise ConfigError on anything unknown."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+
+    if config_file is None and env.get(CONFIG_ENV):
+        config_file = Path(env[CONFIG_ENV])
+    if config_file is not None:
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML in {config_file}: {exc}") from None
+        _check_known(raw, f"config file {config_file}")
+        values.update(raw)
+
+    from_env = {
+        key.removeprefix(ENV_PREFIX).lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key != CONFIG_ENV
+    }
+    _check_known(from_env, "environment (COSTREAM_* variables)")
+    values.update(from_env)
+
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    _check_known(given, "command-line overrides")
+    values.update(given)
+
+    return Settings(**{name: _parse(name, value) for name, value in values.items()})
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """Read `data_dir/secret_key`, creating it (0600, 32 random bytes hex) on first run."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting at once must not both write a secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < 16:
+            raise ConfigError(f"{path} is empty or too short; delete it to regenerate") from None
+        return secret
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret

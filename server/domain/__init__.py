@@ -1,0 +1,1 @@
+"""Pure domain logic: accounts, streams, the cohost seat. No aiohttp, aiortc or Socket.IO."""

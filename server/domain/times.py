@@ -1,0 +1,25 @@
+"""UTC timestamps and their protocol form (`2026-11-25T15:00:00Z`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with a `Z`, to the second, as the protocol shows it."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ISO 8601; a missing offset means UTC. Raises ValueError when unparsable."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,116 @@
+"""In-process domain event bus: the domain publishes, media and realtime subscribe."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.domain.chat import ChatMessage
+    from server.domain.cohost import Invite
+    from server.domain.streams import Stream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamStatusChanged:
+    """A stream went live or ended; `stream` is its state afterwards."""
+
+    stream: Stream
+
+
+@dataclass(frozen=True)
+class CohostChanged:
+    """The cohost seat changed: `previous` left it (if any), `cohost` holds it now."""
+
+    stream_id: str
+    cohost: str | None
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class ChatPosted:
+    """A chat message was accepted (mentions already resolved)."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class ChatHidden:
+    """The host hid a chat message: it is removed for everyone."""
+
+    stream_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class UserMuted:
+    """The host muted (or unmuted) a user in one stream."""
+
+    stream_id: str
+    username: str
+    muted: bool
+
+
+@dataclass(frozen=True)
+class InviteSent:
+    """The host invited someone to the cohost seat."""
+
+    invite: Invite
+
+
+@dataclass(frozen=True)
+class InviteDeclined:
+    """The invitee said no."""
+
+    invite: Invite
+
+
+@dataclass(frozen=True)
+class InviteExpired:
+    """Nobody answered the invite in time."""
+
+    invite: Invite
+
+
+@dataclass(frozen=True)
+class PresenceChanged:
+    """Someone joined or left a stream's live room."""
+
+    stream_id: str
+
+
+Event = (
+    StreamStatusChanged
+    | CohostChanged
+    | ChatPosted
+    | ChatHidden
+    | UserMuted
+    | InviteSent
+    | InviteDeclined
+    | InviteExpired
+    | PresenceChanged
+)
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    """Calls every subscriber in order; one failing subscriber never stops the others."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+
+    def subscribe(self, handler: Handler) -> None:
+        """Add `handler`; it receives every event and filters by type itself."""
+        self._handlers.append(handler)
+
+    async def publish(self, event: Event) -> None:
+        """Deliver `event` to every subscriber, logging (not raising) their failures."""
+        for handler in list(self._handlers):
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %r", handler, event)

@@ -1,0 +1,114 @@
+"""REST views (accounts, streams, health) and the static pages. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from server.auth import require_user
+from server.domain.accounts import AccountService
+from server.domain.streams import Stream
+from server.errors import json_body, not_found
+from server.keys import ACCOUNTS, AUTH, STREAMS
+
+STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
+
+routes = web.RouteTableDef()
+
+
+def _session(request: web.Request, username: str, status: int) -> web.Response:
+    token = request.app[AUTH].issue(username)
+    return web.json_response({"token": token, "user": {"username": username}}, status=status)
+
+
+def _stream(stream: Stream, status: int = 200) -> web.Response:
+    return web.json_response({"stream": stream.to_dict()}, status=status)
+
+
+def _accounts(request: web.Request) -> AccountService:
+    return request.app[ACCOUNTS]
+
+
+@routes.post("/api/auth/register")
+async def register(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    username = await _accounts(request).register(body.get("username"), body.get("password"))
+    return _session(request, username, 201)
+
+
+@routes.post("/api/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    username = await _accounts(request).login(body.get("username"), body.get("password"))
+    return _session(request, username, 200)
+
+
+@routes.post("/api/streams")
+async def create_stream(request: web.Request) -> web.Response:
+    host = require_user(request)
+    body = await json_body(request)
+    stream = await request.app[STREAMS].create(
+        host,
+        title=body.get("title"),
+        description=body.get("description"),
+        kind=body.get("kind"),
+        scheduled_at=body.get("scheduled_at"),
+    )
+    return _stream(stream, 201)
+
+
+@routes.get("/api/streams/{id}")
+async def get_stream(request: web.Request) -> web.Response:
+    return _stream(await request.app[STREAMS].get(request.match_info["id"]))
+
+
+@routes.post("/api/streams/{id}/start")
+async def start_stream(request: web.Request) -> web.Response:
+    user = require_user(request)
+    return _stream(await request.app[STREAMS].start(request.match_info["id"], user))
+
+
+@routes.post("/api/streams/{id}/end")
+async def end_stream(request: web.Request) -> web.Response:
+    user = require_user(request)
+    return _stream(await request.app[STREAMS].end(request.match_info["id"], user))
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _file(relative: str) -> web.FileResponse:
+    """A file under static/; 404 JSON (not FileResponse's empty 404) when missing or outside."""
+    path = (STATIC_DIR / relative).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
+        raise not_found(f"no file {relative!r}")
+    # no-cache: browsers revalidate, so a deploy never mixes old and new modules.
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/")
+async def index_page(request: web.Request) -> web.FileResponse:
+    return _file("index.html")
+
+
+@routes.get("/studio/{id}")
+async def studio_page(request: web.Request) -> web.FileResponse:
+    return _file("studio.html")
+
+
+@routes.get("/watch/{id}")
+async def watch_page(request: web.Request) -> web.FileResponse:
+    return _file("watch.html")
+
+
+@routes.get("/static/{path:.+}")
+async def static_file(request: web.Request) -> web.FileResponse:
+    return _file(request.match_info["path"])
+
+
+def setup(app: web.Application) -> None:
+    """Register the REST routes, the pages and `/static/`."""
+    app.router.add_routes(routes)

@@ -1,0 +1,41 @@
+"""Every typed application key, in one place.
+
+Types are imported only for type checkers (the annotations are never evaluated),
+so any module may import the keys without import cycles.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from media.engine import MediaEngine
+    from server.auth import TokenService
+    from server.config import Settings
+    from server.domain.accounts import AccountService
+    from server.domain.chat import ChatService
+    from server.domain.cohost import CohostService
+    from server.domain.moderation import ModerationService
+    from server.domain.presence import PresenceService
+    from server.domain.streams import StreamService
+    from server.events import EventBus
+    from server.store import Database
+    from server.stores import LiveStore
+    from signaling.realtime import Realtime
+
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Database] = web.AppKey("store")
+AUTH: web.AppKey[TokenService] = web.AppKey("auth")
+ACCOUNTS: web.AppKey[AccountService] = web.AppKey("accounts")
+STREAMS: web.AppKey[StreamService] = web.AppKey("streams")
+EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+MEDIA: web.AppKey[MediaEngine] = web.AppKey("media")
+LIVE: web.AppKey[LiveStore] = web.AppKey("live")
+PRESENCE: web.AppKey[PresenceService] = web.AppKey("presence")
+CHAT: web.AppKey[ChatService] = web.AppKey("chat")
+MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
+COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
+REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")

@@ -1,0 +1,299 @@
+"""SQLite storage: one aiosqlite connection in WAL mode, implementing the domain's stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import aiosqlite
+
+from server.domain.chat import ChatMessage
+from server.domain.streams import Kind, Status, Stream
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS streams (
+    id           TEXT PRIMARY KEY,
+    title        TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    kind         TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
+    status       TEXT NOT NULL CHECK (status IN ('scheduled', 'live', 'ended')),
+    host         TEXT NOT NULL COLLATE NOCASE,
+    cohost       TEXT COLLATE NOCASE,
+    scheduled_at TEXT,
+    started_at   TEXT,
+    ended_at     TEXT,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS streams_by_host ON streams (host);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    stream_id  TEXT NOT NULL,
+    username   TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    mentions   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_by_stream ON chat_messages (stream_id, seq);
+"""
+
+_STREAM_COLUMNS = (
+    "id, title, description, kind, status, host, cohost, "
+    "scheduled_at, started_at, ended_at, created_at"
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    # Full precision, UTC offset included; parsed back with fromisoformat.
+    return None if moment is None else moment.isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _stream(row: sqlite3.Row) -> Stream:
+    created_at = _dt(row["created_at"])
+    assert created_at is not None  # NOT NULL column
+    return Stream(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        kind=cast(Kind, row["kind"]),
+        status=cast(Status, row["status"]),
+        host=row["host"],
+        cohost=row["cohost"],
+        scheduled_at=_dt(row["scheduled_at"]),
+        started_at=_dt(row["started_at"]),
+        ended_at=_dt(row["ended_at"]),
+        created_at=created_at,
+    )
+
+
+def _chat(row: sqlite3.Row) -> ChatMessage:
+    ts = _dt(row["created_at"])
+    assert ts is not None  # NOT NULL column
+    return ChatMessage(
+        id=row["id"],
+        stream_id=row["stream_id"],
+        user=row["username"],
+        text=row["text"],
+        mentions=tuple(json.loads(row["mentions"])),
+        ts=ts,
+    )
+
+
+class Database:
+    """The server's SQLite database. Built unopened (so it can sit in an AppKey before
+    start-up), then `await open()` and finally `await close()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        # One connection is shared by every coroutine: serialise statements so that a
+        # multi-statement transaction never interleaves with another coroutine's.
+        self._lock = asyncio.Lock()
+
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the database is not open")
+        return self._db
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database file and its schema."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.executescript(SCHEMA)
+        self._db = conn
+
+    async def close(self) -> None:
+        """Close the connection once pending statements finish."""
+        async with self._lock:
+            if self._db is not None:
+                await self._db.close()
+                self._db = None
+
+    async def _execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one write; returns the number of rows changed."""
+        async with self._lock:
+            cursor = await self._conn.execute(sql, tuple(params))
+            return cursor.rowcount
+
+    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
+            return cast(sqlite3.Row | None, await cursor.fetchone())
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An exclusive write transaction (also across processes sharing the file)."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    # -- users ---------------------------------------------------------------------------
+
+    async def insert_user(self, username: str, password_hash: str, created_at: str) -> bool:
+        """False when the username is taken (case-insensitively, by the UNIQUE index)."""
+        try:
+            await self._execute(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+                (username, password_hash, created_at),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    async def get_user(self, username: str) -> tuple[str, str] | None:
+        """(canonical username, password hash)."""
+        row = await self._fetchone(
+            "SELECT username, password_hash FROM users WHERE username = ?", (username,)
+        )
+        return None if row is None else (row["username"], row["password_hash"])
+
+    # -- streams -------------------------------------------------------------------------
+
+    async def insert_stream(self, stream: Stream) -> None:
+        await self._execute(
+            f"INSERT INTO streams ({_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                stream.id,
+                stream.title,
+                stream.description,
+                stream.kind,
+                stream.status,
+                stream.host,
+                stream.cohost,
+                _iso(stream.scheduled_at),
+                _iso(stream.started_at),
+                _iso(stream.ended_at),
+                _iso(stream.created_at),
+            ),
+        )
+
+    async def get_stream(self, stream_id: str) -> Stream | None:
+        row = await self._fetchone(
+            f"SELECT {_STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,)
+        )
+        return None if row is None else _stream(row)
+
+    async def mark_live(self, stream_id: str, at: datetime) -> bool:
+        """scheduled -> live; False when it was not scheduled."""
+        changed = await self._execute(
+            "UPDATE streams SET status = 'live', started_at = ? "
+            "WHERE id = ? AND status = 'scheduled'",
+            (_iso(at), stream_id),
+        )
+        return changed == 1
+
+    async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
+        """Not ended -> ended with the seat freed; returns (changed, previous cohost)."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT cohost FROM streams WHERE id = ? AND status != 'ended'", (stream_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return False, None
+            await conn.execute(
+                "UPDATE streams SET status = 'ended', ended_at = ?, cohost = NULL WHERE id = ?",
+                (_iso(at), stream_id),
+            )
+            return True, row["cohost"]
+
+    async def take_seat(self, stream_id: str, username: str) -> bool:
+        """Seat `username` if the seat is free and the stream not ended (one atomic UPDATE)."""
+        changed = await self._execute(
+            "UPDATE streams SET cohost = ? WHERE id = ? AND cohost IS NULL AND status != 'ended'",
+            (username, stream_id),
+        )
+        return changed == 1
+
+    async def clear_seat(self, stream_id: str, expected: str | None) -> str | None:
+        """Empty the seat (only if `expected` holds it, when given); returns who left."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT cohost FROM streams WHERE id = ?", (stream_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            previous: str | None = None if row is None else row["cohost"]
+            if previous is None or (
+                expected is not None and previous.casefold() != expected.casefold()
+            ):
+                return None
+            await conn.execute("UPDATE streams SET cohost = NULL WHERE id = ?", (stream_id,))
+            return previous
+
+    # -- chat ----------------------------------------------------------------------------
+
+    async def add_chat(self, message: ChatMessage, keep: int) -> None:
+        """Store a message and drop its stream's messages older than the newest `keep`."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chat_messages (id, stream_id, username, text, mentions, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    message.id,
+                    message.stream_id,
+                    message.user,
+                    message.text,
+                    json.dumps(list(message.mentions)),
+                    _iso(message.ts),
+                ),
+            )
+            await conn.execute(
+                "DELETE FROM chat_messages WHERE stream_id = ? AND seq <= ("
+                "SELECT seq FROM chat_messages WHERE stream_id = ? "
+                "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (message.stream_id, message.stream_id, keep),
+            )
+
+    async def recent_chat(self, stream_id: str, limit: int) -> list[ChatMessage]:
+        """The newest `limit` messages of a stream, oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM (SELECT * FROM chat_messages WHERE stream_id = ? "
+            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (stream_id, limit),
+        )
+        return [_chat(row) for row in rows]
+
+    async def hide_chat(self, stream_id: str, message_id: str) -> bool:
+        """Delete a message (hidden for everyone); False when unknown in this stream."""
+        changed = await self._execute(
+            "DELETE FROM chat_messages WHERE stream_id = ? AND id = ?", (stream_id, message_id)
+        )
+        return changed == 1
+
+    async def search_users(self, prefix: str, limit: int) -> list[str]:
+        """Usernames starting with `prefix` (case-insensitively), alphabetically."""
+        pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+        rows = await self._fetchall(
+            "SELECT username FROM users WHERE username LIKE ? ESCAPE '\\' "
+            "ORDER BY username COLLATE NOCASE LIMIT ?",
+            (pattern, limit),
+        )
+        return [row["username"] for row in rows]

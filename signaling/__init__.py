@@ -1,0 +1,1 @@
+"""Costream transports: WHIP/WHEP (SDP over HTTP) and realtime (Socket.IO)."""

@@ -1,0 +1,71 @@
+"""Fixtures for the whole suite: settings, a real server on 127.0.0.1, an API client."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.config import Settings
+from tests.helpers.api import Api
+from tests.helpers.server import RunningServer, start_server
+
+SettingsFactory = Callable[..., Settings]
+ServerFactory = Callable[..., Awaitable[RunningServer]]
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> SettingsFactory:
+    """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE."""
+
+    def make(**overrides: Any) -> Settings:
+        base = Settings(data_dir=tmp_path / "data", ice_host_addresses=("127.0.0.1",))
+        return replace(base, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: SettingsFactory) -> Settings:
+    """Default test Settings."""
+    return settings_factory()
+
+
+@pytest.fixture
+async def server_factory(settings_factory: SettingsFactory) -> AsyncIterator[ServerFactory]:
+    """`await server_factory(settings=None, **overrides)` starts a server; all stop at teardown."""
+    started: list[RunningServer] = []
+
+    async def make(settings: Settings | None = None, **overrides: Any) -> RunningServer:
+        running = await start_server(settings or settings_factory(**overrides))
+        started.append(running)
+        return running
+
+    yield make
+    for running in reversed(started):
+        await running.stop()
+
+
+@pytest.fixture
+async def server(server_factory: ServerFactory) -> RunningServer:
+    """A running server with default test settings."""
+    return await server_factory()
+
+
+@pytest.fixture
+async def api(server: RunningServer) -> AsyncIterator[Api]:
+    """An `Api` client bound to `server`."""
+    async with Api(server.url) as client:
+        yield client
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for subprocess servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
