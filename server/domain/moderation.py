@@ -1,0 +1,41 @@
+"""Host moderation: hide a chat message for everyone, mute a user in a stream."""
+
+from __future__ import annotations
+
+from server.domain.chat import ChatLog, MuteStore, UserLookup
+from server.domain.errors import invalid_field, not_found
+from server.domain.streams import Stream, require_role, same_user
+from server.events import ChatHidden, EventBus, UserMuted
+
+
+class ModerationService:
+    """The host's tools; every call checks that the actor hosts the stream."""
+
+    def __init__(self, log: ChatLog, mutes: MuteStore, users: UserLookup, events: EventBus) -> None:
+        self._log = log
+        self._mutes = mutes
+        self._users = users
+        self._events = events
+
+    async def hide(self, stream: Stream, actor: str, message_id: object) -> None:
+        """Remove a message from history and from every screen; 404 `message_not_found`."""
+        require_role(stream, actor, "host")
+        if not isinstance(message_id, str) or not 1 <= len(message_id) <= 64:
+            raise invalid_field("message_id", "must be a message id")
+        if not await self._log.hide_chat(stream.id, message_id):
+            raise not_found(f"no message {message_id!r} in this stream", "message_not_found")
+        await self._events.publish(ChatHidden(stream.id, message_id))
+
+    async def set_muted(self, stream: Stream, actor: str, username: object, muted: bool) -> str:
+        """Mute or unmute `username` in `stream`; returns the canonical username."""
+        require_role(stream, actor, "host")
+        if not isinstance(username, str) or not username:
+            raise invalid_field("username", "must be a username")
+        found = await self._users.find(username)
+        if found is None:
+            raise not_found(f"no user {username!r}", "user_not_found")
+        if same_user(found, stream.host):
+            raise invalid_field("username", "the host cannot be muted")
+        await self._mutes.set_muted(stream.id, found, muted)
+        await self._events.publish(UserMuted(stream.id, found, muted))
+        return found

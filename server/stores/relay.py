@@ -1,0 +1,87 @@
+"""Seat and lifecycle changes made on one process, replayed on the others (Redis pub/sub).
+
+Only media needs this: a stream's media lives on its home process, but the host may
+remove the cohost or end the stream through another process. Socket.IO emits cross
+processes by themselves (AsyncRedisManager), so the relay feeds a separate bus that
+only the media engine follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+
+from redis.asyncio import Redis
+
+from server.domain.streams import StreamService
+from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "costream:events"
+
+
+class RedisEventRelay:
+    """Publishes local CohostChanged/StreamStatusChanged; replays others' on `remote`."""
+
+    def __init__(
+        self, redis: Redis, local: EventBus, remote: EventBus, streams: StreamService
+    ) -> None:
+        self._redis = redis
+        self._remote = remote
+        self._streams = streams
+        self._origin = uuid.uuid4().hex
+        self._task: asyncio.Task[None] | None = None
+        local.subscribe(self._forward)
+
+    async def _forward(self, event: Event) -> None:
+        if isinstance(event, CohostChanged):
+            data = {
+                "type": "cohost",
+                "stream_id": event.stream_id,
+                "cohost": event.cohost,
+                "previous": event.previous,
+            }
+        elif isinstance(event, StreamStatusChanged):
+            data = {"type": "status", "stream_id": event.stream.id}
+        else:
+            return
+        await self._redis.publish(CHANNEL, json.dumps({"origin": self._origin, **data}))
+
+    async def start(self) -> None:
+        """Subscribe, then listen in the background."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(CHANNEL)
+        self._task = asyncio.create_task(self._listen(pubsub))
+
+    async def _listen(self, pubsub) -> None:
+        try:
+            async for message in pubsub.listen():
+                try:
+                    await self._replay(json.loads(message["data"]))
+                except Exception:
+                    log.exception("cannot replay %r", message)
+        finally:
+            await pubsub.aclose()
+
+    async def _replay(self, data: dict) -> None:
+        if data.get("origin") == self._origin:
+            return
+        if data["type"] == "cohost":
+            await self._remote.publish(
+                CohostChanged(data["stream_id"], data["cohost"], data["previous"])
+            )
+        elif data["type"] == "status":
+            await self._remote.publish(
+                StreamStatusChanged(await self._streams.get(data["stream_id"]))
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

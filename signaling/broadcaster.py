@@ -1,0 +1,140 @@
+"""Domain events -> Socket.IO emits. The only place that decides who hears what.
+
+Rooms: `stream:{id}` (everyone joined), `user:{name}` (every connection of a
+signed-in user, anywhere), `stream:{id}:user:{name}` (that user in that stream).
+Emits to rooms reach other processes through the client manager (Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+
+from server.domain.chat import user_key
+from server.domain.cohost import Invite
+from server.domain.presence import PresenceService
+from server.events import (
+    ChatHidden,
+    ChatPosted,
+    CohostChanged,
+    Event,
+    EventBus,
+    InviteDeclined,
+    InviteExpired,
+    InviteSent,
+    PresenceChanged,
+    StreamStatusChanged,
+    UserMuted,
+)
+
+log = logging.getLogger(__name__)
+
+# `viewers` goes out at most this often per stream (per process).
+VIEWERS_INTERVAL = 0.25
+
+
+def stream_room(stream_id: str) -> str:
+    return f"stream:{stream_id}"
+
+
+def user_room(username: str) -> str:
+    return f"user:{user_key(username)}"
+
+
+def seat_room(stream_id: str, username: str) -> str:
+    """One user's connections in one stream (where `cohost:invited` is delivered)."""
+    return f"stream:{stream_id}:user:{user_key(username)}"
+
+
+def _answer(invite: Invite) -> dict[str, Any]:
+    """What the host learns about an invite that was declined or expired."""
+    return {"invite_id": invite.id, "username": invite.username, "stream_id": invite.stream_id}
+
+
+class Broadcaster:
+    """Subscribes to the bus and emits the protocol's server -> client events."""
+
+    def __init__(self, sio: socketio.AsyncServer, presence: PresenceService) -> None:
+        self._sio = sio
+        self._presence = presence
+        self._dirty: set[str] = set()
+        self._sent_counts: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def follow(self, events: EventBus) -> None:
+        events.subscribe(self.on_event)
+
+    async def _emit(self, event: str, data: dict[str, Any], room: str) -> None:
+        await self._sio.emit(event, data, to=room)
+
+    async def on_event(self, event: Event) -> None:
+        match event:
+            case StreamStatusChanged(stream=stream):
+                await self._emit(
+                    "stream:status", {"stream": stream.to_dict()}, stream_room(stream.id)
+                )
+            case CohostChanged(stream_id=stream_id, cohost=cohost, previous=previous):
+                await self._emit(
+                    "cohost:changed",
+                    {"cohost": cohost, "stream_id": stream_id},
+                    stream_room(stream_id),
+                )
+                if previous is not None:
+                    await self._emit(
+                        "cohost:removed", {"stream_id": stream_id}, user_room(previous)
+                    )
+            case ChatPosted(message=message):
+                payload = message.to_dict()
+                await self._emit("chat:message", payload, stream_room(message.stream_id))
+                for name in message.mentions:
+                    if user_key(name) != user_key(message.user):
+                        await self._emit("mention", {"message": payload}, user_room(name))
+            case ChatHidden(stream_id=stream_id, message_id=message_id):
+                await self._emit(
+                    "chat:hidden",
+                    {"id": message_id, "stream_id": stream_id},
+                    stream_room(stream_id),
+                )
+            case UserMuted(stream_id=stream_id, username=username, muted=muted):
+                name = "user:muted" if muted else "user:unmuted"
+                await self._emit(name, {"stream_id": stream_id}, user_room(username))
+            case InviteSent(invite=invite):
+                await self._emit(
+                    "cohost:invited", invite.to_dict(), seat_room(invite.stream_id, invite.username)
+                )
+            case InviteDeclined(invite=invite):
+                await self._emit("cohost:declined", _answer(invite), user_room(invite.host))
+            case InviteExpired(invite=invite):
+                await self._emit("cohost:invite_expired", _answer(invite), user_room(invite.host))
+            case PresenceChanged(stream_id=stream_id):
+                self._viewers_later(stream_id)
+
+    def _viewers_later(self, stream_id: str) -> None:
+        # Coalesce: a burst of joins and leaves becomes one `viewers` per interval.
+        if stream_id in self._dirty:
+            return
+        self._dirty.add(stream_id)
+        task = asyncio.create_task(self._send_viewers(stream_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_viewers(self, stream_id: str) -> None:
+        try:
+            await asyncio.sleep(VIEWERS_INTERVAL)
+            self._dirty.discard(stream_id)
+            count = await self._presence.count(stream_id)
+            if self._sent_counts.get(stream_id) != count:
+                self._sent_counts[stream_id] = count
+                await self._emit("viewers", {"count": count}, stream_room(stream_id))
+            if count == 0:
+                self._sent_counts.pop(stream_id, None)
+        except Exception:
+            log.exception("viewers update for %s failed", stream_id)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

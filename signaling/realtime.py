@@ -1,0 +1,271 @@
+"""Socket.IO transport: each client event -> validate the payload -> one domain call -> ack.
+
+Acks are `{"ok": true, ...}` or `{"ok": false, "error": {"code", "message"}}`; nothing a
+client sends can break its connection, the stream or the server. Who receives
+server -> client events is decided by signaling.broadcaster.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from server.domain.errors import ApiError, invalid_field, unauthorized
+from server.domain.streams import Stream, StreamService
+from server.errors import not_found
+from server.keys import AUTH, CHAT, COHOST, MODERATION, PRESENCE, STREAMS
+from signaling.broadcaster import seat_room, stream_room, user_room
+from signaling.fanout import DirectFanout, DirectRedisFanout
+
+log = logging.getLogger(__name__)
+
+VENDOR_DIR = (
+    Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
+).resolve()
+VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass
+class Conn:
+    """One Socket.IO connection of this process."""
+
+    sid: str
+    user: str | None  # None: anonymous viewer
+    stream_id: str | None = None  # the stream joined, if any
+
+
+Payload = dict[str, Any]
+Handler = Callable[[Conn, Payload], Awaitable[Payload]]
+
+
+def failure(error: ApiError) -> Payload:
+    return {"ok": False, "error": error.to_dict()}
+
+
+def _payload(args: tuple[Any, ...]) -> Payload:
+    """The single JSON-object argument of an event (none means `{}`)."""
+    if not args:
+        return {}
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise ApiError(400, "invalid_payload", "send one JSON object as the payload")
+    return args[0]
+
+
+def _stream_id(payload: Payload) -> str:
+    value = payload.get("stream_id")
+    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+        raise invalid_field("stream_id", "must be a stream id")
+    return value
+
+
+def _signed_in(conn: Conn) -> str:
+    if conn.user is None:
+        raise unauthorized("sign in to do this (connect with auth: {token})")
+    return conn.user
+
+
+class Realtime:
+    """The Socket.IO server's handlers; one instance per app."""
+
+    def __init__(self, app: web.Application, sio: socketio.AsyncServer) -> None:
+        self.app = app
+        self.sio = sio
+        self.conns: dict[str, Conn] = {}
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        sio.on("*", self.unknown)
+        for event, handler in {
+            "join": self.join,
+            "leave": self.leave,
+            "chat:send": self.chat_send,
+            "chat:hide": self.chat_hide,
+            "user:suggest": self.user_suggest,
+            "user:mute": self.user_mute,
+            "user:unmute": self.user_unmute,
+            "cohost:invite": self.cohost_invite,
+            "cohost:respond": self.cohost_respond,
+            "cohost:remove": self.cohost_remove,
+            "cohost:leave": self.cohost_leave,
+        }.items():
+            sio.on(event, self._acked(handler))
+
+    def _acked(self, handler: Handler) -> Callable[..., Awaitable[Payload]]:
+        """Wrap a handler: payload check, domain errors and crashes become error acks."""
+
+        async def event(sid: str, *args: Any) -> Payload:
+            conn = self.conns.get(sid)
+            try:
+                if conn is None:  # raced with its disconnect
+                    raise ApiError(400, "not_connected", "the connection is closing")
+                return {"ok": True, **await handler(conn, _payload(args))}
+            except ApiError as error:
+                return failure(error)
+            except Exception:
+                log.exception("realtime handler %s failed", handler.__name__)
+                return failure(ApiError(500, "internal_error", "internal server error"))
+
+        return event
+
+    @property
+    def _streams(self) -> StreamService:
+        return self.app[STREAMS]
+
+    async def _joined(self, conn: Conn) -> Stream:
+        """The connection's stream as it is now (roles may have changed since the join)."""
+        if conn.stream_id is None:
+            raise ApiError(409, "not_joined", "join a stream first")
+        return await self._streams.get(conn.stream_id)
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        user = None
+        if token not in (None, ""):
+            user = self.app[AUTH].verify(token) if isinstance(token, str) else None
+            if user is None:
+                # Socket.IO's shape: the client's connect_error gets `message` and `data`.
+                message = "the token is invalid or expired"
+                raise socketio.exceptions.ConnectionRefusedError(
+                    message, {"code": "invalid_token", "message": message}
+                )
+            await self.sio.enter_room(sid, user_room(user))
+        self.conns[sid] = Conn(sid, user)
+
+    async def disconnect(self, sid: str, *reason: Any) -> None:
+        conn = self.conns.pop(sid, None)
+        if conn is not None:
+            await self.app[PRESENCE].leave(sid)
+
+    async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
+        return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def join(self, conn: Conn, payload: Payload) -> Payload:
+        stream = await self._streams.get(_stream_id(payload))
+        await self._leave_stream(conn)
+        conn.stream_id = stream.id
+        await self.sio.enter_room(conn.sid, stream_room(stream.id))
+        if conn.user is not None:
+            await self.sio.enter_room(conn.sid, seat_room(stream.id, conn.user))
+        await self.app[PRESENCE].join(stream.id, conn.sid, conn.user)
+        stream = await self._streams.get(stream.id)  # the viewer count now includes us
+        invite = await self.app[COHOST].pending(stream.id, conn.user)
+        if invite is not None:
+            await self.sio.emit("cohost:invited", invite.to_dict(), to=conn.sid)
+        chat = await self.app[CHAT].history(stream.id)
+        return {
+            "role": StreamService.role_of(stream, conn.user),
+            "stream": stream.to_dict(),
+            "chat": [message.to_dict() for message in chat],
+            "listings": [],
+            "user": conn.user,
+            "cohost": stream.cohost,
+            "pending_invite": invite.to_dict() if invite else None,
+            "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
+        }
+
+    async def leave(self, conn: Conn, payload: Payload) -> Payload:
+        await self._leave_stream(conn)
+        return {}
+
+    async def _leave_stream(self, conn: Conn) -> None:
+        if conn.stream_id is None:
+            return
+        await self.sio.leave_room(conn.sid, stream_room(conn.stream_id))
+        if conn.user is not None:
+            await self.sio.leave_room(conn.sid, seat_room(conn.stream_id, conn.user))
+        conn.stream_id = None
+        await self.app[PRESENCE].leave(conn.sid)
+
+    # -- chat ----------------------------------------------------------------------------
+
+    async def chat_send(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        message = await self.app[CHAT].send(await self._joined(conn), user, payload.get("text"))
+        return {"message": message.to_dict()}
+
+    async def chat_hide(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        await self.app[MODERATION].hide(await self._joined(conn), user, payload.get("message_id"))
+        return {}
+
+    async def user_suggest(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        stream = await self._joined(conn)
+        return {"users": await self.app[PRESENCE].suggest(stream.id, user, payload.get("prefix"))}
+
+    async def _set_muted(self, conn: Conn, payload: Payload, muted: bool) -> Payload:
+        user = _signed_in(conn)
+        stream = await self._joined(conn)
+        name = await self.app[MODERATION].set_muted(stream, user, payload.get("username"), muted)
+        return {"username": name, "muted": muted}
+
+    async def user_mute(self, conn: Conn, payload: Payload) -> Payload:
+        return await self._set_muted(conn, payload, True)
+
+    async def user_unmute(self, conn: Conn, payload: Payload) -> Payload:
+        return await self._set_muted(conn, payload, False)
+
+    # -- the cohost seat -----------------------------------------------------------------
+
+    async def cohost_invite(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        invite = await self.app[COHOST].invite(
+            await self._joined(conn), user, payload.get("username")
+        )
+        return {"invite": {"id": invite.id, "username": invite.username}}
+
+    async def cohost_respond(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        stream = await self.app[COHOST].respond(
+            user, payload.get("invite_id"), payload.get("accept")
+        )
+        return {"stream": stream.to_dict()} if stream is not None else {}
+
+    async def cohost_remove(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        removed = await self.app[COHOST].remove(await self._joined(conn), user)
+        return {"removed": removed}
+
+    async def cohost_leave(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        await self.app[COHOST].leave(await self._joined(conn), user)
+        return {}
+
+
+async def vendor_file(request: web.Request) -> web.FileResponse:
+    """The official Socket.IO browser client, from node_modules (404 JSON when missing)."""
+    name = request.match_info["file"]
+    path = (VENDOR_DIR / name).resolve()
+    if not VENDOR_FILE.fullmatch(name) or not path.is_relative_to(VENDOR_DIR) or not path.is_file():
+        raise not_found(f"no file {name!r}")
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+def create_server(redis_url: str | None) -> socketio.AsyncServer:
+    """The Socket.IO server; with Redis its emits reach every process's clients."""
+    manager = DirectRedisFanout(redis_url) if redis_url else DirectFanout()
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=None,  # same origin only (clients without Origin are fine)
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def setup(app: web.Application, sio: socketio.AsyncServer) -> Realtime:
+    """Attach Socket.IO at /socket.io/ and serve the browser client under /vendor/socket.io/."""
+    realtime = Realtime(app, sio)
+    sio.attach(app)
+    app.router.add_get("/vendor/socket.io/{file}", vendor_file)
+    return realtime

@@ -1,0 +1,149 @@
+"""External processes for multi-process tests: a private redis-server and `costream serve`.
+
+Readiness is a bounded polling loop (the only way to wait on another process);
+everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen, timeout: float):
+    """Poll `ready` until it holds; fail early if `process` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass
+class Redis:
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_redis(log: Path) -> Redis:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+    def pong() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_until(pong, "redis-server", process, 20)
+    return Redis(process, port)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Node:
+    """One `costream serve` process."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Cluster:
+    """Costream processes sharing one SQLite file, one secret and one Redis."""
+
+    nodes: list[Node]
+    data_dir: Path
+    secret: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            stop(node.process)
+
+
+def start_cluster(count: int, redis_url: str, data_dir: Path, **settings: str) -> Cluster:
+    secret = "cluster-test-secret-key-0123456789"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COSTREAM_")},
+        "COSTREAM_REDIS_URL": redis_url,
+        "COSTREAM_DATA_DIR": str(data_dir),
+        "COSTREAM_SECRET_KEY": secret,
+        **{f"COSTREAM_{k.upper()}": v for k, v in settings.items()},
+    }
+    nodes = []
+    for index in range(count):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = data_dir.parent / f"node{index}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--port", str(port)],
+            cwd=REPO,
+            env={**env, "COSTREAM_PUBLIC_URL": url},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        nodes.append(Node(url, process, log))
+    cluster = Cluster(nodes, data_dir, secret, env)
+    try:
+        for node in nodes:
+            wait_until(lambda n=node: _healthy(n.url), f"costream at {node.url}", node.process, 90)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

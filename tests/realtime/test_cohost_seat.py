@@ -1,0 +1,158 @@
+"""The cohost seat over real Socket.IO: invite, answer, remove, leave, and its rules."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.realtime.conftest import BOTH_STORES, Room
+
+pytestmark = BOTH_STORES
+
+
+async def test_the_invite_scene(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    viewer = await room.client(None)
+    assert host.join_ack["role"] == "host" and bob.join_ack["role"] == "viewer"
+
+    ack = await host.ok("cohost:invite", {"username": "bob"})
+    assert ack["invite"]["username"] == "bob"
+    invited = await bob.next("cohost:invited")
+    assert invited == {
+        "invite_id": ack["invite"]["id"],
+        "stream_id": room.stream_id,
+        "host": "hostess",
+        "username": "bob",
+    }
+
+    await bob.ok("cohost:respond", {"invite_id": invited["invite_id"], "accept": True})
+    for client in (host, bob, viewer):
+        changed = await client.next("cohost:changed")
+        assert changed["cohost"] == "bob"
+    assert (await room.stream())["cohost"] == "bob"
+    rejoin = await bob.ok("join", {"stream_id": room.stream_id})
+    assert rejoin["role"] == "cohost" and rejoin["cohost"] == "bob"
+
+    assert (await host.ok("cohost:remove"))["removed"] == "bob"
+    assert await bob.next("cohost:removed") == {"stream_id": room.stream_id}
+    for client in (host, bob, viewer):
+        assert (await client.next("cohost:changed", lambda d: d["cohost"] is None))[
+            "cohost"
+        ] is None
+    assert (await room.stream())["cohost"] is None
+
+
+async def test_decline_tells_the_host_and_the_host_may_invite_again(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    first = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.next("cohost:invited")
+    await bob.ok("cohost:respond", {"invite_id": first, "accept": False})
+    assert await host.next("cohost:declined") == {
+        "invite_id": first,
+        "username": "bob",
+        "stream_id": room.stream_id,
+    }
+    assert (await room.stream())["cohost"] is None
+    # The declined invite is spent; a new one works.
+    await bob.fails("cohost:respond", {"invite_id": first, "accept": True}, "invite_not_found")
+    second = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    assert (await bob.next("cohost:invited"))["invite_id"] == second != first
+    await bob.ok("cohost:respond", {"invite_id": second, "accept": True})
+    assert (await host.next("cohost:changed"))["cohost"] == "bob"
+
+
+async def test_one_cohost_at_a_time(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    carol = await room.client("carol")
+    to_bob = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    to_carol = (await host.ok("cohost:invite", {"username": "carol"}))["invite"]["id"]
+    await bob.ok("cohost:respond", {"invite_id": to_bob, "accept": True})
+    # A second acceptance (another invite, or the same one again) fails cleanly.
+    await carol.fails(
+        "cohost:respond", {"invite_id": to_carol, "accept": True}, "cohost_seat_taken"
+    )
+    await bob.fails("cohost:respond", {"invite_id": to_bob, "accept": True}, "invite_not_found")
+    ack = await host.fails("cohost:invite", {"username": "carol"}, "cohost_seat_taken")
+    assert ack["error"]["message"]
+    assert (await room.stream())["cohost"] == "bob"
+
+
+async def test_concurrent_acceptances_seat_exactly_one(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    carol = await room.client("carol")
+    to_bob = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    to_carol = (await host.ok("cohost:invite", {"username": "carol"}))["invite"]["id"]
+    acks = await asyncio.gather(
+        bob.call("cohost:respond", {"invite_id": to_bob, "accept": True}),
+        carol.call("cohost:respond", {"invite_id": to_carol, "accept": True}),
+    )
+    assert sorted(a["ok"] for a in acks) == [False, True], acks
+    loser = next(a for a in acks if not a["ok"])
+    assert loser["error"]["code"] == "cohost_seat_taken"
+    winner = "bob" if acks[0]["ok"] else "carol"
+    assert (await room.stream())["cohost"] == winner
+
+
+async def test_an_unanswered_invite_expires(server_factory, api_factory, connect) -> None:
+    room = await api_factory(await server_factory(invite_ttl_seconds=1))
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    invite_id = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    expired = await host.next("cohost:invite_expired", timeout=5)
+    assert expired == {"invite_id": invite_id, "username": "bob", "stream_id": room.stream_id}
+    await bob.fails("cohost:respond", {"invite_id": invite_id, "accept": True}, "invite_expired")
+    assert (await room.stream())["cohost"] is None
+    # Not offered any more on join either.
+    assert (await bob.ok("join", {"stream_id": room.stream_id}))["pending_invite"] is None
+
+
+async def test_the_cohost_leaves(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    invite_id = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.ok("cohost:respond", {"invite_id": invite_id, "accept": True})
+    await bob.ok("cohost:leave")
+    assert await bob.next("cohost:removed") == {"stream_id": room.stream_id}
+    assert (await host.next("cohost:changed", lambda d: d["cohost"] is None))["cohost"] is None
+    assert (await room.stream())["cohost"] is None
+    await bob.fails("cohost:leave", {}, "forbidden")  # not the cohost any more
+    await host.fails("cohost:remove", {}, "no_cohost")
+    # The seat is free again.
+    again = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.ok("cohost:respond", {"invite_id": again, "accept": True})
+
+
+async def test_an_invite_waits_for_the_invitee_to_join(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob", join=False)
+    elsewhere = await room.client("carol")  # another viewer never sees bob's invite
+    invite_id = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.barrier()
+    await elsewhere.barrier()
+    assert bob.seen("cohost:invited") == [] and elsewhere.seen("cohost:invited") == []
+
+    ack = await bob.ok("join", {"stream_id": room.stream_id})
+    assert ack["pending_invite"] == {
+        "invite_id": invite_id,
+        "stream_id": room.stream_id,
+        "host": "hostess",
+        "username": "bob",
+    }
+    assert (await bob.next("cohost:invited"))["invite_id"] == invite_id
+    await bob.ok("cohost:respond", {"invite_id": invite_id, "accept": True})
+    assert (await elsewhere.next("cohost:changed"))["cohost"] == "bob"
+
+
+async def test_ending_the_stream_frees_the_seat_and_tells_everyone(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    invite_id = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.ok("cohost:respond", {"invite_id": invite_id, "accept": True})
+    await room.api.end(room.tokens["hostess"], room.stream_id)
+    status = await bob.next("stream:status", lambda d: d["stream"]["status"] == "ended")
+    assert status["stream"]["cohost"] is None
+    assert await bob.next("cohost:removed") == {"stream_id": room.stream_id}
+    await host.fails("cohost:invite", {"username": "carol"}, "stream_ended")
