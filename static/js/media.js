@@ -41,6 +41,19 @@ function session(pc, location, token, extra = {}) {
     pc,
     location,
     ...extra,
+    /** cb(state): "connecting" | "connected" | "reconnecting" | "failed" | "closed". */
+    onState(cb) {
+      const map = { new: "connecting", connecting: "connecting", connected: "connected",
+        disconnected: "reconnecting", failed: "failed", closed: "closed" };
+      const report = () => cb(map[pc.connectionState] || pc.connectionState);
+      pc.addEventListener("connectionstatechange", report);
+      report();
+    },
+    /** Swap the outgoing track of that kind (device change) without renegotiating. */
+    async replaceTrack(track) {
+      const transceiver = pc.getTransceivers().find((t) => t.receiver.track?.kind === track.kind);
+      if (transceiver) await transceiver.sender.replaceTrack(track);
+    },
     async stop() {
       pc.close();
       const headers = token ? { Authorization: `Bearer ${token}` } : {};

@@ -39,10 +39,14 @@ class Person:
         self.context = context
         self.base_url = base_url
         self.page: Page = context.pages[0] if context.pages else None  # type: ignore[assignment]
+        self.errors: list[str] = []  # uncaught exceptions in the page (pageerror)
 
     async def open(self, path: str) -> Page:
         if self.page is None:
             self.page = await self.context.new_page()
+        if not getattr(self.page, "_costream_errors", False):
+            self.page._costream_errors = True  # type: ignore[attr-defined]
+            self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         await self.page.goto(self.base_url + path)
         return self.page
 
@@ -95,3 +99,88 @@ async def frames_advance(page: Page, selector: str, count: int = 30, timeout: fl
         timeout=timeout * 1000,
     )
     return await page.evaluate("(s) => document.querySelector(s).videoWidth", selector)
+
+
+# --- fake cameras, colour sampling, screenshots ------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PHONE = (390, 844)
+DESKTOP = (1280, 800)
+
+
+def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """BT.601 limited-range Y'CbCr of an RGB colour (what Chrome's capture expects)."""
+    r, g, b = rgb
+    y = 16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256
+    u = 128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256
+    v = 128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256
+    return round(y), round(u), round(v)
+
+
+def solid_y4m(
+    path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (320, 240), frames: int = 3
+) -> Path:
+    """Write a small solid-colour YUV4MPEG2 (4:2:0) file; Chrome's fake camera loops it."""
+    width, height = size
+    y, u, v = _yuv(rgb)
+    chroma = (width // 2) * (height // 2)
+    frame = b"FRAME\n" + bytes([y]) * (width * height) + bytes([u]) * chroma + bytes([v]) * chroma
+    header = f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + frame * frames)
+    return path
+
+
+# In the page: mean RGB of a small box at the centre of the left and right halves.
+SAMPLE_HALVES = """(selector) => {
+  const video = document.querySelector(selector);
+  const w = video.videoWidth, h = video.videoHeight;
+  if (!w || !h) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0, w, h);
+  const mean = (cx) => {
+    const box = 16, data = ctx.getImageData(cx - box / 2, h / 2 - box / 2, box, box).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < data.length; i += 4) {
+      sum[0] += data[i]; sum[1] += data[i + 1]; sum[2] += data[i + 2];
+    }
+    const n = data.length / 4;
+    return sum.map((s) => Math.round(s / n));
+  };
+  const name = ([r, g, b]) =>
+    r > 140 && g < 90 && b < 90 ? 'red' : b > 140 && r < 90 && g < 110 ? 'blue' :
+    r < 40 && g < 40 && b < 40 ? 'black' : 'other';
+  const left = mean(Math.round(w / 4)), right = mean(Math.round(3 * w / 4));
+  return { left, right, names: [name(left), name(right)] };
+}"""
+
+
+async def halves(page: Page, selector: str) -> dict | None:
+    """{left, right, names}: the colours at the centres of the video's two halves."""
+    return await page.evaluate(SAMPLE_HALVES, selector)
+
+
+async def wait_for_halves(
+    page: Page, selector: str, left: str, right: str, timeout: float = 30
+) -> dict:
+    """Wait until the video shows colour `left` on the left half and `right` on the right."""
+    predicate = f"""([s, l, r]) => {{
+      const sample = ({SAMPLE_HALVES})(s);
+      return sample && sample.names[0] === l && sample.names[1] === r;
+    }}"""
+    try:
+        await page.wait_for_function(predicate, arg=[selector, left, right], timeout=timeout * 1000)
+    except Exception as error:
+        raise AssertionError(
+            f"{selector}: wanted {left}|{right}, last sample {await halves(page, selector)}"
+        ) from error
+    return await halves(page, selector)  # type: ignore[return-value]
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a PNG of the page under tests/artifacts/ (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    return path

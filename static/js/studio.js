@@ -1,0 +1,363 @@
+// Host studio: preview, go live (WHIP), program monitor (WHEP mix-minus), chat, cohost seat.
+
+import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
+import { ChatPanel } from "/static/js/chat.js";
+import { Camera } from "/static/js/devices.js";
+import { play, publish } from "/static/js/media.js";
+import { Room } from "/static/js/room.js";
+import {
+  $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
+} from "/static/js/ui.js";
+
+const streamId = streamIdFromPath();
+const badge = new LiveBadge($("#badge"));
+let me = currentUser();
+let stream = null;
+let whip = null;
+let monitor = null;
+let retries = 0;
+const muted = new Set();
+// Cohost seat as the host sees it: none | pending | declined | expired | seated
+const seat = { state: "none", username: null, inviteId: null, media: null };
+
+const camera = new Camera(
+  {
+    video: $("#preview"),
+    cameraSelect: $("#camera-select"),
+    micSelect: $("#mic-select"),
+    micButton: $("#mic-toggle"),
+    camButton: $("#cam-toggle"),
+  },
+  { onTrack: (track) => whip?.replaceTrack(track) },
+);
+
+const room = new Room(streamId, {
+  onJoin: (ack) => {
+    chat.setAvailable(true);
+    chat.setMessages(ack.chat);
+    if (ack.listings) listings.setAll(ack.listings);
+    if (ack.stream) applyStream(ack.stream);
+    if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
+    if (typeof ack.stream?.viewers === "number") badge.setViewers(ack.stream.viewers);
+  },
+  onConnection: (state) => {
+    if (state === "unavailable") chat.setAvailable(false);
+    if (state === "reconnecting") chat.setAvailable(false);
+  },
+});
+
+const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
+const listings = new ListingsPanel($("#listings"));
+
+// --- the show ----------------------------------------------------------------
+
+function applyStream(next) {
+  stream = next;
+  setText($("#title"), stream.title);
+  document.title = `Studio: ${stream.title} — Costream`;
+  setText($("#subtitle"), stream.status === "scheduled" ? "Scheduled — not live yet" : `Hosted by @${stream.host}`);
+  if (stream.status === "ended") {
+    showEnded();
+  } else if (stream.status === "live" && whip) {
+    badge.live(stream.started_at);
+  }
+  if (stream.cohost && seat.state !== "seated") setSeat("seated", stream.cohost);
+  if (!stream.cohost && seat.state === "seated") setSeat("none", null);
+}
+
+function showEnded() {
+  whip?.stop();
+  monitor?.stop();
+  whip = monitor = null;
+  $("#program").srcObject = null;
+  camera.stop();
+  badge.set("ended", "Show ended");
+  setChip($("#conn"), "idle", "Off air");
+  $("#golive").hidden = true;
+  $("#end").hidden = true;
+  $("#republish").hidden = true;
+  $("#program-idle").hidden = false;
+  setText($("#program-idle"), "This show has ended. Thanks for streaming!");
+  document.querySelector(".preview-row").hidden = true;
+  $("#cohost-actions").replaceChildren();
+  setText($("#cohost-state"), "The show has ended.");
+}
+
+async function startCamera() {
+  setText($("#media-error"), "");
+  $("#retry-camera").hidden = true;
+  try {
+    await camera.start();
+    return true;
+  } catch (error) {
+    setText($("#media-error"), error.message);
+    $("#retry-camera").hidden = false;
+    return false;
+  }
+}
+
+function onPublishState(state) {
+  const labels = {
+    connecting: ["connecting", "Connecting…"],
+    connected: ["ok", "Publishing"],
+    reconnecting: ["warn", "Reconnecting…"],
+    failed: ["bad", "Connection failed"],
+    closed: ["idle", "Off air"],
+  };
+  const [chipState, text] = labels[state] || ["idle", state];
+  setChip($("#conn"), chipState, text);
+  $("#republish").hidden = state !== "failed";
+  if (state === "connected") retries = 0;
+  if (state === "failed" && retries < 2 && stream?.status === "live") {
+    retries += 1;
+    setTimeout(republish, 1000 * retries);
+  }
+}
+
+async function republish() {
+  if (stream?.status !== "live") return;
+  $("#republish").hidden = true;
+  setChip($("#conn"), "connecting", "Reconnecting…");
+  await whip?.stop();
+  try {
+    whip = await publish(streamId, me.token, camera.stream);
+    whip.onState(onPublishState);
+  } catch (error) {
+    setChip($("#conn"), "bad", `Connection failed: ${error.message}`);
+    $("#republish").hidden = false;
+  }
+}
+
+async function startMonitor() {
+  await monitor?.stop();
+  monitor = await play(streamId, me.token);
+  $("#program").srcObject = monitor.stream;
+  // The monitor video stays muted; the mix-minus (everyone but me) plays here.
+  $("#program-audio").srcObject = new MediaStream(monitor.stream.getAudioTracks());
+  $("#program-audio").play().catch(() => {});
+  $("#program-idle").hidden = true;
+}
+
+async function goLive() {
+  $("#golive").disabled = true;
+  badge.set("connecting", "Connecting…");
+  setChip($("#conn"), "connecting", "Connecting…");
+  try {
+    if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
+    if (stream.status === "scheduled") {
+      ({ stream } = await api("POST", `/api/streams/${streamId}/start`));
+    }
+    whip = await publish(streamId, me.token, camera.stream);
+    whip.onState(onPublishState);
+    await startMonitor();
+    badge.live(stream.started_at);
+    applyStream(stream);
+    $("#golive").hidden = true;
+    $("#end").hidden = false;
+    toast("You're live! Viewers can see you now.", "ok");
+  } catch (error) {
+    badge.set("offline", "Offline");
+    setChip($("#conn"), "bad", `Failed: ${error.message}`);
+    $("#golive").disabled = false;
+  }
+}
+
+async function end() {
+  const ok = await confirmDialog({
+    title: "End the show?",
+    body: "Everyone watching will see that the show has ended. This cannot be undone.",
+    confirm: "End show",
+    cancel: "Keep streaming",
+    danger: true,
+  });
+  if (!ok) return;
+  $("#end").disabled = true;
+  try {
+    ({ stream } = await api("POST", `/api/streams/${streamId}/end`));
+  } catch (error) {
+    toast(`Could not end the show: ${error.message}`, "error");
+    $("#end").disabled = false;
+    return;
+  }
+  showEnded();
+}
+
+// --- cohost seat ---------------------------------------------------------------
+
+function setSeat(state, username, extra = {}) {
+  Object.assign(seat, { state, username, media: null }, extra);
+  const node = $("#cohost-state");
+  node.dataset.state = state;
+  const actions = $("#cohost-actions");
+  actions.replaceChildren();
+  const who = username ? `@${username}` : "";
+  const text = {
+    none: "No cohost yet. Click a name in chat to invite someone on stage.",
+    pending: `Invited ${who} — waiting for an answer…`,
+    declined: `${who} declined the invite.`,
+    expired: `The invite to ${who} expired.`,
+    seated: `${who} is your cohost${seat.media ? ` — ${seat.media}` : ""}.`,
+  }[state];
+  setText(node, text);
+  if (state === "declined" || state === "expired") {
+    actions.append(
+      h("button", { type: "button", class: "btn btn-small btn-primary", id: "cohost-reinvite", onclick: () => invite(username) }, "Invite again"),
+    );
+  }
+  if (state === "seated") {
+    actions.append(
+      h("button", { type: "button", class: "btn btn-small btn-danger", id: "cohost-remove", onclick: removeCohost }, "Remove cohost"),
+    );
+  }
+}
+
+async function invite(username) {
+  try {
+    const { invite } = await room.request("cohost:invite", { username });
+    setSeat("pending", invite?.username || username, { inviteId: invite?.id });
+  } catch (error) {
+    const messages = {
+      cohost_seat_taken: "The cohost seat is taken — remove the current cohost first.",
+    };
+    toast(messages[error.code] || `Could not invite @${username}: ${error.message}`, "error");
+  }
+}
+
+async function removeCohost() {
+  const username = seat.username;
+  await room.request("cohost:remove", {});
+  setSeat("none", null);
+  toast(`@${username} left the stage.`);
+}
+
+async function moderate(event, username, verb) {
+  await room.request(event, { username });
+  if (event === "user:mute") muted.add(username.toLowerCase());
+  else muted.delete(username.toLowerCase());
+  toast(`@${username} ${verb}.`, "ok");
+}
+
+function menuFor(username, message) {
+  const items = [];
+  const self = username.toLowerCase() === me?.username.toLowerCase();
+  if (!self) {
+    if (seat.state === "seated" && seat.username?.toLowerCase() === username.toLowerCase()) {
+      items.push({ id: "remove", label: "Remove cohost", run: removeCohost, danger: true });
+    } else if (seat.state !== "seated") {
+      items.push({ id: "invite", label: "Invite as cohost", run: () => invite(username) });
+    }
+    items.push({ id: "mention", label: `Mention @${username}`, run: () => chat.mention(username) });
+    if (muted.has(username.toLowerCase())) {
+      items.push({ id: "unmute", label: "Unmute in chat", run: () => moderate("user:unmute", username, "can chat again") });
+    } else {
+      items.push({ id: "mute", label: "Mute in chat", run: () => moderate("user:mute", username, "is muted"), danger: true });
+    }
+  }
+  if (message) {
+    items.push({
+      id: "hide",
+      label: "Hide message",
+      danger: true,
+      run: async () => {
+        await room.request("chat:hide", { message_id: message.id });
+        chat.hide(message.id);
+      },
+    });
+  }
+  return items;
+}
+
+room
+  .on("viewers", ({ count }) => badge.setViewers(count))
+  .on("stream:status", ({ stream: next }) => next && applyStream(next))
+  .on("cohost:declined", ({ username }) => {
+    setSeat("declined", username);
+    toast(`@${username} declined your invite.`);
+  })
+  .on("cohost:invite_expired", ({ username }) => setSeat("expired", username))
+  .on("cohost:changed", ({ cohost }) => {
+    if (cohost) {
+      setSeat("seated", cohost);
+      toast(`@${cohost} joined you on stage!`, "ok");
+    } else if (seat.state === "seated") {
+      toast(`@${seat.username} left the stage.`);
+      setSeat("none", null);
+    }
+  })
+  .on("cohost:media", ({ username, state }) => {
+    // Optional extension: the cohost's publishing state relayed by the server.
+    if (seat.state === "seated" && username === seat.username) {
+      seat.media = state;
+      setSeat("seated", username, { media: state });
+    }
+  })
+  .on("listing:created", ({ listing }) => listings.upsert(listing))
+  .on("listing:updated", ({ listing }) => listings.upsert(listing))
+  .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
+
+// --- start-up --------------------------------------------------------------------
+
+function gate(content) {
+  $("#gate-card").replaceChildren(...content);
+  $("#gate").hidden = false;
+}
+
+async function load() {
+  try {
+    ({ stream } = await api("GET", `/api/streams/${streamId}`));
+  } catch (error) {
+    gate([h("h2", {}, "Show not found"), h("p", {}, error.message), h("a", { href: "/", class: "btn" }, "Back home")]);
+    return;
+  }
+  applyStream(stream);
+  if (!me) {
+    gate([
+      authForm({
+        idPrefix: "studio-auth",
+        intro: `Sign in as @${stream.host} to run this show.`,
+        onSubmit: async (username, password, register) => {
+          me = await signIn(username, password, register);
+          $("#gate").hidden = true;
+          chat.setMe(me.username);
+          await ready();
+        },
+      }),
+    ]);
+    return;
+  }
+  await ready();
+}
+
+async function ready() {
+  if (me.username.toLowerCase() !== stream.host.toLowerCase()) {
+    gate([
+      h("h2", {}, "This studio belongs to another host"),
+      h("p", {}, `You are signed in as @${me.username}; only @${stream.host} can broadcast this show.`),
+      h("div", { class: "row" },
+        h("a", { href: `/watch/${encodeURIComponent(streamId)}`, class: "btn btn-primary" }, "Watch the show"),
+        h("button", { type: "button", class: "btn", onclick: () => { signOut(); location.reload(); } }, "Sign out")),
+    ]);
+    return;
+  }
+  api("GET", `/api/streams/${streamId}/listings`)
+    .then(({ listings: all }) => listings.setAll(all))
+    .catch(() => listings.setAll([]));
+  room.connect(me.token);
+  if (stream.status === "live") {
+    setText($("#golive"), "Resume broadcast");
+    badge.set("offline", "Live — not publishing");
+  }
+  if (stream.status !== "ended") {
+    await startCamera();
+    $("#golive").disabled = false; // ready: the show is loaded and the camera tried
+  }
+}
+
+$("#golive").addEventListener("click", goLive);
+$("#end").addEventListener("click", end);
+$("#republish").addEventListener("click", republish);
+$("#retry-camera").addEventListener("click", startCamera);
+window.addEventListener("beforeunload", (event) => {
+  if (whip && stream?.status === "live") event.preventDefault();
+});
+load();
