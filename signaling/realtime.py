@@ -18,7 +18,7 @@ import socketio
 from aiohttp import web
 
 from server.domain.errors import ApiError, invalid_field, unauthorized
-from server.domain.streams import Stream, StreamService
+from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
 from server.keys import AUTH, CHAT, COHOST, MODERATION, PRESENCE, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
@@ -30,6 +30,10 @@ VENDOR_DIR = (
     Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
 ).resolve()
 VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
+# What a cohost's page reports of its WHIP session (relayed to the host).
+COHOST_MEDIA_STATES = frozenset(
+    {"connecting", "connected", "reconnecting", "failed", "closed", "camera_blocked"}
+)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class Realtime:
             "cohost:respond": self.cohost_respond,
             "cohost:remove": self.cohost_remove,
             "cohost:leave": self.cohost_leave,
+            "cohost:media": self.cohost_media,
         }.items():
             sio.on(event, self._acked(handler))
 
@@ -239,6 +244,18 @@ class Realtime:
     async def cohost_leave(self, conn: Conn, payload: Payload) -> Payload:
         user = _signed_in(conn)
         await self.app[COHOST].leave(await self._joined(conn), user)
+        return {}
+
+    async def cohost_media(self, conn: Conn, payload: Payload) -> Payload:
+        """The seated cohost reports their publishing state; the host sees it."""
+        user = _signed_in(conn)
+        stream = await self._joined(conn)
+        require_role(stream, user, "cohost")
+        state = payload.get("state")
+        if state not in COHOST_MEDIA_STATES:
+            raise invalid_field("state", f"one of {', '.join(sorted(COHOST_MEDIA_STATES))}")
+        report = {"stream_id": stream.id, "username": stream.cohost, "state": state}
+        await self.sio.emit("cohost:media", report, room=seat_room(stream.id, stream.host))
         return {}
 
 

@@ -89,3 +89,16 @@ async def test_removed_cohost_cannot_publish(room: Room) -> None:
         headers={"Content-Type": "application/sdp"},
     )
     assert (status, body["error"]["code"]) == (403, "forbidden")
+
+
+async def test_only_the_cohost_reports_media_state_and_only_the_host_hears_it(room: Room) -> None:
+    host, bob = await seated(room)
+    carol = await room.client("carol")
+    await bob.ok("cohost:media", {"state": "camera_blocked"})
+    report = await host.next("cohost:media")
+    assert report == {"stream_id": room.stream_id, "username": "bob", "state": "camera_blocked"}
+    await carol.fails("cohost:media", {"state": "connected"}, "forbidden")
+    await host.fails("cohost:media", {"state": "connected"}, "forbidden")
+    await bob.fails("cohost:media", {"state": "<b>on fire</b>"}, "invalid_field")
+    await carol.barrier()
+    assert carol.seen("cohost:media") == [] and bob.seen("cohost:media") == []
