@@ -22,7 +22,7 @@ from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
 from server.keys import AUTH, CHAT, COHOST, MODERATION, PRESENCE, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
-from signaling.fanout import DirectFanout, DirectRedisFanout
+from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ async def vendor_file(request: web.Request) -> web.FileResponse:
 
 def create_server(redis_url: str | None) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis its emits reach every process's clients."""
+    use_prompt_sockets()
     manager = DirectRedisFanout(redis_url) if redis_url else DirectFanout()
     return socketio.AsyncServer(
         async_mode="aiohttp",
