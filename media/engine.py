@@ -6,6 +6,7 @@ stream ids, seats ("host", "cohost") and session ids.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ class MediaSession:
     answer: str = ""
     id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def check_offer(offer: str) -> None:
@@ -117,6 +119,7 @@ class MediaEngine:
             if result is not None:
                 await result
         await session.pc.close()
+        session.closed.set()
         return True
 
     async def drop_seat(self, stream_id: str, seat: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from server.keys import MEDIA
 from tests.helpers.api import Api
-from tests.helpers.peers import BLUE, GREEN, RED, looks
+from tests.helpers.peers import BLUE, GREEN, RED, HttpSignal, Viewer, looks
 from tests.media.conftest import Show
 
 
@@ -133,3 +135,20 @@ async def test_deleting_the_cohost_session_returns_the_host_alone(show: Show) ->
     assert await bob_signal.delete() == 200
     await viewer.wait_for(showing(viewer, "red", "red"))
     assert await bob_signal.delete() == 404  # already gone
+
+
+async def test_sessions_are_freed_when_the_peer_goes_away(show: Show) -> None:
+    host, host_signal = await show.publish(show.host_token, RED, 440)
+    viewer = Viewer()
+    show.peers.append(viewer)
+    viewer_signal = HttpSignal(show.server.url, f"/whep/{show.stream_id}")
+    await viewer.start(viewer_signal)
+    await viewer.wait_for(showing(viewer, "red", "red"))
+    engine = show.server.app[MEDIA]
+    for peer, signal in ((viewer, viewer_signal), (host, host_signal)):
+        session = engine.session(signal.location.rsplit("/", 1)[1])
+        await peer.pc.close()  # no DELETE: the peer just leaves
+        async with asyncio.timeout(15):
+            await session.closed.wait()
+        assert engine.session(session.id) is None
+    assert show.room.listeners == 0 and show.room.publishers == {}
