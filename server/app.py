@@ -11,12 +11,13 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http
+from server import http, http_commerce
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
 from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
+from server.domain.commerce import CommerceService
 from server.domain.moderation import ModerationService
 from server.domain.presence import PresenceService
 from server.domain.streams import StreamService
@@ -27,6 +28,7 @@ from server.keys import (
     AUTH,
     CHAT,
     COHOST,
+    COMMERCE,
     EVENTS,
     LIVE,
     MEDIA,
@@ -133,6 +135,7 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
+    app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -149,6 +152,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
 
     http.setup(app)
+    http_commerce.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from server.domain.chat import ChatMessage
     from server.domain.cohost import Invite
+    from server.domain.commerce import Listing, Order
     from server.domain.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,34 @@ class PresenceChanged:
     stream_id: str
 
 
+@dataclass(frozen=True)
+class ListingCreated:
+    """The host put a new item up for sale."""
+
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class ListingUpdated:
+    """A listing changed (after each sale: `remaining`, and `status` at zero)."""
+
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class ListingPresented:
+    """The host or cohost is showing this item on air now."""
+
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    """Someone bought an item; `order.seller` is the host."""
+
+    order: Order
+
+
 Event = (
     StreamStatusChanged
     | CohostChanged
@@ -93,6 +122,10 @@ Event = (
     | InviteDeclined
     | InviteExpired
     | PresenceChanged
+    | ListingCreated
+    | ListingUpdated
+    | ListingPresented
+    | OrderPlaced
 )
 Handler = Callable[[Event], Awaitable[None]]
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from server.domain.accounts import AccountService
     from server.domain.chat import ChatService
     from server.domain.cohost import CohostService
+    from server.domain.commerce import CommerceService
     from server.domain.moderation import ModerationService
     from server.domain.presence import PresenceService
     from server.domain.streams import StreamService
@@ -39,3 +40,4 @@ CHAT: web.AppKey[ChatService] = web.AppKey("chat")
 MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
+COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")

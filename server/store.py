@@ -14,6 +14,7 @@ from typing import Any, cast
 import aiosqlite
 
 from server.domain.chat import ChatMessage
+from server.domain.commerce import Listing, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 
 SCHEMA = """
@@ -46,11 +47,52 @@ CREATE TABLE IF NOT EXISTS chat_messages (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chat_by_stream ON chat_messages (stream_id, seq);
+CREATE TABLE IF NOT EXISTS listings (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
+    stream_id        TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    description      TEXT NOT NULL DEFAULT '',
+    price_cents      INTEGER NOT NULL CHECK (price_cents >= 0),
+    currency         TEXT NOT NULL,
+    quantity         INTEGER NOT NULL CHECK (quantity >= 1),
+    remaining        INTEGER NOT NULL CHECK (remaining BETWEEN 0 AND quantity),
+    consignor        TEXT COLLATE NOCASE,
+    status           TEXT NOT NULL CHECK (status IN ('active', 'sold_out', 'closed')),
+    compare_at_cents INTEGER,
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS listings_by_stream ON listings (stream_id, seq);
+CREATE TABLE IF NOT EXISTS orders (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
+    stream_id        TEXT NOT NULL,
+    listing_id       TEXT NOT NULL,
+    buyer            TEXT NOT NULL COLLATE NOCASE,
+    seller           TEXT NOT NULL COLLATE NOCASE,
+    quantity         INTEGER NOT NULL CHECK (quantity >= 1),
+    unit_price_cents INTEGER NOT NULL,
+    total_cents      INTEGER NOT NULL,
+    currency         TEXT NOT NULL,
+    consignor        TEXT COLLATE NOCASE,
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_stream ON orders (stream_id, seq);
 """
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
     "scheduled_at, started_at, ended_at, created_at"
+)
+
+
+_LISTING_COLUMNS = (
+    "id, stream_id, title, description, price_cents, currency, quantity, remaining, "
+    "consignor, status, compare_at_cents, created_at"
+)
+_ORDER_COLUMNS = (
+    "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
+    "currency, consignor, created_at"
 )
 
 
@@ -91,6 +133,43 @@ def _chat(row: sqlite3.Row) -> ChatMessage:
         text=row["text"],
         mentions=tuple(json.loads(row["mentions"])),
         ts=ts,
+    )
+
+
+def _listing(row: sqlite3.Row) -> Listing:
+    created_at = _dt(row["created_at"])
+    assert created_at is not None  # NOT NULL column
+    return Listing(
+        id=row["id"],
+        stream_id=row["stream_id"],
+        title=row["title"],
+        description=row["description"],
+        price_cents=row["price_cents"],
+        currency=row["currency"],
+        quantity=row["quantity"],
+        remaining=row["remaining"],
+        consignor=row["consignor"],
+        status=cast(ListingStatus, row["status"]),
+        compare_at_cents=row["compare_at_cents"],
+        created_at=created_at,
+    )
+
+
+def _order(row: sqlite3.Row) -> Order:
+    created_at = _dt(row["created_at"])
+    assert created_at is not None  # NOT NULL column
+    return Order(
+        id=row["id"],
+        stream_id=row["stream_id"],
+        listing_id=row["listing_id"],
+        buyer=row["buyer"],
+        seller=row["seller"],
+        quantity=row["quantity"],
+        unit_price_cents=row["unit_price_cents"],
+        total_cents=row["total_cents"],
+        currency=row["currency"],
+        consignor=row["consignor"],
+        created_at=created_at,
     )
 
 
@@ -297,3 +376,81 @@ class Database:
             (pattern, limit),
         )
         return [row["username"] for row in rows]
+
+    # -- commerce ------------------------------------------------------------------------
+
+    async def insert_listing(self, listing: Listing) -> None:
+        await self._execute(
+            f"INSERT INTO listings ({_LISTING_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+            (
+                listing.id,
+                listing.stream_id,
+                listing.title,
+                listing.description,
+                listing.price_cents,
+                listing.currency,
+                listing.quantity,
+                listing.remaining,
+                listing.consignor,
+                listing.status,
+                listing.compare_at_cents,
+                _iso(listing.created_at),
+            ),
+        )
+
+    async def get_listing(self, listing_id: str) -> Listing | None:
+        row = await self._fetchone(
+            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
+        )
+        return None if row is None else _listing(row)
+
+    async def stream_listings(self, stream_id: str) -> list[Listing]:
+        rows = await self._fetchall(
+            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE stream_id = ? ORDER BY seq",
+            (stream_id,),
+        )
+        return [_listing(row) for row in rows]
+
+    async def sell(self, order: Order) -> Listing | None:
+        """Take the stock and record the order in one transaction; None when the listing
+        is not active, has fewer than `order.quantity` left, or its stream is not live."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE listings SET remaining = remaining - ?, "
+                "status = CASE WHEN remaining = ? THEN 'sold_out' ELSE status END "
+                "WHERE id = ? AND remaining >= ? AND status = 'active' AND EXISTS ("
+                "SELECT 1 FROM streams WHERE streams.id = listings.stream_id "
+                "AND streams.status = 'live')",
+                (order.quantity, order.quantity, order.listing_id, order.quantity),
+            )
+            if cursor.rowcount != 1:
+                return None
+            await conn.execute(
+                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.id,
+                    order.stream_id,
+                    order.listing_id,
+                    order.buyer,
+                    order.seller,
+                    order.quantity,
+                    order.unit_price_cents,
+                    order.total_cents,
+                    order.currency,
+                    order.consignor,
+                    _iso(order.created_at),
+                ),
+            )
+            async with conn.execute(
+                f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (order.listing_id,)
+            ) as select:
+                row = await select.fetchone()
+            assert row is not None  # updated just above
+            return _listing(row)
+
+    async def stream_orders(self, stream_id: str) -> list[Order]:
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE stream_id = ? ORDER BY seq",
+            (stream_id,),
+        )
+        return [_order(row) for row in rows]

@@ -25,6 +25,10 @@ from server.events import (
     InviteDeclined,
     InviteExpired,
     InviteSent,
+    ListingCreated,
+    ListingPresented,
+    ListingUpdated,
+    OrderPlaced,
     PresenceChanged,
     StreamStatusChanged,
     UserMuted,
@@ -109,8 +113,23 @@ class Broadcaster:
                 await self._emit("cohost:declined", _answer(invite), user_room(invite.host))
             case InviteExpired(invite=invite):
                 await self._emit("cohost:invite_expired", _answer(invite), user_room(invite.host))
+            case ListingCreated(listing=listing):
+                await self._listing("listing:created", listing.stream_id, listing.to_dict())
+            case ListingUpdated(listing=listing):
+                await self._listing("listing:updated", listing.stream_id, listing.to_dict())
+            case ListingPresented(listing=listing):
+                await self._listing("listing:presenting", listing.stream_id, listing.to_dict())
+            case OrderPlaced(order=order):
+                # The buyer is never the host (buying is refused to the host), so each
+                # connection is in at most one of the two rooms.
+                payload = {"order": order.to_dict()}
+                await self._emit("order:created", payload, user_room(order.buyer))
+                await self._emit("order:created", payload, user_room(order.seller))
             case PresenceChanged(stream_id=stream_id):
                 self._viewers_later(stream_id)
+
+    async def _listing(self, event: str, stream_id: str, listing: dict[str, Any]) -> None:
+        await self._emit(event, {"listing": listing}, stream_room(stream_id))
 
     def _viewers_later(self, stream_id: str) -> None:
         # Coalesce: a burst of joins and leaves becomes one `viewers` per interval.

@@ -13,6 +13,7 @@ import pytest
 from server.config import Settings
 from tests.helpers.api import Api
 from tests.helpers.server import RunningServer, start_server
+from tests.helpers.sio import Client, Connect
 
 SettingsFactory = Callable[..., Settings]
 ServerFactory = Callable[..., Awaitable[RunningServer]]
@@ -69,3 +70,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """`await connect(url, token=None, name="")`: a connected Client, closed at teardown."""
+    clients: list[Client] = []
+
+    async def make(url: str, token: str | None = None, name: str = "") -> Client:
+        client = Client(url, token, name)
+        clients.append(client)
+        return await client.connect()
+
+    yield make
+    for client in clients:
+        await client.close()

@@ -7,12 +7,10 @@ timeout instead of sleeping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
-
-Match = Callable[[Any], bool]
 
 
 class Client:
@@ -89,3 +87,8 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+Match = Callable[[Any], bool]
+# `await connect(url, token=None, name="")`, the `connect` fixture of tests/conftest.py.
+Connect = Callable[..., Awaitable[Client]]

@@ -1,0 +1,73 @@
+"""REST views of live commerce: listings, presenting, buying and the host's orders."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.auth import require_user
+from server.domain.commerce import CommerceService
+from server.errors import json_body
+from server.keys import COMMERCE
+
+routes = web.RouteTableDef()
+
+
+def _commerce(request: web.Request) -> CommerceService:
+    return request.app[COMMERCE]
+
+
+@routes.post("/api/streams/{id}/listings")
+async def create_listing(request: web.Request) -> web.Response:
+    user = require_user(request)
+    body = await json_body(request)
+    listing = await _commerce(request).create_listing(
+        request.match_info["id"],
+        user,
+        title=body.get("title"),
+        price_cents=body.get("price_cents"),
+        quantity=body.get("quantity"),
+        currency=body.get("currency"),
+        description=body.get("description"),
+        compare_at_cents=body.get("compare_at_cents"),
+        consignor=body.get("consignor"),
+    )
+    return web.json_response({"listing": listing.to_dict()}, status=201)
+
+
+@routes.get("/api/streams/{id}/listings")
+async def list_listings(request: web.Request) -> web.Response:
+    listings = await _commerce(request).listings(request.match_info["id"])
+    return web.json_response({"listings": [listing.to_dict() for listing in listings]})
+
+
+@routes.post("/api/listings/{id}/present")
+async def present_listing(request: web.Request) -> web.Response:
+    user = require_user(request)
+    listing = await _commerce(request).present(request.match_info["id"], user)
+    return web.json_response({"listing": listing.to_dict()})
+
+
+@routes.post("/api/listings/{id}/buy")
+async def buy_listing(request: web.Request) -> web.Response:
+    user = require_user(request)
+    # The body is optional: no body (or an empty one) buys one item.
+    body = await json_body(request) if request.can_read_body else {}
+    order = await _commerce(request).buy(
+        request.match_info["id"],
+        user,
+        quantity=body.get("quantity"),
+        discount_code=body.get("discount_code"),
+    )
+    return web.json_response({"order": order.to_dict()}, status=201)
+
+
+@routes.get("/api/streams/{id}/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    user = require_user(request)
+    orders = await _commerce(request).orders(request.match_info["id"], user)
+    return web.json_response({"orders": [order.to_dict() for order in orders]})
+
+
+def setup(app: web.Application) -> None:
+    """Register the commerce routes."""
+    app.router.add_routes(routes)
