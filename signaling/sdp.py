@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
 from media.engine import MediaSession
@@ -26,13 +28,15 @@ async def read_offer(request: web.Request) -> str:
     return offer
 
 
-def media_failure(error: MediaError) -> ApiError:
-    """The engine refused the offer: a 400 with its code."""
-    return ApiError(400, error.code, error.message)
+async def answered(prefix: str, opening: Awaitable[MediaSession]) -> web.Response:
+    """201 with the SDP answer and the session's URL (RFC 9725 §4.2).
 
-
-def created(session: MediaSession, prefix: str) -> web.Response:
-    """201 with the SDP answer and the session's URL (RFC 9725 §4.2)."""
+    An offer the engine refuses is a 400 with the engine's code.
+    """
+    try:
+        session = await opening
+    except MediaError as error:
+        raise ApiError(400, error.code, error.message) from None
     return web.Response(
         status=201,
         body=session.answer.encode(),

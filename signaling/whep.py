@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from media.engine import PLAY
-from media.errors import MediaError
 from server.auth import bearer_user
 from server.domain.streams import StreamService
 from server.errors import ApiError
 from server.keys import MEDIA, STREAMS
-from signaling.sdp import created, media_failure, read_offer, session_routes
+from signaling.sdp import answered, read_offer, session_routes
 
 
 async def play(request: web.Request) -> web.Response:
@@ -25,11 +24,7 @@ async def play(request: web.Request) -> web.Response:
         raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
     offer = await read_offer(request)
     listener = role if role != "viewer" else None
-    try:
-        session = await request.app[MEDIA].play(stream.id, offer, listener, owner=user)
-    except MediaError as error:
-        raise media_failure(error) from None
-    return created(session, "whep")
+    return await answered("whep", request.app[MEDIA].play(stream.id, offer, listener, owner=user))
 
 
 def setup(app: web.Application) -> None:

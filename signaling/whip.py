@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from media.engine import PUBLISH
-from media.errors import MediaError
 from server.auth import require_user
 from server.domain.streams import require_role
 from server.errors import ApiError
 from server.keys import MEDIA, STREAMS
-from signaling.sdp import created, media_failure, read_offer, session_routes
+from signaling.sdp import answered, read_offer, session_routes
 
 
 async def publish(request: web.Request) -> web.Response:
@@ -21,11 +20,7 @@ async def publish(request: web.Request) -> web.Response:
     if stream.status == "ended":
         raise ApiError(409, "stream_ended", "the stream has ended")
     offer = await read_offer(request)
-    try:
-        session = await request.app[MEDIA].publish(stream.id, seat, offer, owner=user)
-    except MediaError as error:
-        raise media_failure(error) from None
-    return created(session, "whip")
+    return await answered("whip", request.app[MEDIA].publish(stream.id, seat, offer, owner=user))
 
 
 def setup(app: web.Application) -> None:
