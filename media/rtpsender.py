@@ -67,6 +67,9 @@ class FanoutSender(RTCRtpSender):
         self._timestamp_origin = random32()
         self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE
         self._waits_for_keyframe = self.kind == "video"
+        self._template: bytearray | None = None
+        self._abs_send_time_at: int | None = None
+        self._route: tuple[object, Callable[[list[bytes]], None]] | None = None
         self._RTCRtpSender__rtp_started.set()
         self._feed.add(self)
         self._on_keyframe()  # a new viewer starts at once
@@ -94,7 +97,7 @@ class FanoutSender(RTCRtpSender):
         if send is None:
             return
         rtp_timestamp = (self._timestamp_origin + timestamp) & 0xFFFFFFFF
-        header = bytearray(self._header(rtp_timestamp, ntp_time))
+        header = self._header(rtp_timestamp, ntp_time)
         payload_type = self._payload_type
         sequence = self._sequence
         octets = 0
@@ -128,11 +131,30 @@ class FanoutSender(RTCRtpSender):
         ):
             send([packet])
 
-    def _header(self, rtp_timestamp: int, ntp_time: int) -> bytes:
-        """The frame's RTP header with this sender's extensions (seq patched later)."""
-        template = RtpPacket(payload_type=self._payload_type, timestamp=rtp_timestamp)
+    def _header(self, rtp_timestamp: int, ntp_time: int) -> bytearray:
+        """The frame's RTP header with this sender's extensions (seq patched later).
+
+        Only the timestamp and abs-send-time change between frames: the header
+        aiortc serializes is built once, then those bytes are patched.
+        """
+        if self._template is None:
+            self._template = bytearray(self._serialized_header(0))
+            probe = self._serialized_header(0xFFFFFF)
+            pairs = zip(self._template, probe, strict=True)  # same extensions, same length
+            changed = [i for i, (a, b) in enumerate(pairs) if a != b]
+            if len(changed) == 3 and changed[2] - changed[0] == 2:
+                self._abs_send_time_at = changed[0]
+        header = self._template[:]
+        header[4:8] = rtp_timestamp.to_bytes(4, "big")
+        at = self._abs_send_time_at
+        if at is not None:
+            header[at : at + 3] = ((ntp_time >> 14) & 0x00FFFFFF).to_bytes(3, "big")
+        return header
+
+    def _serialized_header(self, abs_send_time: int) -> bytes:
+        template = RtpPacket(payload_type=self._payload_type)
         template.ssrc = self._ssrc
-        template.extensions.abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        template.extensions.abs_send_time = abs_send_time
         template.extensions.mid = self._RTCRtpSender__mid
         return template.serialize(self._RTCRtpSender__rtp_header_extensions_map)
 
@@ -149,17 +171,25 @@ class FanoutSender(RTCRtpSender):
         datagrams = pair and pair.protocol.transport
         if datagrams is None or datagrams.is_closing():
             return None
+        if self._route is not None and self._route[0] is pair:
+            return self._route[1]  # same nominated pair: reuse (most frames)
         # asyncio's selector transport keeps its socket as `_sock`; fall back
         # to the transport's own sendto elsewhere.
         raw_socket = getattr(datagrams, "_sock", None)
         protect, address = srtp_protector(dtls._tx_srtp), pair.remote_addr
         if raw_socket is None:
-            return lambda packets: [datagrams.sendto(protect(p), address) for p in packets]
 
-        def send(packets: list[bytes]) -> None:
-            with contextlib.suppress(OSError):  # BlockingIOError included: dropped
-                send_datagrams(raw_socket, [protect(p) for p in packets], address)
+            def send(packets: list[bytes]) -> None:
+                for packet in packets:
+                    datagrams.sendto(protect(packet), address)
 
+        else:
+
+            def send(packets: list[bytes]) -> None:
+                with contextlib.suppress(OSError):  # BlockingIOError included: dropped
+                    send_datagrams(raw_socket, [protect(p) for p in packets], address)
+
+        self._route = (pair, send)
         return send
 
 
