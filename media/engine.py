@@ -120,6 +120,8 @@ class MediaEngine:
                 await result
         await session.pc.close()
         session.closed.set()
+        if not any(s.stream_id == session.stream_id for s in self.sessions.values()):
+            await self._close_room(session.stream_id)  # nobody left: free its threads
         return True
 
     async def drop_seat(self, stream_id: str, seat: str) -> None:
@@ -132,6 +134,9 @@ class MediaEngine:
         """End every session of a stream and free its room."""
         for session in [s for s in self.sessions.values() if s.stream_id == stream_id]:
             await self.close_session(session.id)
+        await self._close_room(stream_id)
+
+    async def _close_room(self, stream_id: str) -> None:
         room = self.rooms.pop(stream_id, None)
         if room is not None:
             await room.close()

@@ -145,10 +145,12 @@ async def test_sessions_are_freed_when_the_peer_goes_away(show: Show) -> None:
     await viewer.start(viewer_signal)
     await viewer.wait_for(showing(viewer, "red", "red"))
     engine = show.server.app[MEDIA]
+    room = show.room
     for peer, signal in ((viewer, viewer_signal), (host, host_signal)):
         session = engine.session(signal.location.rsplit("/", 1)[1])
         await peer.pc.close()  # no DELETE: the peer just leaves
         async with asyncio.timeout(15):
             await session.closed.wait()
         assert engine.session(session.id) is None
-    assert show.room.listeners == 0 and show.room.publishers == {}
+    assert room.listeners == 0 and room.publishers == {}
+    assert show.stream_id not in engine.rooms  # nobody left: the room and its threads are gone
