@@ -1,0 +1,48 @@
+"""Shopping the show in the browser: listings appear live, the presented one is
+flagged, a signed-in viewer buys the last one and everyone sees it sold out."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.browser import chromium, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api, tmp_path) -> None:
+    host_token, _ = await api.register("hostess")
+    carol_token, _ = await api.register("carol")
+    stream = await api.create_stream(host_token, title="Vintage denim")
+    await api.start(host_token, stream["id"])
+    listings = f"/api/streams/{stream['id']}/listings"
+    async with chromium(server.url, tmp_path / "carol", viewport=(390, 844)) as carol:
+        await carol.sign_in_as(carol_token, "carol")
+        page = await carol.open(f"/watch/{stream['id']}")
+        await page.wait_for_selector("#listings .listings-empty", state="visible")
+
+        status, body = await api.request(
+            "POST",
+            listings,
+            token=host_token,
+            json={"title": "Levi's 501, W32", "price_cents": 4500, "quantity": 1},
+        )
+        assert status == 201, body
+        listing = body["listing"]
+        card = f"#listings .listing[data-id='{listing['id']}']"
+        await page.wait_for_selector(f"{card} >> text=$45.00")
+        status, _ = await api.request(
+            "POST", f"/api/listings/{listing['id']}/present", token=host_token
+        )
+        assert status == 200
+        await page.wait_for_selector(f"{card}[data-presenting='true'] >> text=Now showing")
+        await screenshot(page, "watch-4-shop-phone")
+
+        await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector(f"{card} >> text=Sold out")
+        await page.wait_for_selector(f"{card} button:has-text('Buy')", state="detached")
+
+    status, body = await api.request("GET", f"/api/streams/{stream['id']}/orders", token=host_token)
+    assert status == 200
+    [order] = body["orders"]
+    assert (order["buyer"], order["seller"], order["total_cents"]) == ("carol", "hostess", 4500)
