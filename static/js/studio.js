@@ -47,7 +47,64 @@ const room = new Room(streamId, {
 });
 
 const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
-const listings = new ListingsPanel($("#listings"));
+const listings = new ListingsPanel($("#listings"), { onPresent: present });
+$("#listings").append(listingForm());
+
+// --- selling: the host lists items (a cohost's items too) and presents them ---------
+
+function listingForm() {
+  const field = (label, input) => h("label", { class: "field" }, label, input);
+  const title = h("input", { name: "title", required: true, maxlength: 120, id: "listing-title" });
+  const price = h("input", {
+    name: "price", required: true, inputmode: "decimal", pattern: "\\d+([.,]\\d{1,2})?",
+    placeholder: "45.00", id: "listing-price",
+  });
+  const quantity = h("input", {
+    name: "quantity", type: "number", min: 1, value: 1, required: true, id: "listing-quantity",
+  });
+  const consigned = h("input", { type: "checkbox", id: "listing-consigned" });
+  const form = h(
+    "form",
+    { class: "listing-form", "aria-label": "List an item" },
+    field("Item", title),
+    field("Price (USD)", price),
+    field("Quantity", quantity),
+    h("label", { class: "field field-inline" }, consigned, "Cohost's item (you ship their label)"),
+    h("button", { type: "submit", class: "btn btn-small btn-primary", id: "listing-submit" }, "List item"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      title: title.value.trim(),
+      price_cents: Math.round(Number(price.value.replace(",", ".")) * 100),
+      quantity: Number(quantity.value),
+    };
+    if (consigned.checked) {
+      if (seat.state !== "seated") {
+        toast("Seat a cohost first: their items are listed under your show.", "info");
+        return;
+      }
+      body.consignor = seat.username;
+    }
+    try {
+      const { listing } = await api("POST", `/api/streams/${streamId}/listings`, body);
+      listings.upsert(listing);
+      form.reset();
+      toast(`Listed ${listing.title}.`, "ok");
+    } catch (error) {
+      toast(`Could not list it: ${error.message}`, "error");
+    }
+  });
+  return form;
+}
+
+async function present(listing) {
+  try {
+    await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/present`);
+  } catch (error) {
+    toast(`Could not present it: ${error.message}`, "error");
+  }
+}
 
 // --- the show ----------------------------------------------------------------
 

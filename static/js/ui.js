@@ -228,9 +228,10 @@ export function authForm({ onSubmit, idPrefix = "auth", intro = "" }) {
 
 /** The listings strip: cards of what is on sale, the presented one highlighted. */
 export class ListingsPanel {
-  constructor(root, { onBuy } = {}) {
+  constructor(root, { onBuy, onPresent } = {}) {
     this.root = root;
     this.onBuy = onBuy;
+    this.onPresent = onPresent;
     this.items = new Map();
     this.presenting = null;
     this.list = h("ul", { class: "listings-list", "aria-live": "polite" });
@@ -276,6 +277,13 @@ export class ListingsPanel {
               "button",
               { type: "button", class: "btn btn-small btn-primary", onclick: () => this.onBuy(listing) },
               "Buy",
+            )
+          : null,
+        this.onPresent && !soldOut && listing.id !== this.presenting
+          ? h(
+              "button",
+              { type: "button", class: "btn btn-small", onclick: () => this.onPresent(listing) },
+              "Present",
             )
           : null,
       );

@@ -46,3 +46,27 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
     assert status == 200
     [order] = body["orders"]
     assert (order["buyer"], order["seller"], order["total_cents"]) == ("carol", "hostess", 4500)
+
+
+async def test_the_host_lists_and_presents_items_from_the_studio(server, api, tmp_path) -> None:
+    host_token, _ = await api.register("hostess")
+    stream = await api.create_stream(host_token, title="Sneaker Sunday")
+    async with chromium(server.url, tmp_path / "host") as host:
+        await host.sign_in_as(host_token, "hostess")
+        studio = await host.open(f"/studio/{stream['id']}")
+        await studio.fill("#listing-title", "Air Max 90, size 42")
+        await studio.fill("#listing-price", "89.50")
+        await studio.fill("#listing-quantity", "3")
+        await studio.click("#listing-submit")
+        card = "#listings .listing"
+        await studio.wait_for_selector(f"{card} >> text=$89.50")
+        await studio.click(f"{card} button:has-text('Present')")
+        await studio.wait_for_selector(f"{card}[data-presenting='true'] >> text=Now showing")
+        await screenshot(studio, "studio-7-listing-presented-desktop")
+
+    [listing] = (await api.request("GET", f"/api/streams/{stream['id']}/listings"))[1]["listings"]
+    assert (listing["title"], listing["price_cents"], listing["quantity"]) == (
+        "Air Max 90, size 42",
+        8950,
+        3,
+    )
