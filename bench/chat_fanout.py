@@ -33,6 +33,10 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.helpers.cluster import stop  # noqa: E402
+
 STAMP = re.compile(r'"text":"bench (\d+) (\d+)"')
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -234,12 +238,7 @@ async def run(args: argparse.Namespace) -> dict:
                     await client.close()
             finally:
                 if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                        process.wait()
+                    stop(process, timeout=20)
 
     lat = sorted(stats.latencies_ms)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) > 1 else [float("nan")] * 99

@@ -37,10 +37,11 @@ def wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen, 
     raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate, and kill if it has not exited within `timeout` seconds."""
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -10,7 +10,7 @@ import pytest
 from server.keys import MEDIA, STREAMS
 from tests.conftest import RunningServer
 from tests.helpers.api import Api
-from tests.helpers.peers import HttpSignal, Publisher, Viewer
+from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer, looks
 
 
 @dataclass
@@ -40,12 +40,30 @@ class Show:
         self.peers.append(viewer)
         return await viewer.start(HttpSignal(self.server.url, f"/whep/{self.stream_id}", token))
 
+    async def on_stage(self) -> tuple[Publisher, HttpSignal, Viewer]:
+        """Host red (440 Hz) and seated cohost bob blue (880 Hz); a viewer sees red|blue."""
+        bob_token, _ = await self.api.register("bob")
+        await self.seat("bob")
+        await self.publish(self.host_token, RED, 440)
+        bob, bob_signal = await self.publish(bob_token, BLUE, 880)
+        viewer = await self.watch()
+        await viewer.wait_for(showing(viewer, "red", "blue"))
+        return bob, bob_signal, viewer
+
     async def seat(self, username: str) -> None:
         """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""
         await self.server.app[STREAMS].seat_cohost(self.stream_id, username)
 
     async def unseat(self) -> None:
         await self.server.app[STREAMS].free_seat(self.stream_id)
+
+
+def showing(viewer: Viewer, left: str, right: str):
+    """A wait condition: the viewer's picture is `left` | `right` at the centres."""
+    return lambda: (
+        viewer.frame is not None
+        and (looks(viewer.halves()[0], left) and looks(viewer.halves()[1], right))
+    )
 
 
 @pytest.fixture

@@ -7,14 +7,7 @@ import asyncio
 from server.keys import MEDIA
 from tests.helpers.api import Api
 from tests.helpers.peers import BLUE, GREEN, RED, HttpSignal, Viewer, looks
-from tests.media.conftest import Show
-
-
-def showing(viewer, left: str, right: str):
-    return lambda: (
-        viewer.frame is not None
-        and (looks(viewer.halves()[0], left) and looks(viewer.halves()[1], right))
-    )
+from tests.media.conftest import Show, showing
 
 
 async def test_host_alone_fills_the_frame_then_cohost_joins_and_leaves(show: Show) -> None:
@@ -126,12 +119,7 @@ def _greenish(rgb) -> bool:
 
 
 async def test_deleting_the_cohost_session_returns_the_host_alone(show: Show) -> None:
-    bob_token, _ = await show.api.register("bob")
-    await show.seat("bob")
-    await show.publish(show.host_token, RED, 440)
-    _, bob_signal = await show.publish(bob_token, BLUE, 880)
-    viewer = await show.watch()
-    await viewer.wait_for(showing(viewer, "red", "blue"))
+    _, bob_signal, viewer = await show.on_stage()
     assert await bob_signal.delete() == 200
     await viewer.wait_for(showing(viewer, "red", "red"))
     assert await bob_signal.delete() == 404  # already gone

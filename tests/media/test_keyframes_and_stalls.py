@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from media.encoder import KeyframeGate
-from tests.helpers.peers import BLUE, RED
-from tests.media.conftest import Show
-from tests.media.test_composite import showing
+from tests.helpers.peers import RED
+from tests.media.conftest import Show, showing
 
 
 def test_keyframe_gate_allows_at_most_two_per_second() -> None:
@@ -44,12 +43,7 @@ async def test_viewer_pli_forces_a_keyframe_of_the_shared_encoder(show: Show) ->
 
 
 async def test_a_stalled_camera_is_held_then_its_tile_is_dropped(show: Show) -> None:
-    bob_token, _ = await show.api.register("bob")
-    await show.seat("bob")
-    await show.publish(show.host_token, RED, 440)
-    bob, _ = await show.publish(bob_token, BLUE, 880)
-    viewer = await show.watch()
-    await viewer.wait_for(showing(viewer, "red", "blue"))
+    bob, _, viewer = await show.on_stage()
     bob.video.sending.clear()  # bob's camera freezes, his session stays up
     await viewer.wait_for(showing(viewer, "red", "red"))
     assert show.room.layout == ["host"] and "cohost" in show.room.publishers
