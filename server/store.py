@@ -16,69 +16,7 @@ import aiosqlite
 from server.domain.chat import ChatMessage
 from server.domain.commerce import Listing, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    password_hash TEXT NOT NULL,
-    created_at    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS streams (
-    id           TEXT PRIMARY KEY,
-    title        TEXT NOT NULL,
-    description  TEXT NOT NULL DEFAULT '',
-    kind         TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
-    status       TEXT NOT NULL CHECK (status IN ('scheduled', 'live', 'ended')),
-    host         TEXT NOT NULL COLLATE NOCASE,
-    cohost       TEXT COLLATE NOCASE,
-    scheduled_at TEXT,
-    started_at   TEXT,
-    ended_at     TEXT,
-    created_at   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS streams_by_host ON streams (host);
-CREATE TABLE IF NOT EXISTS chat_messages (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    id         TEXT NOT NULL UNIQUE,
-    stream_id  TEXT NOT NULL,
-    username   TEXT NOT NULL,
-    text       TEXT NOT NULL,
-    mentions   TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chat_by_stream ON chat_messages (stream_id, seq);
-CREATE TABLE IF NOT EXISTS listings (
-    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
-    id               TEXT NOT NULL UNIQUE,
-    stream_id        TEXT NOT NULL,
-    title            TEXT NOT NULL,
-    description      TEXT NOT NULL DEFAULT '',
-    price_cents      INTEGER NOT NULL CHECK (price_cents >= 0),
-    currency         TEXT NOT NULL,
-    quantity         INTEGER NOT NULL CHECK (quantity >= 1),
-    remaining        INTEGER NOT NULL CHECK (remaining BETWEEN 0 AND quantity),
-    consignor        TEXT COLLATE NOCASE,
-    status           TEXT NOT NULL CHECK (status IN ('active', 'sold_out', 'closed')),
-    compare_at_cents INTEGER,
-    created_at       TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS listings_by_stream ON listings (stream_id, seq);
-CREATE TABLE IF NOT EXISTS orders (
-    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
-    id               TEXT NOT NULL UNIQUE,
-    stream_id        TEXT NOT NULL,
-    listing_id       TEXT NOT NULL,
-    buyer            TEXT NOT NULL COLLATE NOCASE,
-    seller           TEXT NOT NULL COLLATE NOCASE,
-    quantity         INTEGER NOT NULL CHECK (quantity >= 1),
-    unit_price_cents INTEGER NOT NULL,
-    total_cents      INTEGER NOT NULL,
-    currency         TEXT NOT NULL,
-    consignor        TEXT COLLATE NOCASE,
-    created_at       TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_by_stream ON orders (stream_id, seq);
-"""
+from server.migrations import apply_migrations
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -173,6 +111,28 @@ def _order(row: sqlite3.Row) -> Order:
     )
 
 
+async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
+    """Record an order inside the caller's transaction. Every order (buy-now, auction
+    win, giveaway) is written here, so whatever must accompany an order (the ledger's
+    sale entry, analytics) is added in one place."""
+    await conn.execute(
+        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+        (
+            order.id,
+            order.stream_id,
+            order.listing_id,
+            order.buyer,
+            order.seller,
+            order.quantity,
+            order.unit_price_cents,
+            order.total_cents,
+            order.currency,
+            order.consignor,
+            _iso(order.created_at),
+        ),
+    )
+
+
 class Database:
     """The server's SQLite database. Built unopened (so it can sit in an AppKey before
     start-up), then `await open()` and finally `await close()`."""
@@ -198,7 +158,7 @@ class Database:
         conn.row_factory = sqlite3.Row
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.executescript(SCHEMA)
+        await apply_migrations(conn)
         self._db = conn
 
     async def close(self) -> None:
@@ -208,17 +168,17 @@ class Database:
                 await self._db.close()
                 self._db = None
 
-    async def _execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one write; returns the number of rows changed."""
         async with self._lock:
             cursor = await self._conn.execute(sql, tuple(params))
             return cursor.rowcount
 
-    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
-    async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
             return cast(sqlite3.Row | None, await cursor.fetchone())
 
@@ -239,7 +199,7 @@ class Database:
     async def insert_user(self, username: str, password_hash: str, created_at: str) -> bool:
         """False when the username is taken (case-insensitively, by the UNIQUE index)."""
         try:
-            await self._execute(
+            await self.execute(
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
                 (username, password_hash, created_at),
             )
@@ -249,7 +209,7 @@ class Database:
 
     async def get_user(self, username: str) -> tuple[str, str] | None:
         """(canonical username, password hash)."""
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT username, password_hash FROM users WHERE username = ?", (username,)
         )
         return None if row is None else (row["username"], row["password_hash"])
@@ -257,7 +217,7 @@ class Database:
     # -- streams -------------------------------------------------------------------------
 
     async def insert_stream(self, stream: Stream) -> None:
-        await self._execute(
+        await self.execute(
             f"INSERT INTO streams ({_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 stream.id,
@@ -275,14 +235,14 @@ class Database:
         )
 
     async def get_stream(self, stream_id: str) -> Stream | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {_STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,)
         )
         return None if row is None else _stream(row)
 
     async def mark_live(self, stream_id: str, at: datetime) -> bool:
         """scheduled -> live; False when it was not scheduled."""
-        changed = await self._execute(
+        changed = await self.execute(
             "UPDATE streams SET status = 'live', started_at = ? "
             "WHERE id = ? AND status = 'scheduled'",
             (_iso(at), stream_id),
@@ -306,7 +266,7 @@ class Database:
 
     async def take_seat(self, stream_id: str, username: str) -> bool:
         """Seat `username` if the seat is free and the stream not ended (one atomic UPDATE)."""
-        changed = await self._execute(
+        changed = await self.execute(
             "UPDATE streams SET cohost = ? WHERE id = ? AND cohost IS NULL AND status != 'ended'",
             (username, stream_id),
         )
@@ -353,7 +313,7 @@ class Database:
 
     async def recent_chat(self, stream_id: str, limit: int) -> list[ChatMessage]:
         """The newest `limit` messages of a stream, oldest first."""
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT * FROM (SELECT * FROM chat_messages WHERE stream_id = ? "
             "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (stream_id, limit),
@@ -362,7 +322,7 @@ class Database:
 
     async def hide_chat(self, stream_id: str, message_id: str) -> bool:
         """Delete a message (hidden for everyone); False when unknown in this stream."""
-        changed = await self._execute(
+        changed = await self.execute(
             "DELETE FROM chat_messages WHERE stream_id = ? AND id = ?", (stream_id, message_id)
         )
         return changed == 1
@@ -370,7 +330,7 @@ class Database:
     async def search_users(self, prefix: str, limit: int) -> list[str]:
         """Usernames starting with `prefix` (case-insensitively), alphabetically."""
         pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT username FROM users WHERE username LIKE ? ESCAPE '\\' "
             "ORDER BY username COLLATE NOCASE LIMIT ?",
             (pattern, limit),
@@ -380,7 +340,7 @@ class Database:
     # -- commerce ------------------------------------------------------------------------
 
     async def insert_listing(self, listing: Listing) -> None:
-        await self._execute(
+        await self.execute(
             f"INSERT INTO listings ({_LISTING_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             (
                 listing.id,
@@ -399,13 +359,13 @@ class Database:
         )
 
     async def get_listing(self, listing_id: str) -> Listing | None:
-        row = await self._fetchone(
+        row = await self.fetchone(
             f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
         )
         return None if row is None else _listing(row)
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             f"SELECT {_LISTING_COLUMNS} FROM listings WHERE stream_id = ? ORDER BY seq",
             (stream_id,),
         )
@@ -425,22 +385,7 @@ class Database:
             )
             if cursor.rowcount != 1:
                 return None
-            await conn.execute(
-                f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    order.id,
-                    order.stream_id,
-                    order.listing_id,
-                    order.buyer,
-                    order.seller,
-                    order.quantity,
-                    order.unit_price_cents,
-                    order.total_cents,
-                    order.currency,
-                    order.consignor,
-                    _iso(order.created_at),
-                ),
-            )
+            await insert_order(conn, order)
             async with conn.execute(
                 f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (order.listing_id,)
             ) as select:
@@ -449,7 +394,7 @@ class Database:
             return _listing(row)
 
     async def stream_orders(self, stream_id: str) -> list[Order]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             f"SELECT {_ORDER_COLUMNS} FROM orders WHERE stream_id = ? ORDER BY seq",
             (stream_id,),
         )

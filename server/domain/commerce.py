@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from server.domain.errors import conflict, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import format_time, utc_now
+from server.domain.validation import int_field, money_field, text_field
 from server.events import EventBus, ListingCreated, ListingPresented, ListingUpdated, OrderPlaced
 
 ListingStatus = Literal["active", "sold_out", "closed"]
@@ -122,25 +123,6 @@ class UserFinder(Protocol):
         ...
 
 
-def _text(field: str, value: object, *, min_len: int, max_len: int) -> str:
-    if not isinstance(value, str):
-        raise invalid_field(field, "must be a string")
-    value = value.strip()
-    if not min_len <= len(value) <= max_len:
-        raise invalid_field(field, f"must be {min_len}-{max_len} characters")
-    return value
-
-
-def _int(field: str, value: object, *, low: int, high: int | None = None) -> int:
-    """An integer (JSON booleans are not numbers here) in low..high."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise invalid_field(field, "must be an integer")
-    if value < low or (high is not None and value > high):
-        limit = f"{low}-{high}" if high is not None else f"at least {low}"
-        raise invalid_field(field, f"must be {limit}")
-    return value
-
-
 def _currency(value: object) -> str:
     if value is None:
         return DEFAULT_CURRENCY
@@ -186,11 +168,11 @@ class CommerceService:
         """A new active listing (host only); 400 `invalid_field`, 409 `stream_ended`."""
         stream = await self._streams.get(stream_id)
         require_role(stream, user, "host")
-        price = _int("price_cents", price_cents, low=0)
+        price = money_field("price_cents", price_cents)
         compare_at = None
         if compare_at_cents is not None:
-            compare_at = _int("compare_at_cents", compare_at_cents, low=price)
-        count = _int("quantity", quantity, low=1, high=QUANTITY_MAX)
+            compare_at = money_field("compare_at_cents", compare_at_cents, low=price)
+        count = int_field("quantity", quantity, low=1, high=QUANTITY_MAX)
         owner = None
         if consignor is not None:
             if not isinstance(consignor, str):
@@ -201,12 +183,13 @@ class CommerceService:
         listing = Listing(
             id=secrets.token_urlsafe(9),
             stream_id=stream.id,
-            title=_text("title", title, min_len=1, max_len=TITLE_MAX),
-            description=_text(
+            title=text_field("title", title, min_len=1, max_len=TITLE_MAX),
+            description=text_field(
                 "description",
                 "" if description is None else description,
                 min_len=0,
                 max_len=DESCRIPTION_MAX,
+                multiline=True,
             ),
             price_cents=price,
             currency=_currency(currency),
@@ -249,7 +232,9 @@ class CommerceService:
         listing = await self.get(listing_id)
         stream = await self._streams.get(listing.stream_id)
         require_role(stream, user, "viewer")
-        count = 1 if quantity is None else _int("quantity", quantity, low=1, high=listing.quantity)
+        count = (
+            1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)
+        )
         if discount_code not in (None, ""):
             if not isinstance(discount_code, str):
                 raise invalid_field("discount_code", "must be a string")

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, cast
 
 from server.domain.errors import ApiError, conflict, forbidden, invalid_field, not_found
 from server.domain.times import format_time, parse_time, utc_now
+from server.domain.validation import text_field
 from server.events import CohostChanged, EventBus, StreamStatusChanged
 
 Kind = Literal["video", "audio"]
@@ -86,15 +87,6 @@ def same_user(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
 
-def _text(field: str, value: object, *, min_len: int, max_len: int) -> str:
-    if not isinstance(value, str):
-        raise invalid_field(field, "must be a string")
-    value = value.strip()
-    if not min_len <= len(value) <= max_len:
-        raise invalid_field(field, f"must be {min_len}-{max_len} characters")
-    return value
-
-
 def _scheduled_at(value: object) -> datetime | None:
     if value is None:
         return None
@@ -142,8 +134,10 @@ class StreamService:
         description = "" if description is None else description
         stream = Stream(
             id=secrets.token_urlsafe(9),
-            title=_text("title", title, min_len=1, max_len=TITLE_MAX),
-            description=_text("description", description, min_len=0, max_len=DESCRIPTION_MAX),
+            title=text_field("title", title, min_len=1, max_len=TITLE_MAX),
+            description=text_field(
+                "description", description, min_len=0, max_len=DESCRIPTION_MAX, multiline=True
+            ),
             kind=_kind(kind),
             status="scheduled",
             host=host,

@@ -1,0 +1,54 @@
+"""Field validation shared by every domain service: one rule for text, integers, money.
+
+User text is plain text: control characters (other than newline and tab where a
+field may span lines) and the bidi embedding/override/isolate controls are refused,
+because they render as fake lines or reversed text in other people's pages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from server.domain.errors import invalid_field
+
+# No amount above this is accepted anywhere (PROTOCOL.md v2): 1 000 000.00 in cents.
+MONEY_MAX_CENTS = 100_000_000
+
+# C0 and C1 controls, DEL; and U+202A-U+202E, U+2066-U+2069 (bidi embeddings,
+# overrides and isolates). Line and paragraph separators count as line breaks.
+_ONE_LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_MULTI_LINE_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def text_field(
+    field: str, value: object, *, min_len: int, max_len: int, multiline: bool = False
+) -> str:
+    """A stripped string of min_len..max_len characters with no control or bidi-override
+    characters; newlines and tabs only where `multiline`."""
+    if not isinstance(value, str):
+        raise invalid_field(field, "must be a string")
+    value = value.strip()
+    if not min_len <= len(value) <= max_len:
+        raise invalid_field(field, f"must be {min_len}-{max_len} characters")
+    forbidden = _MULTI_LINE_FORBIDDEN if multiline else _ONE_LINE_FORBIDDEN
+    if forbidden.search(value):
+        what = "control" if multiline else "line-break or control"
+        raise invalid_field(field, f"must be plain text without {what} characters")
+    return value
+
+
+def int_field(field: str, value: object, *, low: int, high: int | None = None) -> int:
+    """An integer (JSON booleans are not numbers here) in low..high."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid_field(field, "must be an integer")
+    if value < low or (high is not None and value > high):
+        limit = f"{low}-{high}" if high is not None else f"at least {low}"
+        raise invalid_field(field, f"must be {limit}")
+    return value
+
+
+def money_field(field: str, value: object, *, low: int = 0) -> int:
+    """An amount in integer cents, low..MONEY_MAX_CENTS."""
+    return int_field(field, value, low=low, high=MONEY_MAX_CENTS)
