@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 PUBLISH = "publish"
 PLAY = "play"
+# seat_listener(stream_id, seat, on_air): a seat's pictures started or stopped arriving.
+SeatListener = Callable[[str, str, bool], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -62,19 +64,45 @@ class MediaEngine:
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
+        self.seat_listener: SeatListener | None = None
+        self._notices: set[asyncio.Task[None]] = set()
         restrict_host_addresses(config.ice_host_addresses)
 
-    def room(self, stream_id: str) -> Room:
+    def room(self, stream_id: str, title: str | None = None) -> Room:
+        """The stream's room, opened on first use; `title` goes on its slate."""
         room = self.rooms.get(stream_id)
         if room is None:
-            room = self.rooms[stream_id] = Room(stream_id, self.config)
+            room = self.rooms[stream_id] = Room(
+                stream_id,
+                self.config,
+                lambda seat, on_air: self._seat_changed(stream_id, seat, on_air),
+            )
+        if title is not None:
+            room.title = title
         return room
+
+    def on_air(self, stream_id: str, seat: str) -> bool:
+        """Whether `seat`'s pictures are arriving at this process now."""
+        room = self.rooms.get(stream_id)
+        return room is not None and seat in room.on_air
+
+    def _seat_changed(self, stream_id: str, seat: str, on_air: bool) -> None:
+        if self.seat_listener is None:
+            return
+        task = asyncio.ensure_future(self.seat_listener(stream_id, seat, on_air))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     def session(self, session_id: str) -> MediaSession | None:
         return self.sessions.get(session_id)
 
     async def publish(
-        self, stream_id: str, seat: str, offer: str, owner: str | None = None
+        self,
+        stream_id: str,
+        seat: str,
+        offer: str,
+        owner: str | None = None,
+        title: str | None = None,
     ) -> MediaSession:
         """Accept a WHIP offer for `seat`; a previous session of the seat is replaced.
 
@@ -82,7 +110,7 @@ class MediaEngine:
         bad offer changes nothing.
         """
         check_offer(offer)
-        room = self.room(stream_id)
+        room = self.room(stream_id, title)
         session = self._new_session(stream_id, PUBLISH, seat, owner)
         publisher = Publisher(seat)
         session.pc.on("track", publisher.attach)
@@ -96,11 +124,16 @@ class MediaEngine:
         return session
 
     async def play(
-        self, stream_id: str, offer: str, listener_seat: str | None = None, owner: str | None = None
+        self,
+        stream_id: str,
+        offer: str,
+        listener_seat: str | None = None,
+        owner: str | None = None,
+        title: str | None = None,
     ) -> MediaSession:
         """Accept a WHEP offer: the composite and the listener's audio feed."""
         check_offer(offer)
-        room = self.room(stream_id)
+        room = self.room(stream_id, title)
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)

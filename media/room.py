@@ -23,8 +23,10 @@ from media.compositor import Compositor
 from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
 from media.fanout import FrameFeed
+from media.layout import tiles
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
 from media.publisher import Publisher
+from media.slate import slate_frame
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,6 +34,12 @@ T = TypeVar("T")
 # Left to right in the composite.
 SEATS = ("host", "cohost")
 AUDIO_TICK = SAMPLES_PER_TICK / SAMPLE_RATE
+# Shown in the host's tile while the host's media is missing (never black, never frozen).
+SLATE = "slate"
+SLATE_BEFORE = "Starting soon"
+SLATE_AGAIN = "Host reconnecting…"
+# notify(seat, on_air): a seat's pictures started or stopped arriving.
+SeatNotify = Callable[[str, bool], None]
 
 
 @dataclass
@@ -54,9 +62,15 @@ class Subscription:
 class Room:
     """One stream's compositor, mixer, encoders and fan-outs."""
 
-    def __init__(self, stream_id: str, config: MediaConfig) -> None:
+    def __init__(
+        self, stream_id: str, config: MediaConfig, notify: SeatNotify | None = None
+    ) -> None:
         self.stream_id = stream_id
         self.config = config
+        self.title = ""  # the show's title, written on the slate
+        self.on_air: set[str] = set()  # seats whose pictures are arriving
+        self._host_seen = False
+        self._notify = notify
         self.publishers: dict[str, Publisher] = {}
         self.stats = RoomStats()
         self._compositor = Compositor(config.width, config.height)
@@ -76,9 +90,9 @@ class Room:
 
     @property
     def layout(self) -> list[str]:
-        """Seats currently shown, left to right."""
+        """Seats currently shown, left to right (`SLATE` stands in for a missing host)."""
         now = asyncio.get_running_loop().time()
-        return [seat for seat, _ in self._fresh_frames(now)]
+        return [seat for seat, _ in self._sources(self._fresh_frames(now))]
 
     def install(self, publisher: Publisher) -> None:
         """Put a connected publisher on its seat; the caller removed any previous one."""
@@ -127,10 +141,29 @@ class Room:
                 shown.append((seat, frame))
         return shown
 
+    def _sources(self, fresh: list[tuple[str, av.VideoFrame]]) -> list[tuple[str, av.VideoFrame]]:
+        """What the composite shows: the slate takes the host's tile while the host is away."""
+        if fresh and fresh[0][0] == "host":
+            return fresh
+        width = tiles(len(fresh) + 1, self.config.width, self.config.height)[0].width
+        text = SLATE_AGAIN if self._host_seen else SLATE_BEFORE
+        return [(SLATE, slate_frame(width, self.config.height, self.title, text)), *fresh]
+
+    def _track_on_air(self, fresh: list[tuple[str, av.VideoFrame]]) -> None:
+        on_air = {seat for seat, _ in fresh}
+        if on_air == self.on_air:
+            return
+        changed = on_air ^ self.on_air
+        self.on_air = on_air
+        self._host_seen = self._host_seen or "host" in on_air
+        if self._notify is not None:
+            for seat in sorted(changed):
+                self._notify(seat, seat in on_air)
+
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
-        return self.video_encoder.encode(self._compositor.compose(sources), pts)
+        return self.video_encoder.encode(self._compositor.compose(self._sources(sources)), pts)
 
     async def _video_clock(self) -> None:
         loop = asyncio.get_running_loop()
@@ -139,10 +172,12 @@ class Room:
         while True:
             now = loop.time()
             self.stats.video_ticks += 1
+            fresh = self._fresh_frames(now)
+            self._track_on_air(fresh)
             if self._video_out:
                 pts = round((now - start) / VIDEO_CLOCK)
                 packets = await self._off_loop(
-                    self._video_thread, self._compose_and_encode, self._fresh_frames(now), pts
+                    self._video_thread, self._compose_and_encode, fresh, pts
                 )
                 self.stats.video_frames_encoded += 1
                 self._video_out.publish(packets or [])

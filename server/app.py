@@ -20,6 +20,7 @@ from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.moderation import ModerationService
 from server.domain.presence import PresenceService
+from server.domain.stage import StageWatch
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -64,9 +65,14 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].close()
 
 
-async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
-    yield
-    await app[MEDIA].close()
+def _media_ctx(stage: StageWatch) -> Callable[[web.Application], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await stage.close()
+        await app[MEDIA].close()
+
+    return ctx
 
 
 def _live_ctx(
@@ -136,6 +142,8 @@ def create_app(settings: Settings) -> web.Application:
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    stage = StageWatch(app[STREAMS], events, settings.cohost_grace_seconds)
+    engine.seat_listener = stage.seat_media
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -148,7 +156,7 @@ def create_app(settings: Settings) -> web.Application:
 
     # Order matters on shutdown (reverse): media closes before the store.
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_media_ctx)
+    app.cleanup_ctx.append(_media_ctx(stage))
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
 
     http.setup(app)

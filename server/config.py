@@ -35,6 +35,10 @@ _POSITIVE = (
     "chat_rate_limit",
     "chat_rate_window",
     "chat_history",
+    "cohost_grace_seconds",
+    "redis_timeout_seconds",
+    "live_ttl_seconds",
+    "drain_seconds",
 )
 
 
@@ -65,6 +69,15 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # A cohost whose media stopped keeps the seat this long, then it is freed.
+    cohost_grace_seconds: float = 60.0
+    # Every Redis call gives up after this long (503 backend_unavailable), never hangs.
+    redis_timeout_seconds: float = 2.0
+    # Stream homes and presence entries in Redis expire this long after their process
+    # stopped refreshing them (it refreshes every third of it).
+    live_ttl_seconds: int = 30
+    # On SIGTERM, in-flight requests get this long to finish before the process exits.
+    drain_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -33,6 +33,30 @@ class CohostChanged:
 
 
 @dataclass(frozen=True)
+class SeatMediaChanged:
+    """A seat's pictures started (`on_air`) or stopped arriving at the stream's home.
+
+    `username` holds the seat now (None: a cohost seat already freed); `host` is the
+    stream's host, who hears about the cohost's media.
+    """
+
+    stream_id: str
+    seat: str  # "host" or "cohost"
+    username: str | None
+    host: str
+    on_air: bool
+
+
+@dataclass(frozen=True)
+class CohostDropped:
+    """The cohost's media stayed away longer than the grace window: the seat was freed."""
+
+    stream_id: str
+    username: str
+    host: str
+
+
+@dataclass(frozen=True)
 class ChatPosted:
     """A chat message was accepted (mentions already resolved)."""
 
@@ -115,6 +139,8 @@ class OrderPlaced:
 Event = (
     StreamStatusChanged
     | CohostChanged
+    | SeatMediaChanged
+    | CohostDropped
     | ChatPosted
     | ChatHidden
     | UserMuted

@@ -20,6 +20,7 @@ from server.events import (
     ChatHidden,
     ChatPosted,
     CohostChanged,
+    CohostDropped,
     Event,
     EventBus,
     InviteDeclined,
@@ -30,6 +31,7 @@ from server.events import (
     ListingUpdated,
     OrderPlaced,
     PresenceChanged,
+    SeatMediaChanged,
     StreamStatusChanged,
     UserMuted,
 )
@@ -90,6 +92,14 @@ class Broadcaster:
                     await self._emit(
                         "cohost:removed", {"stream_id": stream_id}, user_room(previous)
                     )
+            case SeatMediaChanged():
+                await self._seat_media(event)
+            case CohostDropped(stream_id=stream_id, username=username, host=host):
+                await self._emit(
+                    "cohost:dropped",
+                    {"stream_id": stream_id, "username": username, "reason": "media_lost"},
+                    seat_room(stream_id, host),
+                )
             case ChatPosted(message=message):
                 payload = message.to_dict()
                 await self._emit("chat:message", payload, stream_room(message.stream_id))
@@ -127,6 +137,17 @@ class Broadcaster:
                 await self._emit("order:created", payload, user_room(order.seller))
             case PresenceChanged(stream_id=stream_id):
                 self._viewers_later(stream_id)
+
+    async def _seat_media(self, event: SeatMediaChanged) -> None:
+        # Everyone sees who is reconnecting; the host also gets the cohost's state in
+        # the same shape as the cohost page's own `cohost:media` reports.
+        state = "connected" if event.on_air else "reconnecting"
+        payload = {"stream_id": event.stream_id, "username": event.username, "state": state}
+        await self._emit(
+            "stage:media", {**payload, "seat": event.seat}, stream_room(event.stream_id)
+        )
+        if event.seat == "cohost" and event.username is not None:
+            await self._emit("cohost:media", payload, seat_room(event.stream_id, event.host))
 
     async def _listing(self, event: str, stream_id: str, listing: dict[str, Any]) -> None:
         await self._emit(event, {"listing": listing}, stream_room(stream_id))

@@ -20,7 +20,9 @@ async def publish(request: web.Request) -> web.Response:
     if stream.status == "ended":
         raise ApiError(409, "stream_ended", "the stream has ended")
     offer = await read_offer(request)
-    return await answered("whip", request.app[MEDIA].publish(stream.id, seat, offer, owner=user))
+    return await answered(
+        "whip", request.app[MEDIA].publish(stream.id, seat, offer, owner=user, title=stream.title)
+    )
 
 
 def setup(app: web.Application) -> None:

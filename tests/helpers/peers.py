@@ -78,6 +78,18 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
+def cut_network(pc: RTCPeerConnection) -> None:
+    """Silently lose every packet of `pc`, both ways, as if its network were unplugged.
+
+    Nothing is closed or signalled: the far end only notices that media stops.
+    """
+    transports = {t.sender.transport.transport for t in pc.getTransceivers() if t.sender.transport}
+    for ice in transports:
+        for protocol in ice._connection._protocols:
+            protocol.transport.pause_reading()
+            protocol.transport.sendto = lambda *args, **kwargs: None
+
+
 def new_peer() -> RTCPeerConnection:
     """A peer with an explicit, empty ICE server list (no public STUN)."""
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -190,6 +202,8 @@ def looks(rgb: tuple[float, ...], color: str) -> bool:
         return b > 180 and r < 70 and g < 70
     if color == "black":
         return max(r, g, b) < 40
+    if color == "slate":  # media/slate.py BACKGROUND (40, 30, 90) after yuv420p
+        return abs(r - 40) < 25 and abs(g - 30) < 25 and abs(b - 90) < 25
     raise ValueError(color)
 
 

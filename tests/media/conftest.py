@@ -54,6 +54,9 @@ class Show:
         """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""
         await self.server.app[STREAMS].seat_cohost(self.stream_id, username)
 
+    async def stream(self) -> dict:
+        return await self.api.get_stream(self.stream_id)
+
     async def unseat(self) -> None:
         await self.server.app[STREAMS].free_seat(self.stream_id)
 
@@ -66,12 +69,17 @@ def showing(viewer: Viewer, left: str, right: str):
     )
 
 
-@pytest.fixture
-async def show(server: RunningServer, api: Api) -> AsyncIterator[Show]:
+async def open_show(server: RunningServer, api: Api) -> Show:
+    """A started stream "Sneaker drop" hosted by a new user `hostess`."""
     host_token, _ = await api.register("hostess")
     stream = await api.create_stream(host_token, title="Sneaker drop")
     await api.start(host_token, stream["id"])
-    live = Show(server, api, stream["id"], host_token)
+    return Show(server, api, stream["id"], host_token)
+
+
+@pytest.fixture
+async def show(server: RunningServer, api: Api) -> AsyncIterator[Show]:
+    live = await open_show(server, api)
     yield live
     for peer in live.peers:
         await peer.close()
