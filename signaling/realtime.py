@@ -20,7 +20,7 @@ from aiohttp import web
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
-from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, STREAMS
+from server.keys import AUTH, CHAT, COHOST, COMMERCE, LIVE, MEDIA, MODERATION, PRESENCE, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -168,8 +168,10 @@ class Realtime:
             await self.sio.emit("cohost:invited", invite.to_dict(), to=conn.sid)
         chat = await self.app[CHAT].history(stream.id)
         listings = await self.app[COMMERCE].listings(stream.id)
+        role = StreamService.role_of(stream, conn.user)
         return {
-            "role": StreamService.role_of(stream, conn.user),
+            "role": role,
+            "publishing": self._publishing(stream.id, role),
             "stream": stream.to_dict(),
             "chat": [message.to_dict() for message in chat],
             "listings": [listing.to_dict() for listing in listings],
@@ -178,6 +180,17 @@ class Realtime:
             "pending_invite": invite.to_dict() if invite else None,
             "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
         }
+
+    def _publishing(self, stream_id: str, role: str) -> bool | None:
+        """For the host and cohost: whether their pictures reach the composite now, so a
+        page that rejoins (after a restart, say) knows to publish again. None when this
+        process cannot tell (a viewer, or another process is the stream's home)."""
+        if role == "viewer":
+            return None
+        engine = self.app[MEDIA]
+        if stream_id not in engine.rooms and self.app[LIVE].shared:
+            return None
+        return engine.on_air(stream_id, role)
 
     async def leave(self, conn: Conn, payload: Payload) -> Payload:
         await self._leave_stream(conn)

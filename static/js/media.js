@@ -54,7 +54,31 @@ function session(pc, location, token, extra = {}) {
       const transceiver = pc.getTransceivers().find((t) => t.receiver.track?.kind === track.kind);
       if (transceiver) await transceiver.sender.replaceTrack(track);
     },
+    /**
+     * Call `onStall()` once when no video bytes arrived for `checks` checks `everyMs`
+     * apart (the server restarted, or the network is gone while ICE still looks up).
+     */
+    watchStall(onStall, { everyMs = 2000, checks = 2 } = {}) {
+      let last = -1;
+      let still = 0;
+      const timer = setInterval(async () => {
+        if (pc.connectionState === "closed") return clearInterval(timer);
+        let bytes = 0;
+        (await pc.getStats()).forEach((report) => {
+          if (report.type === "inbound-rtp" && report.kind === "video") bytes += report.bytesReceived;
+        });
+        still = bytes === last ? still + 1 : 0;
+        last = bytes;
+        if (still >= checks) {
+          clearInterval(timer);
+          onStall();
+        }
+      }, everyMs);
+      this.unwatch = () => clearInterval(timer);
+    },
+    unwatch() {},
     async stop() {
+      this.unwatch();
       pc.close();
       const headers = token ? { Authorization: `Bearer ${token}` } : {};
       await fetch(location, { method: "DELETE", headers }).catch(() => {});
@@ -81,4 +105,37 @@ export async function play(streamId, token) {
   pc.addEventListener("track", (event) => stream.addTrack(event.track));
   const location = await negotiate(pc, `/whep/${encodeURIComponent(streamId)}`, token);
   return session(pc, location, token, { stream });
+}
+
+/**
+ * Run `attempt()` again after growing pauses (0.5 s, 1 s, 2 s ... at most `maxMs`) when
+ * `schedule()` is called, one pending retry at a time; `reset()` after a success.
+ */
+export class Backoff {
+  constructor(attempt, { firstMs = 500, maxMs = 8000 } = {}) {
+    this.attempt = attempt;
+    this.firstMs = firstMs;
+    this.maxMs = maxMs;
+    this.failures = 0;
+    this.timer = null;
+  }
+
+  schedule() {
+    if (this.timer) return;
+    const delay = Math.min(this.maxMs, this.firstMs * 2 ** this.failures);
+    this.failures += 1;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.attempt();
+    }, delay);
+  }
+
+  reset() {
+    this.failures = 0;
+  }
+
+  cancel() {
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
 }

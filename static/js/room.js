@@ -37,7 +37,14 @@ export class Room {
     this.socket = io({ auth: token ? { token } : {}, reconnectionDelayMax: 4000 });
     for (const [event, handler] of this.handlers) this.socket.on(event, handler);
     this.socket.on("connect", () => this.join());
-    this.socket.on("disconnect", () => this.onConnection("reconnecting"));
+    this.socket.on("disconnect", (reason) => {
+      this.onConnection("reconnecting");
+      // A draining server disconnects us on purpose; the client does not retry that by
+      // itself. Come back a little later, spread out, to this or another process.
+      if (reason === "io server disconnect") {
+        setTimeout(() => this.socket.connect(), 500 + Math.random() * 1500);
+      }
+    });
     this.socket.on("connect_error", () => this.onConnection("reconnecting"));
     return true;
   }

@@ -3,7 +3,7 @@
 import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
-import { play, publish } from "/static/js/media.js";
+import { Backoff, play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
   $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
@@ -15,7 +15,13 @@ let me = currentUser();
 let stream = null;
 let whip = null;
 let monitor = null;
-let retries = 0;
+// Whether the server sees our pictures (its `stage:media` reports); a studio whose
+// media stopped arriving republishes by itself (new WHIP session, same seat).
+let hostOnAir = false;
+const republishing = new Backoff(() => {
+  if (!hostOnAir || whip?.pc.connectionState !== "connected") republish();
+});
+const replaying = new Backoff(() => startMonitor().catch(() => replaying.schedule()));
 const muted = new Set();
 // Cohost seat as the host sees it: none | pending | declined | expired | seated
 const seat = { state: "none", username: null, inviteId: null, media: null };
@@ -38,6 +44,8 @@ const room = new Room(streamId, {
     if (ack.listings) listings.setAll(ack.listings);
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
+    // Rejoined after a restart or a network cut: publish again if our media is lost.
+    if (ack.publishing === false && whip && stream?.status === "live") reconnectMedia();
     if (typeof ack.stream?.viewers === "number") badge.setViewers(ack.stream.viewers);
   },
   onConnection: (state) => {
@@ -123,6 +131,8 @@ function applyStream(next) {
 }
 
 function showEnded() {
+  republishing.cancel();
+  replaying.cancel();
   whip?.stop();
   monitor?.stop();
   whip = monitor = null;
@@ -164,30 +174,48 @@ function onPublishState(state) {
   const [chipState, text] = labels[state] || ["idle", state];
   setChip($("#conn"), chipState, text);
   $("#republish").hidden = state !== "failed";
-  if (state === "connected") retries = 0;
-  if (state === "failed" && retries < 2 && stream?.status === "live") {
-    retries += 1;
-    setTimeout(republish, 1000 * retries);
+  if (state === "connected") {
+    republishing.cancel();
+    republishing.reset();
+    const session = whip;
+    // Connected but the server still misses our pictures after a while: try again.
+    setTimeout(() => session === whip && !hostOnAir && reconnectMedia(), 5000);
   }
+  if ((state === "failed" || state === "closed") && stream?.status === "live") reconnectMedia();
+}
+
+function reconnectMedia() {
+  setChip($("#conn"), "warn", "Reconnecting…");
+  republishing.schedule();
+}
+
+function publishing(session) {
+  whip = session;
+  // Only the current session speaks: a replaced one's late events are ignored.
+  session.onState((state) => session === whip && onPublishState(state));
 }
 
 async function republish() {
-  if (stream?.status !== "live") return;
+  if (stream?.status !== "live" || !whip) return;
   $("#republish").hidden = true;
-  setChip($("#conn"), "connecting", "Reconnecting…");
-  await whip?.stop();
+  setChip($("#conn"), "warn", "Reconnecting…");
+  await whip.stop();
   try {
-    whip = await publish(streamId, me.token, camera.stream);
-    whip.onState(onPublishState);
+    publishing(await publish(streamId, me.token, camera.stream));
   } catch (error) {
-    setChip($("#conn"), "bad", `Connection failed: ${error.message}`);
+    setChip($("#conn"), "bad", `Reconnecting… (${error.message})`);
     $("#republish").hidden = false;
+    republishing.schedule();
   }
 }
 
 async function startMonitor() {
   await monitor?.stop();
   monitor = await play(streamId, me.token);
+  replaying.reset();
+  const session = monitor;
+  monitor.watchStall(() => session === monitor && replaying.schedule());
+  monitor.onState((state) => session === monitor && state === "failed" && replaying.schedule());
   $("#program").srcObject = monitor.stream;
   // The monitor video stays muted; the mix-minus (everyone but me) plays here.
   $("#program-audio").srcObject = new MediaStream(monitor.stream.getAudioTracks());
@@ -204,8 +232,7 @@ async function goLive() {
     if (stream.status === "scheduled") {
       ({ stream } = await api("POST", `/api/streams/${streamId}/start`));
     }
-    whip = await publish(streamId, me.token, camera.stream);
-    whip.onState(onPublishState);
+    publishing(await publish(streamId, me.token, camera.stream));
     await startMonitor();
     badge.live(stream.started_at);
     applyStream(stream);
@@ -241,10 +268,20 @@ async function end() {
 
 // --- cohost seat ---------------------------------------------------------------
 
+const MEDIA_STATES = {
+  reconnecting: "reconnecting…",
+  connecting: "connecting…",
+  connected: "on air",
+  failed: "connection failed",
+  camera_blocked: "camera blocked",
+  closed: "off air",
+};
+
 function setSeat(state, username, extra = {}) {
   Object.assign(seat, { state, username, media: null }, extra);
   const node = $("#cohost-state");
   node.dataset.state = state;
+  node.dataset.media = seat.media || "";
   const actions = $("#cohost-actions");
   actions.replaceChildren();
   const who = username ? `@${username}` : "";
@@ -253,7 +290,7 @@ function setSeat(state, username, extra = {}) {
     pending: `Invited ${who} — waiting for an answer…`,
     declined: `${who} declined the invite.`,
     expired: `The invite to ${who} expired.`,
-    seated: `${who} is your cohost${seat.media ? ` — ${seat.media}` : ""}.`,
+    seated: `${who} is your cohost${seat.media ? ` — ${MEDIA_STATES[seat.media] || seat.media}` : ""}.`,
   }[state];
   setText(node, text);
   if (state === "declined" || state === "expired") {
@@ -342,11 +379,19 @@ room
     }
   })
   .on("cohost:media", ({ username, state }) => {
-    // Optional extension: the cohost's publishing state relayed by the server.
+    // The cohost's publishing state: reported by their page, or by the server when
+    // their pictures stop or come back ("reconnecting" / "connected").
     if (seat.state === "seated" && username === seat.username) {
-      seat.media = state;
       setSeat("seated", username, { media: state });
     }
+  })
+  .on("cohost:dropped", ({ username }) => {
+    toast(`@${username}'s connection dropped: the cohost seat is free again.`, "info");
+  })
+  .on("stage:media", ({ seat: who, state }) => {
+    if (who !== "host") return;
+    hostOnAir = state === "connected";
+    if (!hostOnAir && whip && stream?.status === "live") reconnectMedia();
   })
   .on("listing:created", ({ listing }) => listings.upsert(listing))
   .on("listing:updated", ({ listing }) => listings.upsert(listing))

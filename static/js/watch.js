@@ -3,7 +3,7 @@
 import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
-import { play, publish } from "/static/js/media.js";
+import { Backoff, play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
   $, LiveBadge, ListingsPanel, authForm, formatWhen, h, setChip, setText, toast,
@@ -20,7 +20,13 @@ let playSeq = 0;
 let loading = false; // a WHEP negotiation is under way
 let realtime = false;
 // The cohost side: the pending invite, and our publishing session once seated.
-const stage = { inviteId: null, host: null, active: false, whip: null };
+const stage = { inviteId: null, host: null, active: false, whip: null, onAir: false };
+// A cohost whose pictures stopped reaching the server republishes by itself.
+const stageRepublish = new Backoff(() => {
+  if (stage.active && !(stage.onAir && stage.whip?.pc.connectionState === "connected")) {
+    publishOnStage();
+  }
+});
 
 const camera = new Camera(
   { video: $("#invite-preview"), micButton: $("#cohost-mic"), camButton: $("#cohost-cam") },
@@ -37,6 +43,7 @@ const room = new Room(streamId, {
     if (ack.listings) listings.setAll(ack.listings);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
+    else if (stage.active && ack.publishing === false) stageReconnect();
     if (ack.pending_invite && !stage.active) showInvite(ack.pending_invite);
   },
   onConnection: (state) => {
@@ -113,7 +120,8 @@ async function startPlayback() {
 
 async function playLoop(seq) {
   await stopPlayback(false);
-  for (let attempt = 0; attempt < 6 && seq === playSeq; attempt += 1) {
+  // Keep trying while the show is live (a restarting server answers again in seconds).
+  for (let attempt = 0; seq === playSeq && stream?.status === "live"; attempt += 1) {
     try {
       const session = await play(streamId, me?.token);
       if (seq !== playSeq) {
@@ -122,6 +130,8 @@ async function playLoop(seq) {
       }
       playback = session;
       player.srcObject = session.stream;
+      // No pictures for a while although ICE looks fine (the server restarted): play again.
+      session.watchStall(() => seq === playSeq && stream?.status === "live" && startPlayback());
       session.onState((state) => {
         if (state === "failed" && seq === playSeq && stream?.status === "live") {
           playback = null;
@@ -133,7 +143,7 @@ async function playLoop(seq) {
       return;
     } catch (error) {
       if (error.code === "stream_ended" || stream?.status === "ended") return;
-      await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 500 * 2 ** attempt)));
     }
   }
 }
@@ -278,11 +288,24 @@ function onStageState(state) {
   };
   const [chipState, text] = labels[state] || ["idle", state];
   setChip($("#cohost-conn"), chipState, text);
+  if (state === "connected") {
+    stageRepublish.cancel();
+    stageRepublish.reset();
+    setText($("#cohost-error"), "");
+    $("#cohost-retry").hidden = true;
+  }
   if (state === "failed") {
-    setText($("#cohost-error"), "The connection to the studio failed (network or firewall). Check your connection and retry.");
+    setText($("#cohost-error"), "The connection to the studio failed (network or firewall). Reconnecting…");
     $("#cohost-retry").hidden = false;
   }
   room.tryRequest("cohost:media", { state });
+  if (state === "failed" || state === "closed") stageReconnect();
+}
+
+function stageReconnect() {
+  if (!stage.active) return;
+  setChip($("#cohost-conn"), "warn", "Reconnecting…");
+  stageRepublish.schedule();
 }
 
 async function publishOnStage() {
@@ -303,13 +326,15 @@ async function publishOnStage() {
     return;
   }
   try {
-    stage.whip = await publish(streamId, me.token, camera.stream);
-    stage.whip.onState(onStageState);
+    const session = await publish(streamId, me.token, camera.stream);
+    stage.whip = session;
+    session.onState((state) => session === stage.whip && onStageState(state));
   } catch (error) {
     setChip($("#cohost-conn"), "bad", "Not on air");
     setText($("#cohost-error"), `Could not go on air: ${error.message}`);
     $("#cohost-retry").hidden = false;
     room.tryRequest("cohost:media", { state: "failed" });
+    if (error.code !== "forbidden") stageRepublish.schedule();
   }
 }
 
@@ -317,6 +342,7 @@ async function leaveStage(message) {
   if (!stage.active) return;
   stage.leaving = true;
   stage.active = false;
+  stageRepublish.cancel();
   document.body.classList.remove("is-cohost");
   await stage.whip?.stop();
   stage.whip = null;
@@ -348,6 +374,15 @@ $("#cohost-leave").addEventListener("click", async () => {
 room
   .on("stream:status", ({ stream: next }) => next && applyStream(next))
   .on("viewers", ({ count }) => badge.setViewers(count))
+  .on("stage:media", ({ seat, username, state }) => {
+    if (seat === "host") {
+      $("#stage").dataset.host = state; // the slate says it on the picture too
+      if (stage.active) setText($("#cohost-error"), state === "reconnecting" ? `@${username} is reconnecting…` : "");
+    } else if (stage.active && username?.toLowerCase() === me?.username.toLowerCase()) {
+      stage.onAir = state === "connected";
+      if (!stage.onAir) stageReconnect();
+    }
+  })
   .on("cohost:invited", (invite) => showInvite(invite))
   .on("cohost:removed", ({ stream_id: sid } = {}) => {
     if (stage.leaving || (sid && sid !== streamId)) return;

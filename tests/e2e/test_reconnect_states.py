@@ -1,0 +1,82 @@
+"""Real Chromium: the studio and the cohost page show media drops and republish by themselves.
+
+The server drops the seat's WHIP session (as when a phone's network goes away);
+the pages learn it from `stage:media` / `cohost:media`, show it, and publish again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from server.keys import MEDIA, STREAMS
+from tests.helpers.browser import PHONE, chromium, screenshot, solid_y4m
+from tests.helpers.server import add_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+# Records every value an attribute takes (a short state is not missed between polls).
+RECORD = """([selector, name]) => {
+  const node = document.querySelector(selector);
+  const seen = (window.__seen ??= {})[selector + '@' + name] = [node.getAttribute(name)];
+  new MutationObserver(() => seen.push(node.getAttribute(name)))
+    .observe(node, { attributes: true, attributeFilter: [name] });
+}"""
+SEEN = "([s, n]) => window.__seen[s + '@' + n]"
+
+
+async def attr_is(page, selector: str, name: str, value: str, timeout: float = 20) -> None:
+    await page.wait_for_function(
+        "([s, n, v]) => document.querySelector(s)?.getAttribute(n) === v",
+        arg=[selector, name, value],
+        timeout=timeout * 1000,
+    )
+
+
+async def test_studio_and_cohost_page_show_reconnecting_and_recover(server, api, tmp_path) -> None:
+    host_token = await add_user(server, "hostess")
+    bob_token = await add_user(server, "bob")
+    stream = await api.create_stream(host_token, title="Rain jackets")
+    sid = stream["id"]
+    await api.start(host_token, sid)
+    await server.app[STREAMS].seat_cohost(sid, "bob")
+    engine = server.app[MEDIA]
+    red = solid_y4m(tmp_path / "red.y4m", (220, 30, 30))
+    blue = solid_y4m(tmp_path / "blue.y4m", (30, 40, 220))
+
+    async with (
+        chromium(server.url, tmp_path / "host", fake_video=red) as host,
+        chromium(server.url, tmp_path / "bob", fake_video=blue, viewport=PHONE) as bob,
+    ):
+        await host.sign_in_as(host_token, "hostess")
+        await bob.sign_in_as(bob_token, "bob")
+        studio = await host.open(f"/studio/{sid}")
+        await studio.wait_for_selector("#golive:not([disabled])")
+        await studio.click("#golive")
+        await attr_is(studio, "#conn", "data-state", "ok")
+        phone = await bob.open(f"/watch/{sid}")  # seated: the page goes on stage by itself
+        await attr_is(phone, "#cohost-conn", "data-state", "ok")
+        await attr_is(studio, "#cohost-state", "data-media", "connected")
+
+        # --- the cohost's media is gone: the host is told, bob's page republishes
+        await studio.evaluate(RECORD, ["#cohost-state", "data-media"])
+        await phone.evaluate(RECORD, ["#cohost-conn", "data-state"])
+        await engine.drop_seat(sid, "cohost")
+        await attr_is(studio, "#cohost-state", "data-media", "reconnecting")
+        await screenshot(studio, "faults-studio-cohost-reconnecting")
+        await attr_is(studio, "#cohost-state", "data-media", "connected")
+        assert "reconnecting" in await studio.evaluate(SEEN, ["#cohost-state", "data-media"])
+        assert "warn" in await phone.evaluate(SEEN, ["#cohost-conn", "data-state"])
+        await attr_is(phone, "#cohost-conn", "data-state", "ok")
+        assert (await api.get_stream(sid))["cohost"] == "bob"
+
+        # --- the host's media is gone: the studio republishes; bob's page shows it
+        await studio.evaluate(RECORD, ["#conn", "data-state"])
+        await phone.evaluate(RECORD, ["#stage", "data-host"])
+        await engine.drop_seat(sid, "host")
+        await attr_is(phone, "#stage", "data-host", "reconnecting")
+        await screenshot(phone, "faults-cohost-page-host-reconnecting")
+        await attr_is(phone, "#stage", "data-host", "connected")
+        await attr_is(studio, "#conn", "data-state", "ok")
+        assert "warn" in await studio.evaluate(SEEN, ["#conn", "data-state"])
+        assert engine.on_air(sid, "host") and engine.on_air(sid, "cohost")
+        assert not host.errors and not bob.errors
