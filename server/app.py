@@ -40,6 +40,7 @@ from server.keys import (
     STORE,
     STREAMS,
 )
+from server.lifecycle import DRAIN, Drain
 from server.store import Database
 from server.stores import open_live_store
 from signaling.broadcaster import Broadcaster
@@ -105,7 +106,11 @@ def _live_ctx(
 
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    drain = Drain()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, drain.middleware]
+    )
+    app[DRAIN] = drain
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
 
     store = Database(settings.resolved_database_path)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from aiohttp import web
 
 from server.config import ConfigError, load_settings
 
@@ -36,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from server.app import create_app  # imported late: aiortc is slow to import
+    from server.lifecycle import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -43,5 +43,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"costream: configuration error: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=settings.host, port=settings.port)
+    asyncio.run(serve(app, settings.host, settings.port))
     return 0

@@ -11,6 +11,7 @@ from server.domain.accounts import AccountService
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
 from server.keys import ACCOUNTS, AUTH, STREAMS
+from server.lifecycle import DRAIN
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 
@@ -77,7 +78,10 @@ async def end_stream(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 while serving; 503 while draining, so a load balancer stops sending new work."""
+    drain = request.app[DRAIN]
+    body = {"ok": not drain.draining, "draining": drain.draining, "inflight": drain.inflight - 1}
+    return web.json_response(body, status=503 if drain.draining else 200)
 
 
 def _file(relative: str) -> web.FileResponse:

@@ -45,7 +45,10 @@ const room = new Room(streamId, {
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
     // Rejoined after a restart or a network cut: publish again if our media is lost.
-    if (ack.publishing === false && whip && stream?.status === "live") reconnectMedia();
+    if (ack.publishing === false) {
+      hostOnAir = false;
+      if (whip && stream?.status === "live") reconnectMedia();
+    }
     if (typeof ack.stream?.viewers === "number") badge.setViewers(ack.stream.viewers);
   },
   onConnection: (state) => {
@@ -195,8 +198,11 @@ function publishing(session) {
   session.onState((state) => session === whip && onPublishState(state));
 }
 
+let republishBusy = false;
+
 async function republish() {
-  if (stream?.status !== "live" || !whip) return;
+  if (stream?.status !== "live" || !whip || republishBusy) return;
+  republishBusy = true;
   $("#republish").hidden = true;
   setChip($("#conn"), "warn", "Reconnecting…");
   await whip.stop();
@@ -206,6 +212,8 @@ async function republish() {
     setChip($("#conn"), "bad", `Reconnecting… (${error.message})`);
     $("#republish").hidden = false;
     republishing.schedule();
+  } finally {
+    republishBusy = false;
   }
 }
 

@@ -43,7 +43,10 @@ const room = new Room(streamId, {
     if (ack.listings) listings.setAll(ack.listings);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
-    else if (stage.active && ack.publishing === false) stageReconnect();
+    else if (stage.active && ack.publishing === false) {
+      stage.onAir = false;
+      stageReconnect();
+    }
     if (ack.pending_invite && !stage.active) showInvite(ack.pending_invite);
   },
   onConnection: (state) => {
@@ -308,7 +311,19 @@ function stageReconnect() {
   stageRepublish.schedule();
 }
 
+let stageBusy = false;
+
 async function publishOnStage() {
+  if (stageBusy) return;
+  stageBusy = true;
+  try {
+    await publishStage();
+  } finally {
+    stageBusy = false;
+  }
+}
+
+async function publishStage() {
   setText($("#cohost-error"), "");
   $("#cohost-retry").hidden = true;
   setChip($("#cohost-conn"), "connecting", "Connecting…");

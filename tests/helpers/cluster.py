@@ -118,32 +118,43 @@ class Cluster:
             stop(node.process)
 
 
-def start_cluster(count: int, redis_url: str, data_dir: Path, **settings: str) -> Cluster:
-    secret = "cluster-test-secret-key-0123456789"
-    env = {
+def server_env(data_dir: Path, secret: str, **settings: str) -> dict[str, str]:
+    """The environment of a `costream serve` child: ours without COSTREAM_*, plus these."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("COSTREAM_")},
-        "COSTREAM_REDIS_URL": redis_url,
         "COSTREAM_DATA_DIR": str(data_dir),
         "COSTREAM_SECRET_KEY": secret,
         **{f"COSTREAM_{k.upper()}": v for k, v in settings.items()},
     }
-    nodes = []
-    for index in range(count):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = data_dir.parent / f"node{index}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(port)],
-            cwd=REPO,
-            env={**env, "COSTREAM_PUBLIC_URL": url},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        nodes.append(Node(url, process, log))
+
+
+def spawn_node(env: dict[str, str], log: Path, port: int | None = None) -> Node:
+    """Start one `costream serve` on `port` (a free one by default); not yet ready."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "serve", "--port", str(port)],
+        cwd=REPO,
+        env={**env, "COSTREAM_PUBLIC_URL": url},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return Node(url, process, log)
+
+
+def wait_ready(node: Node, timeout: float = 90) -> Node:
+    wait_until(lambda: _healthy(node.url), f"costream at {node.url}", node.process, timeout)
+    return node
+
+
+def start_cluster(count: int, redis_url: str, data_dir: Path, **settings: str) -> Cluster:
+    secret = "cluster-test-secret-key-0123456789"
+    env = server_env(data_dir, secret, redis_url=redis_url, **settings)
+    nodes = [spawn_node(env, data_dir.parent / f"node{index}.log") for index in range(count)]
     cluster = Cluster(nodes, data_dir, secret, env)
     try:
         for node in nodes:
-            wait_until(lambda n=node: _healthy(n.url), f"costream at {node.url}", node.process, 90)
+            wait_ready(node)
     except BaseException:
         cluster.stop()
         raise
