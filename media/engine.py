@@ -89,12 +89,19 @@ class MediaEngine:
     def _seat_changed(self, stream_id: str, seat: str, on_air: bool) -> None:
         if self.seat_listener is None:
             return
-        task = asyncio.ensure_future(self.seat_listener(stream_id, seat, on_air))
+        task = asyncio.ensure_future(self._tell_seat_listener(stream_id, seat, on_air))
         self._notices.add(task)
         task.add_done_callback(self._notices.discard)
 
     def session(self, session_id: str) -> MediaSession | None:
         return self.sessions.get(session_id)
+
+    async def _tell_seat_listener(self, stream_id: str, seat: str, on_air: bool) -> None:
+        assert self.seat_listener is not None
+        try:
+            await self.seat_listener(stream_id, seat, on_air)
+        except Exception:  # the show goes on; the listener's failure is only logged
+            logger.exception("seat listener failed for %s %s", stream_id, seat)
 
     async def publish(
         self,

@@ -149,7 +149,7 @@ def create_app(settings: Settings) -> web.Application:
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
     stage = StageWatch(app[STREAMS], events, settings.cohost_grace_seconds)
     engine.seat_listener = stage.seat_media
-    sio = signaling.realtime.create_server(settings.redis_url)
+    sio = signaling.realtime.create_server(settings.redis_url, settings.redis_timeout_seconds)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.

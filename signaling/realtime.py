@@ -147,7 +147,10 @@ class Realtime:
     async def disconnect(self, sid: str, *reason: Any) -> None:
         conn = self.conns.pop(sid, None)
         if conn is not None:
-            await self.app[PRESENCE].leave(sid)
+            try:
+                await self.app[PRESENCE].leave(sid)
+            except ApiError as error:  # Redis down: the entry expires with its TTL
+                log.warning("presence of %s not removed: %s", sid, error.message)
 
     async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
@@ -282,10 +285,16 @@ async def vendor_file(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def create_server(redis_url: str | None) -> socketio.AsyncServer:
-    """The Socket.IO server; with Redis its emits reach every process's clients."""
+def create_server(redis_url: str | None, redis_timeout: float = 2.0) -> socketio.AsyncServer:
+    """The Socket.IO server; with Redis its emits reach every process's clients.
+
+    Emits travel through Redis even to this process's clients: while Redis is down
+    they are dropped (publishing gives up after `redis_timeout`, it never hangs), and
+    the manager's listener resubscribes by itself once Redis is back.
+    """
     use_prompt_sockets()
-    manager = DirectRedisFanout(redis_url) if redis_url else DirectFanout()
+    bounded = {"socket_timeout": redis_timeout, "socket_connect_timeout": redis_timeout}
+    manager = DirectRedisFanout(redis_url, redis_options=bounded) if redis_url else DirectFanout()
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from server.domain.errors import invalid_field
+from server.domain.errors import ApiError, invalid_field
 from server.domain.streams import same_user
 from server.events import EventBus, PresenceChanged
 
@@ -80,4 +80,7 @@ class PresenceService:
         """Remove this process's connections from the shared presence."""
         while self._local:
             conn_id, stream_id = self._local.popitem()
-            await self._store.remove_presence(stream_id, conn_id)
+            try:
+                await self._store.remove_presence(stream_id, conn_id)
+            except ApiError:  # shared store unavailable: the entries expire by themselves
+                return

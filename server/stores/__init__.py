@@ -36,7 +36,9 @@ def open_live_store(settings: Settings) -> LiveStore:
     if settings.redis_url:
         from server.stores.redis_live import RedisLiveStore
 
-        return RedisLiveStore(settings.redis_url)
+        return RedisLiveStore(
+            settings.redis_url, settings.redis_timeout_seconds, settings.live_ttl_seconds
+        )
     from server.stores.memory_live import MemoryLiveStore
 
     return MemoryLiveStore()

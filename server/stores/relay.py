@@ -15,6 +15,7 @@ import logging
 import uuid
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from server.domain.streams import StreamService
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -22,6 +23,7 @@ from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 log = logging.getLogger(__name__)
 
 CHANNEL = "costream:events"
+RESUBSCRIBE_SECONDS = 1.0
 
 
 class RedisEventRelay:
@@ -49,13 +51,28 @@ class RedisEventRelay:
             data = {"type": "status", "stream_id": event.stream.id}
         else:
             return
-        await self._redis.publish(CHANNEL, json.dumps({"origin": self._origin, **data}))
+        try:
+            await self._redis.publish(CHANNEL, json.dumps({"origin": self._origin, **data}))
+        except (RedisError, OSError) as error:
+            # Other processes miss this change; their media catches up on the next one.
+            log.warning("cannot relay %s (Redis unavailable: %s)", data["type"], error)
 
     async def start(self) -> None:
-        """Subscribe, then listen in the background."""
+        """Subscribe, then listen in the background (resubscribing after a Redis outage)."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(CHANNEL)
-        self._task = asyncio.create_task(self._listen(pubsub))
+        self._task = asyncio.create_task(self._listen_forever(pubsub))
+
+    async def _listen_forever(self, pubsub) -> None:
+        while True:
+            try:
+                await self._listen(pubsub)
+            except (RedisError, OSError) as error:
+                log.warning("event relay lost Redis (%s); resubscribing", error)
+            await asyncio.sleep(RESUBSCRIBE_SECONDS)
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.subscribe(CHANNEL)
 
     async def _listen(self, pubsub) -> None:
         try:
@@ -65,7 +82,8 @@ class RedisEventRelay:
                 except Exception:
                     log.exception("cannot replay %r", message)
         finally:
-            await pubsub.aclose()
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     async def _replay(self, data: dict) -> None:
         if data.get("origin") == self._origin:

@@ -57,8 +57,9 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
-def start_redis(log: Path) -> Redis:
-    port = free_port()
+def start_redis(log: Path, port: int | None = None) -> Redis:
+    """A private, empty redis-server on 127.0.0.1 (on `port`: to restart one after a stop)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             "redis-server",
@@ -71,7 +72,7 @@ def start_redis(log: Path) -> Redis:
             "--appendonly",
             "no",
         ],
-        stdout=log.open("wb"),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
 

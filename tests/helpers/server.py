@@ -33,17 +33,17 @@ class RunningServer:
             await self.runner.cleanup()
 
 
-async def start_server(settings: Settings) -> RunningServer:
-    """Run `create_app(settings)` on a free port of 127.0.0.1."""
-    return await start_app(create_app(settings))
+async def start_server(settings: Settings, port: int = 0) -> RunningServer:
+    """Run `create_app(settings)` on `port` (default: a free one) of 127.0.0.1."""
+    return await start_app(create_app(settings), port)
 
 
-async def start_app(app: web.Application) -> RunningServer:
+async def start_app(app: web.Application, port: int = 0) -> RunningServer:
     """Run an app built by `create_app` (possibly with extra test routes) on 127.0.0.1."""
     settings = app[SETTINGS]
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     return RunningServer(f"http://127.0.0.1:{port}", app, settings, runner)
