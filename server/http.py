@@ -78,9 +78,13 @@ async def end_stream(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    """200 while serving; 503 while draining, so a load balancer stops sending new work."""
+    """200 while serving; 503 while draining, so a load balancer stops sending new work.
+
+    `?verbose=1` adds `draining` and `inflight` (requests in flight besides this one)."""
     drain = request.app[DRAIN]
-    body = {"ok": not drain.draining, "draining": drain.draining, "inflight": drain.inflight - 1}
+    body: dict[str, object] = {"ok": not drain.draining}
+    if drain.draining or request.query.get("verbose") == "1":
+        body.update(draining=drain.draining, inflight=drain.inflight - 1)
     return web.json_response(body, status=503 if drain.draining else 200)
 
 

@@ -185,7 +185,7 @@ async def test_sigterm_refuses_new_sessions_finishes_a_buy_in_flight_and_exits(
 
 
 async def health(http: aiohttp.ClientSession, url: str) -> tuple[int, dict]:
-    async with http.get(url + "/healthz") as response:
+    async with http.get(url + "/healthz?verbose=1") as response:
         return response.status, await response.json()
 
 
