@@ -181,8 +181,9 @@ function onPublishState(state) {
     republishing.cancel();
     republishing.reset();
     const session = whip;
-    // Connected but the server still misses our pictures after a while: try again.
-    setTimeout(() => session === whip && !hostOnAir && reconnectMedia(), 5000);
+    // Connected but the server still misses our pictures after a while: try again
+    // (only the server's `stage:media` can tell, so only with realtime up).
+    setTimeout(() => session === whip && room.connected && !hostOnAir && reconnectMedia(), 5000);
   }
   if ((state === "failed" || state === "closed") && stream?.status === "live") reconnectMedia();
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from server.keys import MEDIA, STREAMS
+from tests.e2e.test_live_scene import attr_is
 from tests.helpers.browser import PHONE, chromium, screenshot, solid_y4m
 from tests.helpers.server import add_user
 
@@ -22,14 +23,6 @@ RECORD = """([selector, name]) => {
     .observe(node, { attributes: true, attributeFilter: [name] });
 }"""
 SEEN = "([s, n]) => window.__seen[s + '@' + n]"
-
-
-async def attr_is(page, selector: str, name: str, value: str, timeout: float = 20) -> None:
-    await page.wait_for_function(
-        "([s, n, v]) => document.querySelector(s)?.getAttribute(n) === v",
-        arg=[selector, name, value],
-        timeout=timeout * 1000,
-    )
 
 
 async def test_studio_and_cohost_page_show_reconnecting_and_recover(server, api, tmp_path) -> None:
