@@ -23,9 +23,12 @@ async def test_dropped_cohost_leaves_host_alone_then_returns_side_by_side(
     show: Show, connect: Connect
 ) -> None:
     host = await connect(show.server.url, show.host_token, "hostess")
-    await host.ok("join", {"stream_id": show.stream_id})
+    ack = await host.ok("join", {"stream_id": show.stream_id})
+    assert ack["publishing"] is False  # a rejoining studio learns it must publish
     bob, _, viewer = await show.on_stage()
     await host.next("cohost:media", lambda d: d["state"] == "connected")
+    ack = await host.ok("join", {"stream_id": show.stream_id})
+    assert ack["publishing"] is True
 
     cut_at = time.monotonic()
     cut_network(bob.pc)
