@@ -55,11 +55,13 @@ function session(pc, location, token, extra = {}) {
       if (transceiver) await transceiver.sender.replaceTrack(track);
     },
     /**
-     * Call `onStall()` once when no video bytes arrived for `checks` checks `everyMs`
-     * apart (the server restarted, or the network is gone while ICE still looks up).
+     * Call `onStall()` once when video that was flowing stops: no new bytes for `checks`
+     * checks `everyMs` apart (the server restarted, or the network went away while ICE
+     * still looks up). A slow first connection is not a stall: counting starts with the
+     * first bytes, so a loaded machine never loops on re-negotiating.
      */
     watchStall(onStall, { everyMs = 2000, checks = 2 } = {}) {
-      let last = -1;
+      let last = 0;
       let still = 0;
       const timer = setInterval(async () => {
         if (pc.connectionState === "closed") return clearInterval(timer);
@@ -67,7 +69,7 @@ function session(pc, location, token, extra = {}) {
         (await pc.getStats()).forEach((report) => {
           if (report.type === "inbound-rtp" && report.kind === "video") bytes += report.bytesReceived;
         });
-        still = bytes === last ? still + 1 : 0;
+        still = bytes > 0 && bytes === last ? still + 1 : 0;
         last = bytes;
         if (still >= checks) {
           clearInterval(timer);

@@ -349,7 +349,7 @@ async function publishStage() {
     setText($("#cohost-error"), `Could not go on air: ${error.message}`);
     $("#cohost-retry").hidden = false;
     room.tryRequest("cohost:media", { state: "failed" });
-    if (error.code !== "forbidden") stageRepublish.schedule();
+    if (!["forbidden", "stream_ended"].includes(error.code)) stageRepublish.schedule();
   }
 }
 
