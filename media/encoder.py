@@ -64,6 +64,15 @@ class VideoEncoder:
             ),
         }
         self._context = context
+        # x264 counts frames; a loaded clock makes fewer frames per second, so the
+        # interval is also kept in time (HLS segments end at keyframes: <= interval).
+        self._keyframe_ticks = round(keyframe_interval / VIDEO_CLOCK)
+        self._frame_ticks = round(1 / (fps * VIDEO_CLOCK))
+        self._last_keyframe_pts: int | None = None
+
+    def _keyframe_due(self, pts: int) -> bool:
+        last = self._last_keyframe_pts
+        return last is not None and pts - last + self._frame_ticks > self._keyframe_ticks
 
     def encode(self, frame: av.VideoFrame, pts: int) -> list[av.Packet]:
         """Encode one composite frame (`pts` in 1/90000). Runs off the loop."""
@@ -73,12 +82,15 @@ class VideoEncoder:
         if self.keyframes.take(now):
             frame.pict_type = PictureType.I
             self.keyframes_forced += 1
+        elif self._keyframe_due(pts):
+            frame.pict_type = PictureType.I
         packets = self._context.encode(frame)
         self.frames_encoded += 1
         for packet in packets:
             packet.time_base = VIDEO_CLOCK
             if packet.is_keyframe:
                 self.keyframes.note_keyframe(now)
+                self._last_keyframe_pts = packet.pts
         return packets
 
 

@@ -19,6 +19,7 @@ from aiortc.sdp import SessionDescription
 from media.config import MediaConfig
 from media.errors import MediaError
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
+from media.outputs import MuxSink, OutputPlan
 from media.publisher import Publisher
 from media.room import Room, Subscription
 from media.rtpsender import FanoutSender
@@ -62,13 +63,36 @@ class MediaEngine:
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
+        self._plans: dict[str, OutputPlan] = {}
         restrict_host_addresses(config.ice_host_addresses)
 
     def room(self, stream_id: str) -> Room:
         room = self.rooms.get(stream_id)
         if room is None:
             room = self.rooms[stream_id] = Room(stream_id, self.config)
+            plan = self._plans.get(stream_id)
+            if plan is not None:
+                room.set_outputs(plan)
         return room
+
+    def set_outputs(self, stream_id: str, plan: OutputPlan | None) -> None:
+        """The outputs a live stream has (None: none); kept while its room comes and goes."""
+        if plan is None:
+            self._plans.pop(stream_id, None)
+            plan = OutputPlan()
+        else:
+            self._plans[stream_id] = plan
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.set_outputs(plan)
+
+    def output_plan(self, stream_id: str) -> OutputPlan | None:
+        return self._plans.get(stream_id)
+
+    def output(self, stream_id: str, key: str) -> MuxSink | None:
+        """A running output of the stream ("hls", "recording", "rtmp:<id>")."""
+        room = self.rooms.get(stream_id)
+        return room.outputs.sink(key) if room is not None else None
 
     def session(self, session_id: str) -> MediaSession | None:
         return self.sessions.get(session_id)
@@ -132,6 +156,7 @@ class MediaEngine:
 
     async def close_stream(self, stream_id: str) -> None:
         """End every session of a stream and free its room."""
+        self._plans.pop(stream_id, None)
         for session in [s for s in self.sessions.values() if s.stream_id == stream_id]:
             await self.close_session(session.id)
         await self._close_room(stream_id)

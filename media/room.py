@@ -24,6 +24,7 @@ from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
 from media.fanout import FrameFeed
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
+from media.outputs import OutputHub, OutputPlan
 from media.publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class Room:
         self._audio_out: dict[str | None, FrameFeed] = {}
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix=f"video-{stream_id}")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
+        # HLS, recording, simulcast: fed from the same encode, each on its own thread.
+        self.outputs = OutputHub(config.width, config.height, config.fps)
         self._tasks = [
             asyncio.ensure_future(self._video_clock()),
             asyncio.ensure_future(self._audio_clock()),
@@ -105,14 +108,27 @@ class Room:
         """A viewer joined or lost the picture (PLI/FIR)."""
         self.video_encoder.keyframes.request()
 
+    def set_outputs(self, plan: OutputPlan) -> None:
+        """Start or stop outputs; a new one starts at the next (requested) keyframe."""
+        before = set(self.outputs.sinks)
+        self.outputs.apply(plan)
+        if set(self.outputs.sinks) - before:
+            self.request_keyframe()
+
     @property
     def listeners(self) -> int:
         return len(self._video_out)
+
+    @property
+    def encoding(self) -> bool:
+        """The composite is encoded while anyone watches or any output runs."""
+        return bool(self._video_out) or self.outputs.active
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.outputs.close()  # their threads finish the playlist and the files
         for publisher in list(self.publishers.values()):
             await self.remove_publisher(publisher)
         self._video_thread.shutdown(wait=False)
@@ -130,7 +146,9 @@ class Room:
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
-        return self.video_encoder.encode(self._compositor.compose(sources), pts)
+        packets = self.video_encoder.encode(self._compositor.compose(sources), pts)
+        self.outputs.video(packets)
+        return packets
 
     async def _video_clock(self) -> None:
         loop = asyncio.get_running_loop()
@@ -139,7 +157,7 @@ class Room:
         while True:
             now = loop.time()
             self.stats.video_ticks += 1
-            if self._video_out:
+            if self.encoding:
                 pts = round((now - start) / VIDEO_CLOCK)
                 packets = await self._off_loop(
                     self._video_thread, self._compose_and_encode, self._fresh_frames(now), pts
@@ -149,9 +167,15 @@ class Room:
             deadline = max(deadline + period, loop.time())
             await asyncio.sleep(deadline - loop.time())
 
-    def _encode_mixes(self, mixes: dict[str | None, np.ndarray], pts: int) -> dict:
+    def _encode_mixes(
+        self, mixes: dict[str | None, np.ndarray], listened: set[str | None], pts: int
+    ) -> dict:
+        if None in mixes:
+            self.outputs.audio(mixes[None], pts)  # AAC once, for every output
         encoded = {}
         for feed, mix in mixes.items():
+            if feed not in listened:
+                continue
             encoder = self._audio_encoders.get(feed)
             if encoder is None:
                 encoder = self._audio_encoders[feed] = AudioEncoder()
@@ -163,12 +187,15 @@ class Room:
         deadline = loop.time()
         while True:
             # Mixing is cheap and touches buffers the loop fills: keep it here.
-            feeds = [feed for feed, fanout in self._audio_out.items() if fanout]
-            mixes = self._mixer.tick(feeds)
+            listened = {feed for feed, fanout in self._audio_out.items() if fanout}
+            wanted = listened | {None} if self.outputs.active else listened
+            mixes = self._mixer.tick(list(wanted))
             pts = self.stats.audio_ticks * SAMPLES_PER_TICK
             self.stats.audio_ticks += 1
             if mixes:
-                encoded = await self._off_loop(self._audio_thread, self._encode_mixes, mixes, pts)
+                encoded = await self._off_loop(
+                    self._audio_thread, self._encode_mixes, mixes, listened, pts
+                )
                 for feed, packets in (encoded or {}).items():
                     self._audio_out[feed].publish(packets)
             deadline = max(deadline + AUDIO_TICK, loop.time())

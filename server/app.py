@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce
+from server import http, http_commerce, http_outputs
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
@@ -19,6 +19,7 @@ from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
@@ -33,6 +34,7 @@ from server.keys import (
     LIVE,
     MEDIA,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
     REALTIME,
     SETTINGS,
@@ -41,6 +43,7 @@ from server.keys import (
 )
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_outputs import OutputsStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -136,6 +139,15 @@ def create_app(settings: Settings) -> web.Application:
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
+    )
+    app[OUTPUTS].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -153,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
 
     http.setup(app)
     http_commerce.setup(app)
+    http_outputs.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

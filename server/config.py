@@ -65,6 +65,10 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
+    # and recording of every stream unless its own `record` says otherwise.
+    hls: bool = True
+    record: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -129,6 +133,16 @@ def _parse_float(name: str, value: object) -> float:
     raise ConfigError(f"{name}: expected a number, got {value!r}")
 
 
+def _parse_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _parse_str(name: str, value: object) -> str:
     if isinstance(value, str):
         return value
@@ -180,6 +194,7 @@ def _parse_ice_servers(name: str, value: object) -> tuple[IceServer, ...]:
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
+    "bool": _parse_bool,
     "str": _parse_str,
     "Path": _parse_path,
     "tuple[str, ...]": _parse_str_tuple,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
     from server.domain.moderation import ModerationService
+    from server.domain.outputs import OutputsService
     from server.domain.presence import PresenceService
     from server.domain.streams import StreamService
     from server.events import EventBus
@@ -41,3 +42,4 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")

@@ -156,15 +156,7 @@ class Viewer:
         letterbox bars.
         """
         assert self.frame is not None
-        rgb = self.frame.to_ndarray(format="rgb24").astype(np.float32)
-        height, width = rgb.shape[:2]
-        rows = slice(height * 2 // 5, height * 3 // 5)
-
-        def centre(x: int) -> tuple[float, ...]:
-            patch = rgb[rows, x - width // 16 : x + width // 16]
-            return tuple(patch.reshape(-1, 3).mean(axis=0))
-
-        return centre(width // 4), centre(width * 3 // 4)
+        return halves(self.frame)
 
     def tones(self, frequencies: list[float]) -> dict[float, float]:
         """Relative strength of each frequency in the last second of audio."""
@@ -179,6 +171,21 @@ class Viewer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def centre_colour(frame: av.VideoFrame, x: float, y: float) -> tuple[float, ...]:
+    """Mean RGB of a small patch centred at (x, y), given as fractions of the picture."""
+    rgb = frame.to_ndarray(format="rgb24").astype(np.float32)
+    height, width = rgb.shape[:2]
+    cx, cy = int(width * x), int(height * y)
+    dx, dy = width // 16, height // 10
+    patch = rgb[cy - dy : cy + dy, cx - dx : cx + dx]
+    return tuple(patch.reshape(-1, 3).mean(axis=0))
+
+
+def halves(frame: av.VideoFrame) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean RGB at the centres of a picture's left and right halves."""
+    return centre_colour(frame, 0.25, 0.5), centre_colour(frame, 0.75, 0.5)
 
 
 def looks(rgb: tuple[float, ...], color: str) -> bool:

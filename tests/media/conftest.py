@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -42,13 +44,24 @@ class Show:
 
     async def on_stage(self) -> tuple[Publisher, HttpSignal, Viewer]:
         """Host red (440 Hz) and seated cohost bob blue (880 Hz); a viewer sees red|blue."""
-        bob_token, _ = await self.api.register("bob")
-        await self.seat("bob")
         await self.publish(self.host_token, RED, 440)
-        bob, bob_signal = await self.publish(bob_token, BLUE, 880)
+        bob, bob_signal = await self.on_stage_cohost()
         viewer = await self.watch()
         await viewer.wait_for(showing(viewer, "red", "blue"))
         return bob, bob_signal, viewer
+
+    async def first_frame(self, seat: str, timeout: float = 15.0) -> float:
+        """Wait until the room has a picture from `seat`; returns time.monotonic() then."""
+        async with asyncio.timeout(timeout):
+            while seat not in self.room.layout:
+                await asyncio.sleep(0.02)
+        return time.monotonic()
+
+    async def on_stage_cohost(self) -> tuple[Publisher, HttpSignal]:
+        """Seat cohost bob and publish blue (880 Hz) from him."""
+        bob_token, _ = await self.api.register("bob")
+        await self.seat("bob")
+        return await self.publish(bob_token, BLUE, 880)
 
     async def seat(self, username: str) -> None:
         """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""

@@ -1,0 +1,192 @@
+"""Outputs beyond WebRTC: which outputs a live stream has, its recordings, destinations.
+
+The media engine runs the outputs; this service decides them from the
+settings and the stream's own choices, and follows the stream's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import av
+
+from media.engine import MediaEngine
+from media.outputs import OutputPlan
+from server.domain.errors import ApiError, invalid_field, not_found
+from server.domain.streams import Stream, StreamService, require_role
+from server.domain.times import format_time, utc_now
+from server.domain.validation import text_field
+from server.events import Event, EventBus, StreamStatusChanged
+from server.stores.sql_outputs import Destination, OutputsStore
+
+# Stream ids are token_urlsafe: anything else never names a directory.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DESTINATION_SCHEMES = ("rtmp://", "rtmps://")
+DESTINATIONS_PER_STREAM = 5
+URL_MAX = 500
+
+
+def record_field(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise invalid_field("record", "must be true or false")
+    return value
+
+
+def _media_duration(path: Path) -> float:
+    """Seconds of media in a (possibly still growing) MP4. Blocking: run off the loop."""
+    with av.open(str(path)) as container:
+        if container.duration is not None:
+            return container.duration / 1_000_000
+        stream = container.streams.video[0]
+        last = 0.0
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                last = max(last, float(packet.pts * stream.time_base))
+        return last
+
+
+class OutputsService:
+    """Decides and reports a stream's HLS, recording and simulcast outputs."""
+
+    def __init__(
+        self,
+        store: OutputsStore,
+        streams: StreamService,
+        engine: MediaEngine,
+        data_dir: Path,
+        hls: bool,
+        record: bool,
+    ) -> None:
+        self._store = store
+        self._streams = streams
+        self._engine = engine
+        self._data_dir = data_dir
+        self._hls = hls
+        self._record = record
+
+    def follow(self, events: EventBus) -> None:
+        """Outputs start when a stream goes live (the engine stops them at the end)."""
+
+        async def on_event(event: Event) -> None:
+            if isinstance(event, StreamStatusChanged) and event.stream.status == "live":
+                await self.refresh(event.stream.id)
+
+        events.subscribe(on_event)
+
+    def hls_dir(self, stream_id: str) -> Path:
+        return self._data_dir / "hls" / stream_id
+
+    def recording_dir(self, stream_id: str) -> Path:
+        return self._data_dir / "recordings" / stream_id
+
+    async def plan(self, stream_id: str) -> OutputPlan:
+        record, _layout = await self._store.settings(stream_id)
+        recording = self._record if record is None else record
+        destinations = await self._store.destinations(stream_id)
+        return OutputPlan(
+            hls_dir=self.hls_dir(stream_id) if self._hls else None,
+            recording_dir=self.recording_dir(stream_id) if recording else None,
+            destinations={d.id: d.url for d in destinations},
+        )
+
+    async def refresh(self, stream_id: str) -> None:
+        """Apply the stream's current choices to its running outputs (live only)."""
+        stream = await self._streams.get(stream_id)
+        if stream.status == "live":
+            self._engine.set_outputs(stream_id, await self.plan(stream_id))
+
+    async def _hosted(self, stream_id: str, user: str) -> Stream:
+        stream = await self._streams.get(stream_id)
+        require_role(stream, user, "host")
+        return stream
+
+    # -- recording -------------------------------------------------------------------
+
+    async def set_record(self, stream_id: str, user: str, value: object) -> None:
+        """Turn this stream's recording on or off (host); applies at once when live."""
+        record = record_field(value)
+        await self._hosted(stream_id, user)
+        await self._store.set_record(stream_id, record)
+        await self.refresh(stream_id)
+
+    async def settings(self, stream_id: str, user: str) -> dict[str, Any]:
+        """The stream's output settings as the host sees them."""
+        await self._hosted(stream_id, user)
+        record, layout = await self._store.settings(stream_id)
+        return {
+            "record": self._record if record is None else record,
+            "hls": self._hls,
+            "hls_url": f"/hls/{stream_id}/index.m3u8" if self._hls else None,
+        }
+
+    def recording_files(self, stream_id: str) -> list[Path]:
+        """The stream's MP4 files, oldest first (a part per media room of the show)."""
+        if not SAFE_ID.match(stream_id):
+            return []
+        return sorted(self.recording_dir(stream_id).glob("*.mp4"))
+
+    async def recording(self, stream_id: str) -> dict[str, Any]:
+        """{"url", "duration_s"} of the latest recording, and every part in `parts`."""
+        await self._streams.get(stream_id)
+        files = [f for f in self.recording_files(stream_id) if f.stat().st_size > 0]
+        if not files:
+            raise not_found("this stream has no recording", "recording_not_found")
+        loop = asyncio.get_running_loop()
+        parts = []
+        for path in files:
+            try:
+                duration = await loop.run_in_executor(None, _media_duration, path)
+            except Exception:  # not playable yet (no first fragment)
+                continue
+            url = f"/recordings/{stream_id}/{path.name}"
+            parts.append({"url": url, "duration_s": round(duration, 3)})
+        if not parts:
+            raise not_found("the recording has no media yet", "recording_not_found")
+        return {**parts[-1], "parts": parts}
+
+    # -- simulcast ---------------------------------------------------------------------
+
+    def _destination(self, destination: Destination) -> dict[str, Any]:
+        sink = self._engine.output(destination.stream_id, f"rtmp:{destination.id}")
+        plan = self._engine.output_plan(destination.stream_id)
+        if sink is not None:
+            status, error = sink.status, sink.error
+        else:  # not running: the stream is not live, or no media room right now
+            status, error = ("idle" if plan is None else "connecting"), None
+        return {
+            "id": destination.id,
+            "url": destination.url,
+            "status": status,
+            "error": error,
+            "created_at": destination.created_at,
+        }
+
+    async def destinations(self, stream_id: str, user: str) -> list[dict[str, Any]]:
+        await self._hosted(stream_id, user)
+        return [self._destination(d) for d in await self._store.destinations(stream_id)]
+
+    async def add_destination(self, stream_id: str, user: str, url: object) -> dict[str, Any]:
+        """Push the composite to an RTMP(S) ingest (host); starts at once when live."""
+        await self._hosted(stream_id, user)
+        text = text_field("url", url, min_len=1, max_len=URL_MAX).strip()
+        if not text.lower().startswith(DESTINATION_SCHEMES) or len(text) <= len("rtmp://"):
+            raise invalid_field("url", "must be an rtmp:// or rtmps:// URL")
+        destination = Destination(
+            secrets.token_urlsafe(9), stream_id, text, format_time(utc_now()) or ""
+        )
+        if not await self._store.add_destination(destination, DESTINATIONS_PER_STREAM):
+            raise ApiError(
+                409, "too_many_destinations", f"at most {DESTINATIONS_PER_STREAM} destinations"
+            )
+        await self.refresh(stream_id)
+        return self._destination(destination)
+
+    async def remove_destination(self, stream_id: str, user: str, dest_id: str) -> None:
+        await self._hosted(stream_id, user)
+        if not await self._store.remove_destination(stream_id, dest_id):
+            raise not_found("no such destination", "destination_not_found")
+        await self.refresh(stream_id)

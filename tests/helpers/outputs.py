@@ -1,0 +1,60 @@
+"""Reading the outputs back over HTTP: HLS playlists and segments, recordings."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import av
+
+
+@dataclass
+class Playlist:
+    """A fetched HLS media playlist."""
+
+    text: str
+    headers: dict[str, str]
+
+    @property
+    def segments(self) -> list[str]:
+        return [line for line in self.text.splitlines() if line and not line.startswith("#")]
+
+    @property
+    def durations(self) -> list[float]:
+        return [
+            float(line.split(":", 1)[1].rstrip(","))
+            for line in self.text.splitlines()
+            if line.startswith("#EXTINF:")
+        ]
+
+    @property
+    def ended(self) -> bool:
+        return "#EXT-X-ENDLIST" in self.text
+
+
+async def fetch(url: str) -> tuple[int, bytes, dict[str, str]]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.read(), dict(response.headers)
+
+
+async def wait_for_playlist(url: str, segments: int = 1, timeout: float = 10.0) -> Playlist:
+    """Poll the playlist until it lists `segments` segments (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body, headers = await fetch(url)
+        if status == 200:
+            playlist = Playlist(body.decode(), headers)
+            if len(playlist.segments) >= segments:
+                return playlist
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}: no playlist with {segments} segment(s) in {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+def decoded_frames(data: bytes, container_format: str | None = None) -> list[av.VideoFrame]:
+    """Every video frame of an in-memory segment or file."""
+    with av.open(io.BytesIO(data), format=container_format) as container:
+        return list(container.decode(video=0))
