@@ -69,10 +69,15 @@ class VideoEncoder:
         self._keyframe_ticks = round(keyframe_interval / VIDEO_CLOCK)
         self._frame_ticks = round(1 / (fps * VIDEO_CLOCK))
         self._last_keyframe_pts: int | None = None
+        self._last_pts: int | None = None
 
     def _keyframe_due(self, pts: int) -> bool:
-        last = self._last_keyframe_pts
-        return last is not None and pts - last + self._frame_ticks > self._keyframe_ticks
+        """Whether waiting for the next frame would pass the interval (by the last gap)."""
+        last_key, previous = self._last_keyframe_pts, self._last_pts
+        if last_key is None or previous is None:
+            return False
+        gap = max(self._frame_ticks, pts - previous)
+        return pts - last_key + gap > self._keyframe_ticks
 
     def encode(self, frame: av.VideoFrame, pts: int) -> list[av.Packet]:
         """Encode one composite frame (`pts` in 1/90000). Runs off the loop."""
@@ -84,6 +89,7 @@ class VideoEncoder:
             self.keyframes_forced += 1
         elif self._keyframe_due(pts):
             frame.pict_type = PictureType.I
+        self._last_pts = pts
         packets = self._context.encode(frame)
         self.frames_encoded += 1
         for packet in packets:

@@ -15,6 +15,10 @@ from server.keys import OUTPUTS
 
 routes = web.RouteTableDef()
 
+HLS_JS_DIR = (
+    Path(__file__).resolve().parent.parent / "node_modules" / "hls.js" / "dist"
+).resolve()
+HLS_JS_FILES = ("hls.min.mjs", "hls.min.mjs.map")
 PLAYLIST_NAME = re.compile(r"^index\.m3u8$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{8}-\d{1,9}\.ts$")
 RECORDING_NAME = re.compile(r"^\d{1,16}\.mp4$")
@@ -51,6 +55,15 @@ async def hls_file(request: web.Request) -> web.FileResponse:
         "Access-Control-Allow-Origin": "*",
     }
     return _served(_outputs(request).hls_dir(stream_id) / name, headers)
+
+
+@routes.get("/vendor/hls.js/{name}")
+async def hls_js(request: web.Request) -> web.FileResponse:
+    """The hls.js player (npm package) for the watch page's HLS fallback."""
+    name = request.match_info["name"]
+    if name not in HLS_JS_FILES:
+        raise not_found(f"no file {name!r}")
+    return _served(HLS_JS_DIR / name, {"Cache-Control": "no-cache"})
 
 
 @routes.get("/api/streams/{id}/recording")

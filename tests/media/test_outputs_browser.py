@@ -1,0 +1,44 @@
+"""Chromium on the outputs: the watch page on HLS (?mode=hls), the replay page."""
+
+from __future__ import annotations
+
+import pytest
+
+from media.engine import PLAY
+from server.keys import MEDIA
+from tests.helpers.browser import chromium, frames_advance, screenshot, wait_for_halves
+from tests.helpers.peers import RED
+from tests.helpers.server import add_user
+from tests.media.conftest import Show
+
+pytestmark = pytest.mark.browser
+
+
+async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
+    show: Show, tmp_path
+) -> None:
+    await show.publish(show.host_token, RED, 440)
+    await show.on_stage_cohost()
+    carol = await add_user(show.server, "carol")
+    async with chromium(show.server.url, tmp_path / "carol", viewport=(390, 844)) as person:
+        await person.sign_in_as(carol, "carol")
+        page = await person.open(f"/watch/{show.stream_id}?mode=hls")
+        await page.wait_for_selector("#behind-note", state="visible", timeout=20000)
+        assert await frames_advance(page, "#player", timeout=30) == 1280
+        await wait_for_halves(page, "#player", "red", "blue")
+        engine = show.server.app[MEDIA]
+        assert not [s for s in engine.sessions.values() if s.kind == PLAY]  # no WebRTC
+        assert "behind live" in await page.text_content("#behind-note")
+
+        status, body = await show.api.request(
+            "POST",
+            f"/api/streams/{show.stream_id}/listings",
+            token=show.host_token,
+            json={"title": "Denim jacket", "price_cents": 3900, "quantity": 2},
+        )
+        assert status == 201, body
+        card = f"#listings .listing[data-id='{body['listing']['id']}']"
+        await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector(f"{card} >> text=1 left")
+        await screenshot(page, "outputs-watch-hls-phone")
+        assert not person.errors, person.errors
