@@ -35,8 +35,10 @@ class Playlist:
         return "#EXT-X-ENDLIST" in self.text
 
 
-async def fetch(url: str) -> tuple[int, bytes, dict[str, str]]:
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
+async def fetch(
+    url: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
         return response.status, await response.read(), dict(response.headers)
 
 
