@@ -6,12 +6,19 @@ import pytest
 
 from media.engine import PLAY
 from server.keys import MEDIA
+from tests.conftest import ServerFactory
 from tests.helpers.browser import chromium, frames_advance, screenshot, wait_for_halves
 from tests.helpers.peers import RED
-from tests.helpers.server import add_user
+from tests.helpers.server import RunningServer, add_user
 from tests.media.conftest import Show
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def server(server_factory: ServerFactory) -> RunningServer:
+    """Shows of this module are recorded (for the replay page)."""
+    return await server_factory(record=True)
 
 
 async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
@@ -41,4 +48,34 @@ async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
         await page.click(f"{card} button:has-text('Buy')")
         await page.wait_for_selector(f"{card} >> text=1 left")
         await screenshot(page, "outputs-watch-hls-phone")
+        assert not person.errors, person.errors
+
+
+async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
+    show: Show, tmp_path
+) -> None:
+    _, recording = await show.record()
+    async with chromium(show.server.url, tmp_path / "replayer", viewport=(390, 844)) as person:
+        page = await person.open(f"/replay/{show.stream_id}")
+        ranges: list[int] = []
+        page.on("response", lambda r: r.url.endswith(".mp4") and ranges.append(r.status))
+        await page.wait_for_function(
+            "document.querySelector('#player').readyState >= 1", timeout=20000
+        )
+        duration = await page.evaluate("document.querySelector('#player').duration")
+        assert abs(duration - recording["duration_s"]) <= 0.5
+        target = duration / 2
+        await page.evaluate(
+            """(t) => new Promise((resolve) => {
+                const video = document.querySelector('#player');
+                video.addEventListener('seeked', resolve, { once: true });
+                video.currentTime = t;
+            })""",
+            target,
+        )
+        await wait_for_halves(page, "#player", "red", "blue")
+        position = await page.evaluate("document.querySelector('#player').currentTime")
+        assert abs(position - target) < 0.5
+        assert 206 in ranges, ranges  # the browser fetched byte ranges, not the whole file
+        await screenshot(page, "outputs-replay-phone")
         assert not person.errors, person.errors

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import av
 import pytest
 
-from server.keys import MEDIA
 from tests.conftest import ServerFactory
 from tests.helpers.outputs import fetch
-from tests.helpers.peers import RED, halves, looks
+from tests.helpers.peers import halves, looks
 from tests.helpers.server import RunningServer
-from tests.media.conftest import Show, showing
+from tests.media.conftest import Show
 
 
 @pytest.fixture
@@ -22,33 +18,8 @@ async def server(server_factory: ServerFactory) -> RunningServer:
     return await server_factory(record=True)
 
 
-async def record_a_show(show: Show, with_cohost: bool = True) -> tuple[float, dict]:
-    """Host red, then cohost blue for at least as long again; returns (seconds, recording)."""
-    started = time.monotonic()
-    await show.publish(show.host_token, RED, 440)
-    recorder = show.server.app[MEDIA].output(show.stream_id, "recording")
-    assert recorder is not None
-    if with_cohost:
-        await show.on_stage_cohost()
-        viewer = await show.watch()
-        await viewer.wait_for(showing(viewer, "red", "blue"), timeout=20)
-        # The show's length, not a synchronisation: red|blue must fill its middle.
-        await asyncio.sleep(time.monotonic() - started + 1)
-    else:
-        async with asyncio.timeout(15):  # a second of media written
-            while recorder.packets_written < 60:
-                await asyncio.sleep(0.05)
-    assert recorder.status == "live"
-    await show.api.end(show.host_token, show.stream_id)
-    ended = time.monotonic()
-    assert await asyncio.to_thread(recorder.join, 15)  # its thread finished the file
-    status, recording = await show.api.request("GET", f"/api/streams/{show.stream_id}/recording")
-    assert status == 200, recording
-    return ended - started, recording
-
-
 async def test_the_recording_lasts_the_show_and_shows_red_blue_in_the_middle(show: Show) -> None:
-    seconds, recording = await record_a_show(show)
+    seconds, recording = await show.record()
     assert abs(recording["duration_s"] - seconds) <= 1.0, (recording, seconds)
 
     status, data, headers = await fetch(show.server.url + recording["url"])
@@ -67,7 +38,7 @@ async def test_the_recording_lasts_the_show_and_shows_red_blue_in_the_middle(sho
 async def test_the_recording_serves_byte_ranges_and_404s_for_unrecorded_streams(
     show: Show,
 ) -> None:
-    _, recording = await record_a_show(show, with_cohost=False)
+    _, recording = await show.record(with_cohost=False)
     url = show.server.url + recording["url"]
     status, whole, _ = await fetch(url)
     status, part, headers = await fetch(url, {"Range": "bytes=100-199"})
