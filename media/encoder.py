@@ -44,7 +44,20 @@ class VideoEncoder:
         self.keyframes = KeyframeGate()
         self.frames_encoded = 0
         self.keyframes_forced = 0
-        gop = max(1, round(fps * keyframe_interval))
+        self._fps, self._bitrate, self._keyframe_interval = fps, bitrate, keyframe_interval
+        self.resize(width, height)
+        # x264 counts frames; a loaded clock makes fewer frames per second, so the
+        # interval is also kept in time (HLS segments end at keyframes: <= interval).
+        self._keyframe_ticks = round(keyframe_interval / VIDEO_CLOCK)
+        self._frame_ticks = round(1 / (fps * VIDEO_CLOCK))
+        self._last_keyframe_pts: int | None = None
+        self._last_pts: int | None = None
+
+    def resize(self, width: int, height: int) -> None:
+        """A new x264 for a new picture size (its first frame is an IDR with new SPS)."""
+        self.width, self.height = width, height
+        fps, bitrate = self._fps, self._bitrate
+        gop = max(1, round(fps * self._keyframe_interval))
         kbps = bitrate // 1000
         context = av.CodecContext.create("libx264", "w")
         context.width = width
@@ -64,12 +77,6 @@ class VideoEncoder:
             ),
         }
         self._context = context
-        # x264 counts frames; a loaded clock makes fewer frames per second, so the
-        # interval is also kept in time (HLS segments end at keyframes: <= interval).
-        self._keyframe_ticks = round(keyframe_interval / VIDEO_CLOCK)
-        self._frame_ticks = round(1 / (fps * VIDEO_CLOCK))
-        self._last_keyframe_pts: int | None = None
-        self._last_pts: int | None = None
 
     def _keyframe_due(self, pts: int) -> bool:
         """Whether waiting for the next frame would pass the interval (by the last gap)."""

@@ -19,6 +19,7 @@ from aiortc.sdp import SessionDescription
 from media.config import MediaConfig
 from media.errors import MediaError
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
+from media.layout import DEFAULT_LAYOUT, LAYOUTS
 from media.outputs import MuxSink, OutputPlan
 from media.publisher import Publisher
 from media.room import Room, Subscription
@@ -64,12 +65,14 @@ class MediaEngine:
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
         self._plans: dict[str, OutputPlan] = {}
+        self._layouts: dict[str, str] = {}
         restrict_host_addresses(config.ice_host_addresses)
 
     def room(self, stream_id: str) -> Room:
         room = self.rooms.get(stream_id)
         if room is None:
             room = self.rooms[stream_id] = Room(stream_id, self.config)
+            room.set_layout(self._layouts.get(stream_id, DEFAULT_LAYOUT))
             plan = self._plans.get(stream_id)
             if plan is not None:
                 room.set_outputs(plan)
@@ -85,6 +88,15 @@ class MediaEngine:
         room = self.rooms.get(stream_id)
         if room is not None:
             room.set_outputs(plan)
+
+    def set_layout(self, stream_id: str, layout: str) -> None:
+        """The stream's layout mode (media/layout.py LAYOUTS), applied live."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}")
+        self._layouts[stream_id] = layout
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.set_layout(layout)
 
     def output_plan(self, stream_id: str) -> OutputPlan | None:
         return self._plans.get(stream_id)
@@ -157,6 +169,7 @@ class MediaEngine:
     async def close_stream(self, stream_id: str) -> None:
         """End every session of a stream and free its room."""
         self._plans.pop(stream_id, None)
+        self._layouts.pop(stream_id, None)
         for session in [s for s in self.sessions.values() if s.stream_id == stream_id]:
             await self.close_session(session.id)
         await self._close_room(stream_id)

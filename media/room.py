@@ -23,6 +23,7 @@ from media.compositor import Compositor
 from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
 from media.fanout import FrameFeed
+from media.layout import DEFAULT_LAYOUT, LAYOUTS, output_size
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
 from media.outputs import OutputHub, OutputPlan
 from media.publisher import Publisher
@@ -60,6 +61,7 @@ class Room:
         self.config = config
         self.publishers: dict[str, Publisher] = {}
         self.stats = RoomStats()
+        self.layout_mode = DEFAULT_LAYOUT
         self._compositor = Compositor(config.width, config.height)
         self.video_encoder = VideoEncoder(
             config.width, config.height, config.fps, config.video_bitrate, config.keyframe_interval
@@ -108,6 +110,12 @@ class Room:
         """A viewer joined or lost the picture (PLI/FIR)."""
         self.video_encoder.keyframes.request()
 
+    def set_layout(self, layout: str) -> None:
+        """Switch the layout mode live; the video thread applies it at the next frame."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}")
+        self.layout_mode = layout
+
     def set_outputs(self, plan: OutputPlan) -> None:
         """Start or stop outputs; a new one starts at the next (requested) keyframe."""
         before = set(self.outputs.sinks)
@@ -146,7 +154,14 @@ class Room:
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
-        packets = self.video_encoder.encode(self._compositor.compose(sources), pts)
+        layout = self.layout_mode
+        size = output_size(layout, self.config.width, self.config.height)
+        if size != (self._compositor.width, self._compositor.height):
+            # Portrait and back: a new picture size, so a new x264 (starts with an IDR).
+            self._compositor.resize(*size)
+            self.video_encoder.resize(*size)
+        composite = self._compositor.compose(sources, layout)
+        packets = self.video_encoder.encode(composite, pts)
         self.outputs.video(packets)
         return packets
 

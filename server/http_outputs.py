@@ -8,16 +8,14 @@ from pathlib import Path
 from aiohttp import web
 
 from server.auth import require_user
-from server.domain.outputs import SAFE_ID, OutputsService
+from server.domain.outputs import SAFE_ID, OutputsService, layout_field, record_field
 from server.errors import json_body, not_found
 from server.http import page
 from server.keys import OUTPUTS
 
 routes = web.RouteTableDef()
 
-HLS_JS_DIR = (
-    Path(__file__).resolve().parent.parent / "node_modules" / "hls.js" / "dist"
-).resolve()
+HLS_JS_DIR = (Path(__file__).resolve().parent.parent / "node_modules" / "hls.js" / "dist").resolve()
 HLS_JS_FILES = ("hls.min.mjs", "hls.min.mjs.map")
 PLAYLIST_NAME = re.compile(r"^index\.m3u8$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{8}-\d{1,9}\.ts$")
@@ -91,9 +89,24 @@ async def patch_outputs(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await json_body(request)
     stream_id = request.match_info["id"]
+    # Both fields are checked before either applies: a refusal changes nothing.
+    if "record" in body:
+        record_field(body["record"])
+    if "layout" in body:
+        layout_field(body["layout"])
     if "record" in body:
         await _outputs(request).set_record(stream_id, user, body["record"])
+    if "layout" in body:
+        await _outputs(request).set_layout(stream_id, user, body["layout"])
     return web.json_response({"outputs": await _outputs(request).settings(stream_id, user)})
+
+
+@routes.patch("/api/streams/{id}/layout")
+async def patch_layout(request: web.Request) -> web.Response:
+    user = require_user(request)
+    body = await json_body(request)
+    layout = await _outputs(request).set_layout(request.match_info["id"], user, body.get("layout"))
+    return web.json_response({"layout": layout})
 
 
 @routes.get("/api/streams/{id}/outputs")

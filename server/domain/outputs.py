@@ -15,6 +15,7 @@ from typing import Any
 import av
 
 from media.engine import MediaEngine
+from media.layout import DEFAULT_LAYOUT, LAYOUTS
 from media.outputs import OutputPlan
 from server.domain.errors import ApiError, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role
@@ -34,6 +35,12 @@ def record_field(value: object) -> bool:
     if not isinstance(value, bool):
         raise invalid_field("record", "must be true or false")
     return value
+
+
+def layout_field(value: object) -> str:
+    if value not in LAYOUTS:
+        raise invalid_field("layout", f"one of {', '.join(LAYOUTS)}")
+    return str(value)
 
 
 def _media_duration(path: Path) -> float:
@@ -94,8 +101,10 @@ class OutputsService:
         )
 
     async def refresh(self, stream_id: str) -> None:
-        """Apply the stream's current choices to its running outputs (live only)."""
+        """Apply the stream's current choices: its layout, and its outputs when live."""
         stream = await self._streams.get(stream_id)
+        _record, layout = await self._store.settings(stream_id)
+        self._engine.set_layout(stream_id, layout or DEFAULT_LAYOUT)
         if stream.status == "live":
             self._engine.set_outputs(stream_id, await self.plan(stream_id))
 
@@ -103,6 +112,16 @@ class OutputsService:
         stream = await self._streams.get(stream_id)
         require_role(stream, user, "host")
         return stream
+
+    # -- layout ---------------------------------------------------------------------------
+
+    async def set_layout(self, stream_id: str, user: str, value: object) -> str:
+        """Switch the composite's layout (host), live or before; 400 for unknown modes."""
+        layout = layout_field(value)
+        await self._hosted(stream_id, user)
+        await self._store.set_layout(stream_id, layout)
+        await self.refresh(stream_id)
+        return layout
 
     # -- recording -------------------------------------------------------------------
 
@@ -118,6 +137,7 @@ class OutputsService:
         await self._hosted(stream_id, user)
         record, layout = await self._store.settings(stream_id)
         return {
+            "layout": layout or DEFAULT_LAYOUT,
             "record": self._record if record is None else record,
             "hls": self._hls,
             "hls_url": f"/hls/{stream_id}/index.m3u8" if self._hls else None,

@@ -173,12 +173,14 @@ class Viewer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def centre_colour(frame: av.VideoFrame, x: float, y: float) -> tuple[float, ...]:
-    """Mean RGB of a small patch centred at (x, y), given as fractions of the picture."""
+def centre_colour(
+    frame: av.VideoFrame, x: float, y: float, radius: tuple[float, float] = (1 / 16, 1 / 10)
+) -> tuple[float, ...]:
+    """Mean RGB of a patch centred at (x, y); position and radius are fractions of the picture."""
     rgb = frame.to_ndarray(format="rgb24").astype(np.float32)
     height, width = rgb.shape[:2]
     cx, cy = int(width * x), int(height * y)
-    dx, dy = width // 16, height // 10
+    dx, dy = max(1, int(width * radius[0])), max(1, int(height * radius[1]))
     patch = rgb[cy - dy : cy + dy, cx - dx : cx + dx]
     return tuple(patch.reshape(-1, 3).mean(axis=0))
 
