@@ -26,6 +26,8 @@ from media.fanout import FrameFeed
 from media.layout import DEFAULT_LAYOUT, LAYOUTS, output_size
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
 from media.outputs import OutputHub, OutputPlan
+from media.outputs.overlay import LowerThird, LowerThirdPainter
+from media.outputs.qrguard import QrGuard
 from media.publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,15 @@ class RoomStats:
 
 
 @dataclass(frozen=True)
+class StreamChoices:
+    """What the domain chose for a stream's picture and outputs."""
+
+    layout: str = DEFAULT_LAYOUT
+    outputs: OutputPlan | None = None  # None: no outputs (not live)
+    lower_third: LowerThird | None = None
+
+
+@dataclass(frozen=True)
 class Subscription:
     """What one listener receives: the composite and its audio feed."""
 
@@ -56,7 +67,12 @@ class Subscription:
 class Room:
     """One stream's compositor, mixer, encoders and fan-outs."""
 
-    def __init__(self, stream_id: str, config: MediaConfig) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        config: MediaConfig,
+        on_qr_code: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.stream_id = stream_id
         self.config = config
         self.publishers: dict[str, Publisher] = {}
@@ -74,6 +90,10 @@ class Room:
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
         # HLS, recording, simulcast: fed from the same encode, each on its own thread.
         self.outputs = OutputHub(config.width, config.height, config.fps)
+        self.lower_third = LowerThirdPainter()
+        loop = asyncio.get_running_loop()
+        self._on_qr_code = on_qr_code
+        self.qr_guard = QrGuard(lambda payload: loop.call_soon_threadsafe(self._qr_found, payload))
         self._tasks = [
             asyncio.ensure_future(self._video_clock()),
             asyncio.ensure_future(self._audio_clock()),
@@ -110,6 +130,16 @@ class Room:
         """A viewer joined or lost the picture (PLI/FIR)."""
         self.video_encoder.keyframes.request()
 
+    def apply(self, choices: StreamChoices) -> None:
+        """Layout, outputs and lower third as the domain chose them (loop thread)."""
+        self.set_layout(choices.layout)
+        self.set_outputs(choices.outputs or OutputPlan())
+        self.lower_third.current = choices.lower_third
+
+    def _qr_found(self, payload: str) -> None:
+        if self._on_qr_code is not None:
+            self._on_qr_code(self.stream_id, payload)
+
     def set_layout(self, layout: str) -> None:
         """Switch the layout mode live; the video thread applies it at the next frame."""
         if layout not in LAYOUTS:
@@ -137,6 +167,7 @@ class Room:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.outputs.close()  # their threads finish the playlist and the files
+        self.qr_guard.close()
         for publisher in list(self.publishers.values()):
             await self.remove_publisher(publisher)
         self._video_thread.shutdown(wait=False)
@@ -161,6 +192,8 @@ class Room:
             self._compositor.resize(*size)
             self.video_encoder.resize(*size)
         composite = self._compositor.compose(sources, layout)
+        self.qr_guard.sample(composite)  # before the lower third: only what cameras show
+        self.lower_third.paint(composite)
         packets = self.video_encoder.encode(composite, pts)
         self.outputs.video(packets)
         return packets

@@ -142,6 +142,13 @@ async def remove_destination(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@routes.get("/api/streams/{id}/qr-incidents")
+async def qr_incidents(request: web.Request) -> web.Response:
+    user = require_user(request)
+    incidents = await _outputs(request).qr_incidents(request.match_info["id"], user)
+    return web.json_response({"incidents": incidents})
+
+
 def setup(app: web.Application) -> None:
     """Register the outputs routes."""
     app.router.add_routes(routes)

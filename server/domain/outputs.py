@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,20 @@ import av
 from media.engine import MediaEngine
 from media.layout import DEFAULT_LAYOUT, LAYOUTS
 from media.outputs import OutputPlan
+from media.outputs.overlay import LowerThird
+from server.domain.commerce import Listing
 from server.domain.errors import ApiError, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import format_time, utc_now
 from server.domain.validation import text_field
-from server.events import Event, EventBus, StreamStatusChanged
+from server.events import (
+    Event,
+    EventBus,
+    ListingPresented,
+    ListingUpdated,
+    QrCodeShown,
+    StreamStatusChanged,
+)
 from server.stores.sql_outputs import Destination, OutputsStore
 
 # Stream ids are token_urlsafe: anything else never names a directory.
@@ -35,6 +45,28 @@ def record_field(value: object) -> bool:
     if not isinstance(value, bool):
         raise invalid_field("record", "must be true or false")
     return value
+
+
+# One warning (and incident) per stream at most this often while a code stays on screen.
+QR_WARNING_INTERVAL = 10.0
+PAYLOAD_MAX = 500
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+
+
+def price_text(cents: int, currency: str) -> str:
+    symbol = CURRENCY_SYMBOLS.get(currency.upper())
+    amount = f"{cents / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+
+
+def lower_third(listing: Listing) -> LowerThird:
+    """The bar for the item on stage: its title and price (or that it sold out)."""
+    price = (
+        "Sold out"
+        if listing.status == "sold_out"
+        else price_text(listing.price_cents, listing.currency)
+    )
+    return LowerThird(listing.title, price)
 
 
 def layout_field(value: object) -> str:
@@ -74,15 +106,52 @@ class OutputsService:
         self._data_dir = data_dir
         self._hls = hls
         self._record = record
+        self._events: EventBus | None = None
+        self._on_stage: dict[str, str] = {}  # stream id -> the presented listing's id
+        self._last_qr: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def follow(self, events: EventBus) -> None:
-        """Outputs start when a stream goes live (the engine stops them at the end)."""
+        """Outputs start when a stream goes live (the engine stops them at the end);
+        the item on stage follows presenting; QR codes on screen become incidents."""
+        self._events = events
+        self._engine.on_qr_code = self._qr_code_seen
 
         async def on_event(event: Event) -> None:
             if isinstance(event, StreamStatusChanged) and event.stream.status == "live":
                 await self.refresh(event.stream.id)
+            elif isinstance(event, ListingPresented):
+                self._on_stage[event.listing.stream_id] = event.listing.id
+                self._engine.set_lower_third(event.listing.stream_id, lower_third(event.listing))
+            elif isinstance(event, ListingUpdated):
+                listing = event.listing
+                if self._on_stage.get(listing.stream_id) == listing.id:
+                    self._engine.set_lower_third(listing.stream_id, lower_third(listing))
 
         events.subscribe(on_event)
+
+    # -- QR code guard -----------------------------------------------------------------
+
+    def _qr_code_seen(self, stream_id: str, payload: str) -> None:
+        """From the media engine (loop thread): at most one incident per interval."""
+        now = time.monotonic()
+        if now - self._last_qr.get(stream_id, -1e9) < QR_WARNING_INTERVAL:
+            return
+        self._last_qr[stream_id] = now
+        task = asyncio.ensure_future(self._qr_incident(stream_id, payload[:PAYLOAD_MAX]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _qr_incident(self, stream_id: str, payload: str) -> None:
+        stream = await self._streams.get(stream_id)
+        at = format_time(utc_now()) or ""
+        await self._store.add_qr_incident(stream_id, at, payload)
+        if self._events is not None:
+            await self._events.publish(QrCodeShown(stream_id, stream.host, payload, at))
+
+    async def qr_incidents(self, stream_id: str, user: str) -> list[dict[str, str]]:
+        await self._hosted(stream_id, user)
+        return await self._store.qr_incidents(stream_id)
 
     def hls_dir(self, stream_id: str) -> Path:
         return self._data_dir / "hls" / stream_id

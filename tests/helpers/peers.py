@@ -40,13 +40,19 @@ class ColorTrack(VideoStreamTrack):
         self.width, self.height = width, height
         self.sending = asyncio.Event()  # clear it to stall the camera
         self.sending.set()
+        self.picture: np.ndarray | None = None  # (height, width, 3) RGB shown instead
 
     async def recv(self) -> av.VideoFrame:
         await self.sending.wait()
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        for plane, value in zip(frame.planes, self.color, strict=True):
-            plane.update(bytes([value]) * plane.buffer_size)
+        if self.picture is not None:  # an RGB image instead of the colour
+            frame = av.VideoFrame.from_ndarray(self.picture, format="rgb24").reformat(
+                format="yuv420p"
+            )
+        else:
+            frame = av.VideoFrame(self.width, self.height, "yuv420p")
+            for plane, value in zip(frame.planes, self.color, strict=True):
+                plane.update(bytes([value]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         return frame
 
