@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import aiohttp
 import av
+import cv2
+import numpy as np
 
 
 @dataclass
@@ -60,3 +62,14 @@ def decoded_frames(data: bytes, container_format: str | None = None) -> list[av.
     """Every video frame of an in-memory segment or file."""
     with av.open(io.BytesIO(data), format=container_format) as container:
         return list(container.decode(video=0))
+
+
+def qr_picture(text: str, size: tuple[int, int] = (320, 240), side: int = 150) -> np.ndarray:
+    """A white RGB picture with a QR code of `text` in its centre (OpenCV's encoder)."""
+    code = cv2.QRCodeEncoder.create().encode(text)
+    code = cv2.resize(code, (side, side), interpolation=cv2.INTER_NEAREST)
+    width, height = size
+    picture = np.full((height, width, 3), 255, np.uint8)
+    top, left = (height - side) // 2, (width - side) // 2
+    picture[top : top + side, left : left + side] = code[..., None]
+    return picture

@@ -7,7 +7,15 @@ import pytest
 from media.engine import PLAY
 from server.keys import MEDIA
 from tests.conftest import ServerFactory
-from tests.helpers.browser import chromium, frames_advance, screenshot, wait_for_halves
+from tests.helpers.browser import (
+    chromium,
+    frames_advance,
+    picture_y4m,
+    screenshot,
+    wait_for_halves,
+)
+from tests.helpers.cluster import free_port
+from tests.helpers.outputs import qr_picture
 from tests.helpers.peers import RED
 from tests.helpers.server import RunningServer, add_user
 from tests.media.conftest import Show
@@ -79,3 +87,36 @@ async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
         assert 206 in ranges, ranges  # the browser fetched byte ranges, not the whole file
         await screenshot(page, "outputs-replay-phone")
         assert not person.errors, person.errors
+
+
+async def test_the_studio_warns_of_a_qr_code_and_shows_destination_status(
+    server, api, tmp_path
+) -> None:
+    token = await add_user(server, "hostess")
+    stream = await api.create_stream(token, title="Thrift haul")
+    camera = picture_y4m(tmp_path / "qr.y4m", qr_picture("https://pay.example/x", (640, 480), 300))
+    async with chromium(server.url, tmp_path / "host", camera, viewport=(390, 844)) as host:
+        await host.sign_in_as(token, "hostess")
+        studio = await host.open(f"/studio/{stream['id']}")
+        await studio.click("#golive")
+        await studio.wait_for_function(
+            "document.querySelector('#status').textContent === 'LIVE'", timeout=20000
+        )
+        await studio.wait_for_selector("#qr-warning", state="visible", timeout=15000)
+        assert "QR code" in await studio.text_content("#qr-warning")
+
+        await studio.fill("#destination-url", f"rtmp://127.0.0.1:{free_port()}/live/key123")
+        await studio.click("#outputs button[type=submit]")
+        row = "#destinations .destination"
+        await studio.wait_for_selector(
+            f"{row}[data-status='failed'], {row}[data-status='retrying']"
+        )
+        assert "key123" not in await studio.text_content("#destinations")  # the key stays hidden
+
+        await studio.select_option("#layout-select", "portrait")
+        await studio.wait_for_function(
+            "document.querySelector('#program').videoHeight === 1280", timeout=20000
+        )
+        await studio.locator("#outputs").scroll_into_view_if_needed()
+        await screenshot(studio, "outputs-studio-phone")
+        assert not host.errors, host.errors

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import time
 
-import cv2
-import numpy as np
-
 from tests.conftest import Connect
+from tests.helpers.outputs import qr_picture
 from tests.helpers.peers import RED, centre_colour, looks
 from tests.media.conftest import Show
-
-
-def qr_picture(text: str, size: tuple[int, int] = (320, 240), side: int = 150) -> np.ndarray:
-    """A white RGB picture with a QR code of `text` in its centre (OpenCV's encoder)."""
-    code = cv2.QRCodeEncoder.create().encode(text)
-    code = cv2.resize(code, (side, side), interpolation=cv2.INTER_NEAREST)
-    width, height = size
-    picture = np.full((height, width, 3), 255, np.uint8)
-    top, left = (height - side) // 2, (width - side) // 2
-    picture[top : top + side, left : left + side] = code[..., None]
-    return picture
 
 
 async def test_the_item_on_stage_is_drawn_as_a_lower_third(show: Show) -> None:
