@@ -13,7 +13,7 @@ from media.encoder import AUDIO_CLOCK
 from media.mixer import pcm_frame
 from media.outputs.files import HlsSink, RecordingSink
 from media.outputs.rtmp import RtmpSink
-from media.outputs.sink import AUDIO, VIDEO, EncodedPacket, MuxSink
+from media.outputs.sink import AAC_BITRATE, AAC_LAYOUT, AUDIO, VIDEO, EncodedPacket, MuxSink
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +28,19 @@ class OutputPlan:
 
 
 class AacEncoder:
-    """The one AAC encoder of a stream's outputs (48 kHz stereo, 128 kb/s)."""
+    """The one AAC encoder of a stream's outputs (48 kHz, AAC_LAYOUT, AAC_BITRATE)."""
 
-    def __init__(self, bitrate: int = 128_000) -> None:
+    def __init__(self, bitrate: int = AAC_BITRATE) -> None:
         context = av.CodecContext.create("aac", "w")
         context.sample_rate = 48000
-        context.layout = "stereo"
+        context.layout = AAC_LAYOUT
         context.format = "fltp"
         context.time_base = AUDIO_CLOCK
         context.bit_rate = bitrate
         self._context = context
 
     def encode(self, frame: av.AudioFrame) -> list[av.Packet]:
-        # PyAV converts s16 to fltp and regroups 960-sample ticks into AAC's 1024.
+        # PyAV downmixes s16 stereo to fltp mono and regroups 960-sample ticks into 1024.
         return self._context.encode(frame)
 
 

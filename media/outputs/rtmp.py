@@ -10,8 +10,6 @@ from media.outputs.sink import MuxSink
 
 # Waits between attempts after a failure: quick at first, then every 10 s.
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
-# Give up on a connect or a write that hangs (microseconds, FFmpeg's unit).
-IO_TIMEOUT_US = 5_000_000
 
 
 class RtmpSink(MuxSink):
@@ -33,7 +31,8 @@ class RtmpSink(MuxSink):
 
     def open_container(self) -> av.container.OutputContainer:
         self.attempts += 1
-        return av.open(self.url, "w", format="flv", options={"rw_timeout": str(IO_TIMEOUT_US)})
+        # A write that hangs blocks only this thread: its queue drops meanwhile.
+        return av.open(self.url, "w", format="flv", timeout=10.0)
 
     def close(self) -> None:
         self._stopped.set()
