@@ -147,13 +147,13 @@ def create_app(settings: Settings) -> web.Application:
         hls=settings.hls,
         record=settings.record,
     )
-    app[OUTPUTS].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))

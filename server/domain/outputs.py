@@ -111,24 +111,32 @@ class OutputsService:
         self._last_qr: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def follow(self, events: EventBus) -> None:
+    def follow(self, events: EventBus, remote: EventBus | None = None) -> None:
         """Outputs start when a stream goes live (the engine stops them at the end);
-        the item on stage follows presenting; QR codes on screen become incidents."""
+        the item on stage follows presenting; QR codes on screen become incidents.
+
+        `remote` carries lifecycle events made on other processes (the start may
+        land on one process while the stream's media lives on another).
+        """
         self._events = events
         self._engine.on_qr_code = self._qr_code_seen
+        events.subscribe(self._on_event)
+        if remote is not None:
+            remote.subscribe(self._on_event)
 
-        async def on_event(event: Event) -> None:
-            if isinstance(event, StreamStatusChanged) and event.stream.status == "live":
-                await self.refresh(event.stream.id)
-            elif isinstance(event, ListingPresented):
-                self._on_stage[event.listing.stream_id] = event.listing.id
-                self._engine.set_lower_third(event.listing.stream_id, lower_third(event.listing))
-            elif isinstance(event, ListingUpdated):
-                listing = event.listing
-                if self._on_stage.get(listing.stream_id) == listing.id:
-                    self._engine.set_lower_third(listing.stream_id, lower_third(listing))
-
-        events.subscribe(on_event)
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, StreamStatusChanged) and event.stream.status == "live":
+            await self.refresh(event.stream.id)
+        elif isinstance(event, StreamStatusChanged) and event.stream.status == "ended":
+            self._on_stage.pop(event.stream.id, None)  # the engine dropped its choices
+            self._last_qr.pop(event.stream.id, None)
+        elif isinstance(event, ListingPresented):
+            self._on_stage[event.listing.stream_id] = event.listing.id
+            self._engine.set_lower_third(event.listing.stream_id, lower_third(event.listing))
+        elif isinstance(event, ListingUpdated):
+            listing = event.listing
+            if self._on_stage.get(listing.stream_id) == listing.id:
+                self._engine.set_lower_third(listing.stream_id, lower_third(listing))
 
     # -- QR code guard -----------------------------------------------------------------
 
