@@ -16,7 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from server.domain.profile import Address
+from server.domain.profile import ADDRESS_FIELDS, Address
 from server.domain.shipping import PrintedLabel
 
 PAGE = (4 * inch, 6 * inch)
@@ -173,8 +173,8 @@ def labels_csv(labels: list[PrintedLabel]) -> str:
                 label.stream_id,
                 label.consignor,
                 label.buyer,
-                *(to[name] for name in Address.__dataclass_fields__),
-                *(sender[name] for name in Address.__dataclass_fields__),
+                *(to[name] for name in ADDRESS_FIELDS),
+                *(sender[name] for name in ADDRESS_FIELDS),
                 " ".join(line.order_id for line in printed.lines),
                 "; ".join(f"{line.quantity} x {line.title}" for line in printed.lines),
             )

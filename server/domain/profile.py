@@ -4,7 +4,7 @@ an email address on each account. Plain text, validated field by field."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from server.domain.errors import invalid_field
@@ -36,11 +36,11 @@ class Address:
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol's address object."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in ADDRESS_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Address:
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+        return cls(**{name: data.get(name) for name in ADDRESS_FIELDS})
 
     def lines(self) -> list[str]:
         """The address as it is written on a parcel, one line each."""
@@ -50,6 +50,9 @@ class Address:
             for line in (self.name, self.line1, self.line2, place, self.region, self.country)
             if line
         ]
+
+
+ADDRESS_FIELDS = tuple(field.name for field in fields(Address))
 
 
 def _optional_text(field: str, value: object, max_len: int) -> str | None:
