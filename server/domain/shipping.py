@@ -278,9 +278,9 @@ class ShippingService:
         400 `invalid_field` (no such consignor), 409 `email_missing`, 409 `no_labels`,
         502 `mail_failed` (and then no label is marked sent).
         """
+        stream, printed = await self._printed(stream_id, user, consignor)
         if consignor is None or consignor == "":
             raise invalid_field("consignor", "name the consignor to send labels to")
-        stream, printed = await self._printed(stream_id, user, consignor)
         name = await self._consignor(consignor)
         assert name is not None
         if same_user(name, stream.host):
