@@ -142,6 +142,12 @@ async def test_the_whole_chain_from_bundles_to_shares(show: SoldShow, inbox: Inb
     )
     status, error = await show.call("POST", split_path, "hostess", {"order_ids": old["order_ids"]})
     assert (status, error["error"]["code"]) == (409, "label_exists")
+    status, error = await show.call(
+        "POST", "/api/shipments/nope/split", "hostess", {"order_ids": []}
+    )
+    assert (status, error["error"]["code"]) == (404, "shipment_not_found")
+    status, error = await show.call("GET", show.path("labels.pdf?consignor=nobody"), "hostess")
+    assert (status, error["error"]["code"]) == (400, "invalid_field")
 
     # Documents: every page 4x6 in with the host's return address; filtered by consignor.
     status, kind, pdf = await show.raw(show.path("labels.pdf"), "hostess")
