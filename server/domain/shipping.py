@@ -258,18 +258,20 @@ class ShippingService:
 
     async def _printed(
         self, stream_id: str, user: str, consignor: object
-    ) -> tuple[Stream, list[PrintedLabel]]:
+    ) -> tuple[Stream, str | None, list[PrintedLabel]]:
+        """(stream, consignor's canonical name or None, their labels or all) for the host."""
         stream = await self._hosted(stream_id, user)
-        return stream, await self._store.labels(stream_id, await self._consignor(consignor))
+        name = await self._consignor(consignor)
+        return stream, name, await self._store.labels(stream_id, name)
 
     async def labels_pdf(self, stream_id: str, user: str, consignor: object = None) -> bytes:
         """One 4x6 in page per label (host only); rendered off the event loop."""
-        stream, printed = await self._printed(stream_id, user, consignor)
+        stream, _, printed = await self._printed(stream_id, user, consignor)
         return await asyncio.to_thread(self._documents.pdf, printed, stream.title)
 
     async def labels_csv(self, stream_id: str, user: str, consignor: object = None) -> str:
         """One row per label (host only)."""
-        _, printed = await self._printed(stream_id, user, consignor)
+        _, _, printed = await self._printed(stream_id, user, consignor)
         return self._documents.csv(printed)
 
     async def send_labels(self, stream_id: str, user: str, consignor: object) -> str:
@@ -278,11 +280,9 @@ class ShippingService:
         400 `invalid_field` (no such consignor), 409 `email_missing`, 409 `no_labels`,
         502 `mail_failed` (and then no label is marked sent).
         """
-        stream, printed = await self._printed(stream_id, user, consignor)
-        if consignor is None or consignor == "":
+        stream, name, printed = await self._printed(stream_id, user, consignor)
+        if name is None:
             raise invalid_field("consignor", "name the consignor to send labels to")
-        name = await self._consignor(consignor)
-        assert name is not None
         if same_user(name, stream.host):
             raise invalid_field("consignor", "the host's own items have no consignor")
         email = await self._addresses.email(name)
