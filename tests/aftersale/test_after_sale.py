@@ -337,3 +337,24 @@ async def test_ledger_entries_are_never_edited_or_deleted(show: SoldShow):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             await store.execute(statement)
     assert len(await store.fetchall("SELECT * FROM ledger_entries")) == len(show.orders)
+
+
+async def test_pages_show_list_and_sign_in(show: SoldShow):
+    hosted = (await show.ok("GET", "/api/me/streams", "hostess"))["streams"]
+    assert [stream["id"] for stream in hosted] == [show.stream_id]
+    assert (await show.ok("GET", "/api/me/streams", "carol"))["streams"] == []
+    for path in (f"/shows/{show.stream_id}/orders", "/me/orders", "/me/profile"):
+        async with show.api.session.get(show.api.base_url + path) as response:
+            assert (response.status, response.content_type) == (200, "text/html"), path
+    for method, path in (
+        ("GET", "/api/me/ledger"),
+        ("GET", "/api/me/orders"),
+        ("GET", "/api/me/profile"),
+        ("GET", "/api/me/streams"),
+        ("PUT", "/api/me/email"),
+        ("GET", show.path("shipments")),
+        ("POST", show.path("labels")),
+        ("POST", show.path("payout")),
+    ):
+        status, error = await show.call(method, path, None, {})
+        assert (status, error["error"]["code"]) == (401, "unauthorized"), path
