@@ -35,7 +35,13 @@ async def test_the_host_ships_and_pays_from_the_orders_page(
 
     async with chromium(show.server.url, tmp_path / "host", viewport=PHONE) as host:
         await host.sign_in_as(show.tokens["hostess"], "hostess")
-        page = await host.open(f"/shows/{show.stream_id}/orders")
+        # From the host's show list on the home page to the show's orders page.
+        page = await host.open("/")
+        link = page.locator("#show-list a:has-text('Orders & shipping')")
+        await link.wait_for()
+        await screenshot(page, "orders-0-home-show-list-phone")
+        await link.click()
+        await page.wait_for_url(f"**/shows/{show.stream_id}/orders")
         cards = page.locator("#shipments > li.card")
         await page.wait_for_function(
             "document.querySelectorAll('#shipments > li.card').length === 5"
