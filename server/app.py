@@ -11,16 +11,20 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce, http_outputs
+from server import http, http_after_sale, http_commerce, http_outputs
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
+from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
 from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
+from server.domain.profile import ProfileService
+from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -31,19 +35,26 @@ from server.keys import (
     COHOST,
     COMMERCE,
     EVENTS,
+    LEDGER,
     LIVE,
     MEDIA,
     MODERATION,
     OUTPUTS,
     PRESENCE,
+    PROFILES,
     REALTIME,
     SETTINGS,
+    SHIPPING,
     STORE,
     STREAMS,
 )
+from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_outputs import OutputsStore
+from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -147,6 +158,18 @@ def create_app(settings: Settings) -> web.Application:
         hls=settings.hls,
         record=settings.record,
     )
+    # After the sale: addresses and email, shipments and labels, the ledger.
+    app[PROFILES] = ProfileService(SqlProfileStore(store))
+    app[SHIPPING] = ShippingService(
+        SqlShippingStore(store),
+        app[STREAMS],
+        app[PROFILES],
+        app[ACCOUNTS],
+        LabelDocuments(),
+        SmtpMailer(settings),
+    )
+    app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
+    app[LEDGER].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -166,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     http.setup(app)
     http_commerce.setup(app)
     http_outputs.setup(app)
+    http_after_sale.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)
