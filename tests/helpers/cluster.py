@@ -148,9 +148,11 @@ def wait_ready(node: Node, timeout: float = 90) -> Node:
     return node
 
 
-def start_cluster(count: int, redis_url: str, data_dir: Path, **settings: str) -> Cluster:
+def start_cluster(count: int, redis_url: str | None, data_dir: Path, **settings: str) -> Cluster:
+    """`count` processes; one process may run without Redis (`redis_url` None)."""
     secret = "cluster-test-secret-key-0123456789"
-    env = server_env(data_dir, secret, redis_url=redis_url, **settings)
+    redis = {"redis_url": redis_url} if redis_url else {}
+    env = server_env(data_dir, secret, **redis, **settings)
     nodes = [spawn_node(env, data_dir.parent / f"node{index}.log") for index in range(count)]
     cluster = Cluster(nodes, data_dir, secret, env)
     try:
