@@ -13,7 +13,7 @@ from tests.e2e.test_live_scene import attr_is
 from tests.helpers.browser import PHONE, chromium, screenshot, solid_y4m
 from tests.helpers.server import add_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # Records every value an attribute takes (a short state is not missed between polls).
 RECORD = """([selector, name]) => {
