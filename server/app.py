@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_after_sale, http_commerce
+from server import http, http_after_sale, http_commerce, http_outputs
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
@@ -21,6 +21,7 @@ from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
 from server.domain.shipping import ShippingService
@@ -38,6 +39,7 @@ from server.keys import (
     LIVE,
     MEDIA,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
     PROFILES,
     REALTIME,
@@ -50,6 +52,7 @@ from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
 from server.stores.sql_ledger import SqlLedgerStore
+from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
@@ -147,6 +150,14 @@ def create_app(settings: Settings) -> web.Application:
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
+    )
     # After the sale: addresses and email, shipments and labels, the ledger.
     app[PROFILES] = ProfileService(SqlProfileStore(store))
     app[SHIPPING] = ShippingService(
@@ -165,6 +176,7 @@ def create_app(settings: Settings) -> web.Application:
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
@@ -176,6 +188,7 @@ def create_app(settings: Settings) -> web.Application:
 
     http.setup(app)
     http_commerce.setup(app)
+    http_outputs.setup(app)
     http_after_sale.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)

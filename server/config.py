@@ -65,6 +65,10 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
+    # and recording of every stream unless its own `record` says otherwise.
+    hls: bool = True
+    record: bool = False
     # Outgoing mail (labels to a consignor): unset smtp_host = mail is refused (502).
     smtp_host: str | None = None
     smtp_port: int = 25
