@@ -20,17 +20,7 @@ def _commerce(request: web.Request) -> CommerceService:
 async def create_listing(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await json_body(request)
-    listing = await _commerce(request).create_listing(
-        request.match_info["id"],
-        user,
-        title=body.get("title"),
-        price_cents=body.get("price_cents"),
-        quantity=body.get("quantity"),
-        currency=body.get("currency"),
-        description=body.get("description"),
-        compare_at_cents=body.get("compare_at_cents"),
-        consignor=body.get("consignor"),
-    )
+    listing = await _commerce(request).create_listing(request.match_info["id"], user, body)
     return web.json_response({"listing": listing.to_dict()}, status=201)
 
 

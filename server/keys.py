@@ -15,9 +15,13 @@ if TYPE_CHECKING:
     from server.auth import TokenService
     from server.config import Settings
     from server.domain.accounts import AccountService
+    from server.domain.auctions import AuctionService
     from server.domain.chat import ChatService
+    from server.domain.clock import SellingClock
+    from server.domain.codes import CodeService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.giveaways import GiveawayService
     from server.domain.moderation import ModerationService
     from server.domain.presence import PresenceService
     from server.domain.streams import StreamService
@@ -41,3 +45,7 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+AUCTIONS: web.AppKey[AuctionService] = web.AppKey("auctions")
+CODES: web.AppKey[CodeService] = web.AppKey("codes")
+GIVEAWAYS: web.AppKey[GiveawayService] = web.AppKey("giveaways")
+SELLING_CLOCK: web.AppKey[SellingClock] = web.AppKey("selling_clock")
