@@ -14,7 +14,11 @@ routes = web.RouteTableDef()
 @routes.post("/api/listings/{id}/auction/start")
 async def start_auction(request: web.Request) -> web.Response:
     user = require_user(request)
-    auction = await request.app[AUCTIONS].start(request.match_info["id"], user)
+    # Optional body (an extension): {"seconds", "sudden_death"} for this run.
+    body = await json_body(request) if request.can_read_body else {}
+    auction = await request.app[AUCTIONS].start(
+        request.match_info["id"], user, body.get("seconds"), body.get("sudden_death")
+    )
     return web.json_response({"auction": auction.to_dict()})
 
 

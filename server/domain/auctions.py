@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from server.domain.commerce import CommerceService, Listing, Order
-from server.domain.errors import conflict, not_found
+from server.domain.commerce import AUCTION_SECONDS, CommerceService, Listing, Order
+from server.domain.errors import conflict, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import ends_at, now_ms, utc_now
-from server.domain.validation import money_field
+from server.domain.validation import int_field, money_field
 from server.events import (
     AuctionEnded,
     AuctionOutbid,
@@ -201,11 +201,24 @@ class AuctionService:
         self._snipe_ms = int(snipe_seconds * 1000)
         self.wake = wake  # tells the selling clock a deadline changed
 
-    async def start(self, listing_id: str, user: str) -> Auction:
-        """Start the listing's auction (host or cohost, stream live)."""
+    async def start(
+        self, listing_id: str, user: str, seconds: object = None, sudden_death: object = None
+    ) -> Auction:
+        """Start the listing's auction (host or cohost, stream live); `seconds` and
+        `sudden_death` override the listing's for this run."""
         listing = await self._commerce.get(listing_id)
         stream = await self._streams.get(listing.stream_id)
         require_role(stream, user, "host", "cohost")
+        duration = listing.auction_seconds
+        if seconds is not None:
+            duration = int_field(
+                "seconds", seconds, low=AUCTION_SECONDS[0], high=AUCTION_SECONDS[1]
+            )
+        sudden = listing.sudden_death
+        if sudden_death is not None:
+            if not isinstance(sudden_death, bool):
+                raise invalid_field("sudden_death", "must be true or false")
+            sudden = sudden_death
         if stream.status != "live":
             raise conflict("stream_not_live", "auctions run while the stream is live")
         if listing.format != "auction":
@@ -223,8 +236,8 @@ class AuctionService:
                 high_bid_cents=None,
                 high_bidder=None,
                 high_max_cents=None,
-                ends_at_ms=now_ms() + listing.auction_seconds * 1000,
-                sudden_death=listing.sudden_death,
+                ends_at_ms=now_ms() + duration * 1000,
+                sudden_death=sudden,
                 bid_count=0,
             )
         )

@@ -159,10 +159,11 @@ class SalesStore(Protocol):
     """The v2 selling rules that must be judged inside one storage transaction."""
 
     async def sell(
-        self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge
+        self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
     ) -> tuple[Listing, Order]:
         """Read the SaleFacts, let `judge` price (or refuse) the order, then take the
-        stock, count the code and record the order, all in one transaction."""
+        stock, count the code and record the order, all in one transaction (with
+        `dry_run`, only judge: a quote)."""
         ...
 
     async def compare_at_backed(
@@ -437,14 +438,20 @@ class CommerceService:
             await self._events.publish(ListingUpdated(listing))
 
     async def buy(
-        self, listing_id: str, user: str, quantity: object = None, discount_code: object = None
+        self,
+        listing_id: str,
+        user: str,
+        quantity: object = None,
+        discount_code: object = None,
+        quote: bool = False,
     ) -> Order:
         """Buy `quantity` (default 1) of an active buy-now listing of a live stream.
 
         403 for the host and cohost; 400 `invalid_field`, `invalid_code`,
         `code_not_applicable`; 409 `stream_not_live`, `listing_closed`, `sold_out`,
         `buyer_limit_reached`, `daily_cap_reached`, `code_inactive`, `code_exhausted`,
-        `code_limit_reached`. A refusal changes nothing.
+        `code_limit_reached`. A refusal changes nothing. With `quote`, the order it
+        would make now (price, discount, total) and nothing else.
         """
         listing = await self.get(listing_id)
         stream = await self._streams.get(listing.stream_id)
@@ -458,7 +465,10 @@ class CommerceService:
             user,
             code,
             lambda facts: judge_sale(facts, user, count, code, now_ms()),
+            dry_run=quote,
         )
+        if quote:
+            return order
         await self._events.publish(ListingUpdated(sold))
         await self._events.publish(OrderPlaced(order))
         return order

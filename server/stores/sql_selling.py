@@ -108,7 +108,7 @@ class SellingStore:
     # -- buy-now: limits, caps, codes, flash prices --------------------------------------
 
     async def sell(
-        self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge
+        self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
     ) -> tuple[Listing, Order]:
         async with self._db.transaction() as conn:
             listing = await _listing_in(conn, listing_id)
@@ -150,6 +150,8 @@ class SellingStore:
                 else 0,
             )
             order = judge(facts)
+            if dry_run:  # a quote: the same judgement, nothing written
+                return listing, order
             await conn.execute(
                 "UPDATE listings SET remaining = remaining - ?, "
                 "status = CASE WHEN remaining = ? THEN 'sold_out' ELSE status END WHERE id = ?",

@@ -187,6 +187,7 @@ async def test_sudden_death_ends_on_time_and_an_unsold_item_may_run_again(room: 
 
     started = await start(room, item["id"])
     assert started["sudden_death"] is True
+    assert started["ends_at_ms"] - time.time() * 1000 <= 5000
     async with asyncio.timeout(10):
         while started["ends_at_ms"] - time.time() * 1000 > 1000:
             await asyncio.sleep(0.05)
@@ -262,3 +263,15 @@ async def test_bad_auction_listings_are_refused(room: Room) -> None:
         404,
         "auction_not_found",
     )
+
+
+async def test_a_run_may_override_seconds_and_sudden_death(room: Room) -> None:
+    item = await auction_item(room, auction_seconds=300)
+    path = f"/api/listings/{item['id']}/auction/start"
+    for bad in ({"seconds": 4}, {"seconds": 301}, {"sudden_death": 1}):
+        assert error_of(await call(room, "POST", path, "hostess", bad)) == (400, "invalid_field")
+    before = time.time() * 1000
+    answer = await expect(room, 200, "POST", path, "cohost", {"seconds": 60, "sudden_death": True})
+    auction = answer["auction"]
+    assert auction["sudden_death"] is True
+    assert before + 59_000 <= auction["ends_at_ms"] <= time.time() * 1000 + 60_000

@@ -215,3 +215,23 @@ async def test_present_too_soon(server_factory: Any, connect: Any) -> None:
         await expect(room, 200, "POST", f"/api/listings/{first['id']}/present", "hostess")
         await viewer.barrier()
         assert [d["listing"]["id"] for d in viewer.seen("listing:presenting")] == [first["id"]] * 2
+
+
+async def test_a_quote_shows_the_discount_and_changes_nothing(room: Room) -> None:
+    item = await new_listing(room, price_cents=2500, quantity=2)
+    await create_code(room, code="FIVE", amount_off_cents=500, max_uses=1)
+    path = f"/api/listings/{item['id']}/quote"
+    quote = (await expect(room, 200, "POST", path, "bob", {"discount_code": "five"}))["quote"]
+    assert (quote["unit_price_cents"], quote["discount_cents"], quote["total_cents"]) == (
+        2500,
+        500,
+        2000,
+    )
+    assert "id" not in quote
+    assert error_of(await call(room, "POST", path, "bob", {"discount_code": "NOPE"})) == (
+        400,
+        "invalid_code",
+    )
+    assert error_of(await call(room, "POST", path, "hostess", {})) == (403, "forbidden")
+    assert (await codes(room))[0]["uses"] == 0
+    assert await orders(room) == []
