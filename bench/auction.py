@@ -173,14 +173,20 @@ async def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bidders", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    result = asyncio.run(run(parser.parse_args()))
+def bench_main(doc: str, run_bench, options: dict[str, tuple[type, float]]) -> None:
+    """Parse `--name value` options, run the bench, print its figures (and as JSON)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    for name, (kind, default) in options.items():
+        parser.add_argument(f"--{name}", type=kind, default=default)
+    result = asyncio.run(run_bench(parser.parse_args()))
+    width = max(len(key) for key in result)
     for key, value in result.items():
-        print(f"{key:>32}: {value}")
+        print(f"{key:>{width}}: {value}")
     print(json.dumps(result))
+
+
+def main() -> None:
+    bench_main(__doc__, run, {"bidders": (int, 500), "seconds": (float, 30.0)})
 
 
 if __name__ == "__main__":

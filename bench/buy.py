@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -23,7 +22,14 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.auction import SECRET, add_users, live_stream, prepare_data_dir, quantile_ms  # noqa: E402
+from bench.auction import (  # noqa: E402
+    SECRET,
+    add_users,
+    bench_main,
+    live_stream,
+    prepare_data_dir,
+    quantile_ms,
+)
 from bench.chat_fanout import post, start_server, wait_healthy  # noqa: E402
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
@@ -88,13 +94,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--buyers", type=int, default=1000)
-    parser.add_argument("--quantity", type=int, default=10)
-    result = asyncio.run(run(parser.parse_args()))
-    for key, value in result.items():
-        print(f"{key:>24}: {value}")
-    print(json.dumps(result))
+    bench_main(__doc__, run, {"buyers": (int, 1000), "quantity": (int, 10)})
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce, http_selling
+from server import http, http_after_sale, http_commerce, http_outputs, http_selling
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
+from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.auctions import AuctionService
 from server.domain.chat import ChatService
@@ -22,8 +23,12 @@ from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.giveaways import GiveawayService
+from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
+from server.domain.profile import ProfileService
+from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -37,19 +42,28 @@ from server.keys import (
     COMMERCE,
     EVENTS,
     GIVEAWAYS,
+    LEDGER,
     LIVE,
     MEDIA,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
+    PROFILES,
     REALTIME,
     SELLING_CLOCK,
     SETTINGS,
+    SHIPPING,
     STORE,
     STREAMS,
 )
+from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_ledger import SqlLedgerStore
+from server.stores.sql_outputs import OutputsStore
+from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_selling import SellingStore
+from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -174,6 +188,26 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
+    )
+    # After the sale: addresses and email, shipments and labels, the ledger.
+    app[PROFILES] = ProfileService(SqlProfileStore(store))
+    app[SHIPPING] = ShippingService(
+        SqlShippingStore(store),
+        app[STREAMS],
+        app[PROFILES],
+        app[ACCOUNTS],
+        LabelDocuments(),
+        SmtpMailer(settings),
+    )
+    app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
+    app[LEDGER].follow(events)
     _selling(app, store, presence, events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
@@ -181,6 +215,7 @@ def create_app(settings: Settings) -> web.Application:
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
@@ -193,6 +228,8 @@ def create_app(settings: Settings) -> web.Application:
 
     http.setup(app)
     http_commerce.setup(app)
+    http_outputs.setup(app)
+    http_after_sale.setup(app)
     http_selling.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)

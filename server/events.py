@@ -115,6 +115,16 @@ class OrderPlaced:
 
 
 @dataclass(frozen=True)
+class QrCodeShown:
+    """The composite showed a QR code (seller rules forbid it): warn the host."""
+
+    stream_id: str
+    host: str
+    payload: str
+    detected_at: str
+
+
+@dataclass(frozen=True)
 class AuctionStarted:
     auction: Auction
 
@@ -175,6 +185,7 @@ Event = (
     | ListingUpdated
     | ListingPresented
     | OrderPlaced
+    | QrCodeShown
     | AuctionStarted
     | AuctionUpdated
     | AuctionOutbid

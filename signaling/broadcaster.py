@@ -37,6 +37,7 @@ from server.events import (
     ListingUpdated,
     OrderPlaced,
     PresenceChanged,
+    QrCodeShown,
     StreamStatusChanged,
     UserMuted,
 )
@@ -132,6 +133,9 @@ class Broadcaster:
                 payload = {"order": order.to_dict()}
                 await self._emit("order:created", payload, user_room(order.buyer))
                 await self._emit("order:created", payload, user_room(order.seller))
+            case QrCodeShown(stream_id=stream_id, host=host, payload=payload, detected_at=at):
+                warning = {"stream_id": stream_id, "payload": payload, "detected_at": at}
+                await self._emit("qr:detected", warning, user_room(host))
             case AuctionStarted(auction=auction):
                 await self._stream_event("auction:started", auction.stream_id, auction=auction)
             case AuctionUpdated(auction=auction):

@@ -142,7 +142,7 @@ export class GiveawayPanel {
     let result = null;
     if (!open) {
       result = g.winner
-        ? h("p", { class: "giveaway-result", id: "giveaway-result" }, same(g.winner, me) ? "You won the giveaway! 🎉" : `Winner: @${g.winner}`)
+        ? h("p", { class: "giveaway-result", id: "giveaway-result" }, same(g.winner, me) ? "You won the giveaway!" : `Winner: @${g.winner}`)
         : h("p", { class: "giveaway-result", id: "giveaway-result" }, "No winner: nobody present entered.");
     }
     this.root.hidden = false;

@@ -4,6 +4,7 @@ import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
+import { OutputsPanel } from "/static/js/outputs.js";
 import { Room } from "/static/js/room.js";
 import {
   AuctionPanel, CodesPanel, GiveawayForm, GiveawayPanel, applySellingAck, followSelling,
@@ -381,6 +382,8 @@ room
   .on("listing:updated", ({ listing }) => listings.upsert(listing))
   .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
 
+const outputs = new OutputsPanel($("#outputs"), streamId, room);
+
 // --- start-up --------------------------------------------------------------------
 
 function gate(content) {
@@ -430,6 +433,7 @@ async function ready() {
     .catch(() => listings.setAll([]));
   codes.refresh();
   room.connect(me.token);
+  outputs.start();
   if (stream.status === "live") {
     setText($("#golive"), "Resume broadcast");
     badge.set("offline", "Live — not publishing");
