@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from server.domain.moderation import ModerationService
     from server.domain.presence import PresenceService
     from server.domain.profile import ProfileService
+    from server.domain.sharers import SharerService
     from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
     from server.events import EventBus
@@ -47,3 +48,4 @@ COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
 SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")
 LEDGER: web.AppKey[LedgerService] = web.AppKey("ledger")
+SHARERS: web.AppKey[SharerService] = web.AppKey("sharers")

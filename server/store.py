@@ -18,6 +18,7 @@ from server.domain.commerce import Listing, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.migrations import apply_migrations
 from server.stores.sql_ledger import insert_sale_entry
+from server.stores.sql_sharers import attribute_order
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -31,7 +32,7 @@ _LISTING_COLUMNS = (
 )
 _ORDER_COLUMNS = (
     "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
-    "currency, consignor, created_at"
+    "currency, consignor, created_at, referrer, commission_percent"
 )
 
 
@@ -109,15 +110,19 @@ def _order(row: sqlite3.Row) -> Order:
         currency=row["currency"],
         consignor=row["consignor"],
         created_at=created_at,
+        referrer=row["referrer"],
+        commission_percent=row["commission_percent"],
     )
 
 
-async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
+async def insert_order(conn: aiosqlite.Connection, order: Order) -> Order:
     """Record an order inside the caller's transaction. Every order (buy-now, auction
     win, giveaway) is written here, so whatever must accompany an order (the ledger's
-    sale entry, analytics) is added in one place."""
+    sale entry, its sharer, analytics) is added in one place. Returns the order as
+    recorded (with its referrer and commission percent)."""
+    order = await attribute_order(conn, order)
     await conn.execute(
-        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 13)})",
         (
             order.id,
             order.stream_id,
@@ -130,9 +135,12 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
             order.currency,
             order.consignor,
             _iso(order.created_at),
+            order.referrer,
+            order.commission_percent,
         ),
     )
     await insert_sale_entry(conn, order)
+    return order
 
 
 class Database:
@@ -373,7 +381,7 @@ class Database:
         )
         return [_listing(row) for row in rows]
 
-    async def sell(self, order: Order) -> Listing | None:
+    async def sell(self, order: Order) -> tuple[Listing, Order] | None:
         """Take the stock and record the order in one transaction; None when the listing
         is not active, has fewer than `order.quantity` left, or its stream is not live."""
         async with self.transaction() as conn:
@@ -387,13 +395,13 @@ class Database:
             )
             if cursor.rowcount != 1:
                 return None
-            await insert_order(conn, order)
+            recorded = await insert_order(conn, order)
             async with conn.execute(
                 f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (order.listing_id,)
             ) as select:
                 row = await select.fetchone()
             assert row is not None  # updated just above
-            return _listing(row)
+            return _listing(row), recorded
 
     async def stream_orders(self, stream_id: str) -> list[Order]:
         rows = await self.fetchall(

@@ -20,7 +20,7 @@ from aiohttp import web
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
-from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, STREAMS
+from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, SHARERS, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -162,6 +162,7 @@ class Realtime:
         if conn.user is not None:
             await self.sio.enter_room(conn.sid, seat_room(stream.id, conn.user))
         await self.app[PRESENCE].join(stream.id, conn.sid, conn.user)
+        referral = await self.app[SHARERS].on_join(stream, conn.user, payload.get("ref"))
         stream = await self._streams.get(stream.id)  # the viewer count now includes us
         invite = await self.app[COHOST].pending(stream.id, conn.user)
         if invite is not None:
@@ -177,6 +178,7 @@ class Realtime:
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,
             "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
+            **referral.to_dict(),
         }
 
     async def leave(self, conn: Conn, payload: Payload) -> Payload:

@@ -78,6 +78,9 @@ class Order:
     currency: str
     consignor: str | None
     created_at: datetime
+    # Stamped by storage when the order is recorded (server.stores.sql_sharers).
+    referrer: str | None = None
+    commission_percent: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol's `order` object."""
@@ -93,6 +96,7 @@ class Order:
             "currency": self.currency,
             "consignor": self.consignor,
             "created_at": format_time(self.created_at),
+            "referrer": self.referrer,
         }
 
 
@@ -107,9 +111,10 @@ class CommerceStore(Protocol):
         """A stream's listings, oldest first."""
         ...
 
-    async def sell(self, order: Order) -> Listing | None:
+    async def sell(self, order: Order) -> tuple[Listing, Order] | None:
         """Atomically take `order.quantity` from an active listing of a live stream and
-        record the order; the listing afterwards, or None when nothing was sold."""
+        record the order; the listing afterwards and the order as recorded (with its
+        referrer), or None when nothing was sold."""
         ...
 
     async def stream_orders(self, stream_id: str) -> list[Order]:
@@ -252,9 +257,10 @@ class CommerceService:
             consignor=listing.consignor,
             created_at=utc_now(),
         )
-        sold = await self._store.sell(order)
-        if sold is None:
+        sale = await self._store.sell(order)
+        if sale is None:
             raise await self._refusal(listing.id, count)
+        sold, order = sale
         await self._events.publish(ListingUpdated(sold))
         await self._events.publish(OrderPlaced(order))
         return order

@@ -38,6 +38,7 @@ ORDER_KEYS = {
     "currency",
     "consignor",
     "created_at",
+    "referrer",  # sharers (protocol-sharers.md)
 }
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -188,6 +189,7 @@ async def test_buying_makes_an_order_for_the_host(room: Room) -> None:
         "total_cents": 9998,
         "currency": "USD",
         "consignor": None,
+        "referrer": None,
     }
     status, body = await call(room, "POST", f"/api/listings/{item['id']}/buy", "bob")  # no body
     assert status == 201 and body["order"]["quantity"] == 1
