@@ -45,7 +45,8 @@ async def share_link(request: web.Request) -> web.Response:
     what the link earns."""
     user = require_user(request)
     stream = await request.app[STREAMS].get(request.match_info["id"])
-    base = request.app[SETTINGS].advertised_url
+    # The public URL when configured, else the address this request came to.
+    base = (request.app[SETTINGS].public_url or str(request.url.origin())).rstrip("/")
     poster = f"/api/streams/{stream.id}/poster.png"
     has_poster = any(
         resource.canonical == "/api/streams/{id}/poster.png"
