@@ -40,7 +40,10 @@ _CREDITED_SQL = (
 
 
 async def attribute_order(conn: aiosqlite.Connection, order: Order) -> Order:
-    """The order with its referrer and the percent in force (none: unchanged)."""
+    """The order with its referrer and the percent in force (none: unchanged). A
+    giveaway's prize is won, not bought through a link: never attributed."""
+    if order.giveaway_id is not None:
+        return order
     async with conn.execute(_REFERRER_SQL, (order.stream_id, order.buyer, order.buyer)) as cursor:
         row = await cursor.fetchone()
     if row is None:

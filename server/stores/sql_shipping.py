@@ -133,7 +133,7 @@ async def load_shipments(
 
 
 _ORDER_DEFAULTS = {"discount_code": None, "discount_cents": 0, "giveaway_id": None}
-_VIEW_ONLY = ("seq", "label_id", "tracking", "label_sent_at", "stream_host")
+_VIEW_ONLY = ("seq", "label_id", "tracking", "label_sent_at")
 
 
 def order_view(row: sqlite3.Row) -> dict[str, Any]:
@@ -152,7 +152,6 @@ def order_view(row: sqlite3.Row) -> dict[str, Any]:
             else format_time(datetime.fromisoformat(row["label_sent_at"])),
         }
     )
-    view["seller"] = row["seller"] or row["stream_host"]
     for key in _VIEW_ONLY:
         view.pop(key, None)
     return view
@@ -303,9 +302,8 @@ class SqlShippingStore:
         return [
             order_view(row)
             for row in await self._db.fetchall(
-                "SELECT o.*, li.title AS item_title, st.title AS stream_title, "
-                "st.host AS stream_host, so.shipment_id, l.id AS label_id, l.tracking, "
-                "l.sent_at AS label_sent_at FROM orders o "
+                "SELECT o.*, li.title AS item_title, st.title AS stream_title, so.shipment_id, "
+                "l.id AS label_id, l.tracking, l.sent_at AS label_sent_at FROM orders o "
                 "LEFT JOIN listings li ON li.id = o.listing_id "
                 "LEFT JOIN streams st ON st.id = o.stream_id "
                 "LEFT JOIN shipment_orders so ON so.order_id = o.id "

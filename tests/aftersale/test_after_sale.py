@@ -358,3 +358,43 @@ async def test_pages_show_list_and_sign_in(show: SoldShow):
     ):
         status, error = await show.call(method, path, None, {})
         assert (status, error["error"]["code"]) == (401, "unauthorized"), path
+
+
+async def test_concurrent_payouts_and_label_runs_happen_once(show: SoldShow):
+    await addresses_for(show, "hostess", "carol", "dave")
+    runs = await asyncio.gather(
+        *(show.call("POST", show.path("labels"), "hostess") for _ in range(3))
+    )
+    assert [status for status, _ in runs] == [201] * 3
+    assert sum(len(body["created"]) for _, body in runs) == 4  # eve has no address
+    labels = [s["label"] for s in await shipments(show) if s["label"]]
+    assert len(labels) == len({label["tracking"] for label in labels}) == 4
+
+    await show.api.end(show.tokens["hostess"], show.stream_id)
+    payouts = await asyncio.gather(
+        *(show.call("POST", show.path("payout"), "hostess") for _ in range(3))
+    )
+    assert sorted(status for status, _ in payouts) == [200, 409, 409]
+    host = await ledger(show, "hostess")
+    assert [e["kind"] for e in host["entries"]].count("payout") == 2
+    assert (host["pending_cents"], host["available_cents"]) == (0, show.total())
+
+
+async def test_two_processes_sharing_the_database_never_overspend(show: SoldShow, server_factory):
+    # A second server on the same SQLite file (as a second process would be): the share
+    # check and write are one exclusive transaction on the file, not just in one process.
+    other = await server_factory()
+    assert other.settings.resolved_database_path == show.server.settings.resolved_database_path
+    await show.api.end(show.tokens["hostess"], show.stream_id)
+    await show.ok("POST", show.path("payout"), "hostess")
+    body = {"username": "bob", "amount_cents": show.total() * 6 // 10}
+    headers = {"Authorization": f"Bearer {show.tokens['hostess']}"}
+
+    async def share_via(base_url: str) -> int:
+        url = f"{base_url}{show.path('share')}"
+        async with show.api.session.post(url, json=body, headers=headers) as response:
+            return response.status
+
+    statuses = await asyncio.gather(*(share_via(s.url) for s in (show.server, other) * 2))
+    assert sorted(statuses) == [201, 409, 409, 409]
+    assert (await ledger(show, "bob"))["balance_cents"] == show.total() * 6 // 10
