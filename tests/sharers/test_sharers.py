@@ -210,3 +210,31 @@ async def test_percent_in_force_is_kept_and_rounded_down(
     await api.end(show.tokens["hostess"], show.stream_id)
     await show.ok("POST", show.path("payout"), "hostess")
     assert (await show.ok("GET", "/api/me/ledger", "sam"))["available_cents"] == 13
+
+
+async def test_an_auction_win_is_attributed_and_pays_its_commission(
+    server: RunningServer, api: Api, connect: Connect
+) -> None:
+    show = await open_show(server, api, ("hostess", "sam", "carol", "dave"))
+    await show.set_percent(15)
+    await api.start(show.tokens["hostess"], show.stream_id)
+    body = {"title": "Signed vinyl", "price_cents": 2000, "quantity": 1, "format": "auction"}
+    listing = (await show.ok("POST", show.path("listings"), "hostess", body, status=201))["listing"]
+    carol = await show.viewer(connect, "carol")
+    assert (await show.join(carol, "sam"))["referrer"] == "sam"
+    dave = await show.viewer(connect, "dave")
+    await show.join(dave, None)
+    start = {"seconds": 5, "sudden_death": True}
+    await show.ok("POST", f"/api/listings/{listing['id']}/auction/start", "hostess", start)
+    await dave.ok("auction:bid", {"listing_id": listing["id"], "amount_cents": 2000})
+    await carol.ok("auction:bid", {"listing_id": listing["id"], "amount_cents": 2599})
+    won = (await carol.next("order:created", timeout=15))["order"]
+    assert (won["buyer"], won["referrer"], won["total_cents"]) == ("carol", "sam", 2599)
+    [row] = (await show.ok("GET", show.path("sharers"), "hostess"))["sharers"]
+    assert (row["username"], row["orders"], row["commission_cents"]) == ("sam", 1, 389)
+    await api.end(show.tokens["hostess"], show.stream_id)
+    await show.ok("POST", show.path("payout"), "hostess")
+    sam = await show.ok("GET", "/api/me/ledger", "sam")
+    assert [(e["kind"], e["amount_cents"], e["order_id"]) for e in sam["entries"]] == [
+        ("commission", 389, won["id"])
+    ]
