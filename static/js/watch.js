@@ -7,7 +7,10 @@ import { hlsRequested, playHls } from "/static/js/hls.js";
 import { play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
-  $, LiveBadge, ListingsPanel, authForm, formatWhen, h, setChip, setText, toast,
+  AuctionPanel, GiveawayPanel, applySellingAck, checkout, followSelling, listingActions,
+} from "/static/js/selling.js";
+import {
+  $, LiveBadge, ListingsPanel, authForm, formatPrice, formatWhen, h, setChip, setText, toast,
 } from "/static/js/ui.js";
 
 const streamId = streamIdFromPath();
@@ -47,10 +50,13 @@ const room = new Room(streamId, {
   joinExtras: () => (shareRef ? { ref: shareRef } : {}),
   onJoin: (ack) => {
     realtime = true;
+    document.body.dataset.joined = "true"; // (tests wait on it)
     role = ack.role || "viewer";
     chat.setAvailable(true);
     chat.setMessages(ack.chat);
     chat.setMuted(Boolean(ack.muted));
+    applySellingAck(ack, selling);
+    setSellingRole();
     if (ack.listings) listings.setAll(ack.listings);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
@@ -85,6 +91,36 @@ const chat = new ChatPanel($("#chat"), {
 });
 
 const listings = new ListingsPanel($("#listings"), { onBuy: buy });
+
+// --- selling: the auction on stage, giveaways; the cohost presents and starts auctions --
+
+const isViewer = () => Boolean(me) && role === "viewer";
+const selling = {
+  auction: new AuctionPanel($("#auction"), {
+    room, me: () => me?.username, titleOf: (id) => listings.items.get(id)?.title, canBid: isViewer,
+  }),
+  giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: isViewer }),
+  // Buy-now orders are confirmed by the checkout, auction wins by the auction panel.
+  onOrder: (order) => order.giveaway_id && toast("You won the giveaway! The host will ship your prize.", "ok"),
+};
+followSelling(room, selling);
+
+function setSellingRole() {
+  // The cohost presents items and starts auctions; flash sales and codes stay the host's.
+  const cohost = role === "cohost";
+  listings.onBuy = cohost ? null : buy;
+  listings.onPresent = cohost ? present : null;
+  listings.actions = cohost ? (listing) => listingActions(listing, { flash: false }) : null;
+  listings.render();
+}
+
+async function present(listing) {
+  try {
+    await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/present`);
+  } catch (error) {
+    toast(`Could not present it: ${error.message}`, "error");
+  }
+}
 
 // --- the show's phases: scheduled -> live -> ended ----------------------------------
 
@@ -262,12 +298,8 @@ async function buy(listing) {
     openSignIn();
     return;
   }
-  try {
-    await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/buy`, { quantity: 1 });
-    toast(`You bought ${listing.title}!`, "ok");
-  } catch (error) {
-    toast(error.code === "sold_out" ? "Sorry, that just sold out." : error.message, "error");
-  }
+  const order = await checkout(listing);
+  if (order) toast(`You bought ${listing.title} for ${formatPrice(order.total_cents, order.currency)}!`, "ok");
 }
 
 // --- share: the viewer's own link, the poster, the commission -----------------------
@@ -460,6 +492,10 @@ room
   })
   .on("cohost:changed", ({ cohost }) => {
     if (stream) applyStream({ ...stream, cohost });
+    if (me && role !== "host") {
+      role = cohost && cohost.toLowerCase() === me.username.toLowerCase() ? "cohost" : "viewer";
+      setSellingRole();
+    }
     if (stage.active && (!cohost || cohost.toLowerCase() !== me?.username.toLowerCase())) {
       leaveStage("The host moved you back to the audience.");
     }
