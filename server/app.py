@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_after_sale, http_commerce, http_outputs, http_selling
+from server import http, http_after_sale, http_commerce, http_outputs, http_selling, http_sharers
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
@@ -28,6 +28,7 @@ from server.domain.moderation import ModerationService
 from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
+from server.domain.sharers import SharerService
 from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
@@ -52,6 +53,7 @@ from server.keys import (
     REALTIME,
     SELLING_CLOCK,
     SETTINGS,
+    SHARERS,
     SHIPPING,
     STORE,
     STREAMS,
@@ -63,6 +65,7 @@ from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_selling import SellingStore
+from server.stores.sql_sharers import SqlSharerStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
@@ -209,6 +212,9 @@ def create_app(settings: Settings) -> web.Application:
     app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
     app[LEDGER].follow(events)
     _selling(app, store, presence, events)
+    # Sharers: referral links and their commission (shown in every `stream` object).
+    app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
+    app[STREAMS].fillers.append(app[SHARERS].fill)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -231,6 +237,7 @@ def create_app(settings: Settings) -> web.Application:
     http_outputs.setup(app)
     http_after_sale.setup(app)
     http_selling.setup(app)
+    http_sharers.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

@@ -31,7 +31,23 @@ const camera = new Camera(
   { onTrack: (track) => stage.whip?.replaceTrack(track) },
 );
 
+// A sharer's `?ref=` is remembered for this show, so that a viewer who signs in (or
+// signs up) after following the link is still attributed to the sharer.
+const refKey = `costream.ref.${streamId}`;
+const shareRef = rememberRef();
+
+function rememberRef() {
+  const fromUrl = new URLSearchParams(location.search).get("ref");
+  try {
+    if (fromUrl) localStorage.setItem(refKey, fromUrl);
+    return fromUrl || localStorage.getItem(refKey);
+  } catch {
+    return fromUrl;
+  }
+}
+
 const room = new Room(streamId, {
+  joinExtras: () => (shareRef ? { ref: shareRef } : {}),
   onJoin: (ack) => {
     realtime = true;
     document.body.dataset.joined = "true"; // (tests wait on it)
@@ -45,6 +61,7 @@ const room = new Room(streamId, {
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
     if (ack.pending_invite && !stage.active) showInvite(ack.pending_invite);
+    showReferrer(ack.referrer);
   },
   onConnection: (state) => {
     if (state !== "connected") chat.setAvailable(false);
@@ -284,6 +301,61 @@ async function buy(listing) {
   const order = await checkout(listing);
   if (order) toast(`You bought ${listing.title} for ${formatPrice(order.total_cents, order.currency)}!`, "ok");
 }
+
+// --- share: the viewer's own link, the poster, the commission -----------------------
+
+function shareText(percent) {
+  if (!me) return "Sign in to get your own link: you earn a commission on what it sells.";
+  return percent > 0
+    ? `Your link earns you ${percent} % of every order it brings, paid once the show's money is paid out.`
+    : "The host has not set a commission for this show yet: your link still counts who it brings.";
+}
+
+function showReferrer(referrer) {
+  $("#referred-by").hidden = !referrer;
+  setText($("#referred-by"), referrer ? `You came through @${referrer}'s link.` : "");
+}
+
+async function openShare() {
+  const dialog = $("#share");
+  const percent = stream?.sharer_commission_percent ?? 0;
+  let url = `${location.origin}/watch/${encodeURIComponent(streamId)}`;
+  let poster = null;
+  if (me) {
+    try {
+      const link = await api("GET", `/api/streams/${encodeURIComponent(streamId)}/share-link`);
+      ({ url, poster_url: poster } = link);
+      setText($("#share-text"), shareText(link.sharer_commission_percent));
+    } catch (error) {
+      setText($("#share-text"), error.message);
+    }
+  } else {
+    setText($("#share-text"), shareText(percent));
+  }
+  $("#share-url").value = url;
+  $("#share-poster").hidden = !poster;
+  if (poster) $("#share-poster-link").href = poster;
+  $("#share-mine").hidden = !me;
+  $("#share-native").hidden = typeof navigator.share !== "function";
+  if (!dialog.open) dialog.showModal();
+  $("#share-url").select();
+}
+
+$("#share-open").addEventListener("click", openShare);
+$("#share-close").addEventListener("click", () => $("#share").close());
+$("#share-copy").addEventListener("click", async () => {
+  const url = $("#share-url").value;
+  try {
+    await navigator.clipboard.writeText(url);
+    toast("Link copied.", "ok");
+  } catch {
+    $("#share-url").select();
+    toast("Select the link and copy it.", "info");
+  }
+});
+$("#share-native").addEventListener("click", () => {
+  navigator.share({ title: stream?.title || "Costream", url: $("#share-url").value }).catch(() => {});
+});
 
 // --- cohost: invite popup, on stage, leave --------------------------------------------
 
