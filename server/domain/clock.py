@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # Longest nap: the bound on how late a deadline set by another process is noticed.
 MAX_SLEEP = 1.0
+# Shortest nap: a deadline that could not be acted on (a failing step) is retried at
+# this pace instead of spinning.
+MIN_SLEEP = 0.02
 
 Step = Callable[[int], Awaitable[None]]
 
@@ -56,7 +59,7 @@ class SellingClock:
                 log.exception("cannot read the next selling deadline")
                 deadline = None
             if deadline is not None:
-                delay = min(MAX_SLEEP, max(0.0, (deadline - now_ms()) / 1000))
+                delay = min(MAX_SLEEP, max(MIN_SLEEP, (deadline - now_ms()) / 1000))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), delay)
 
