@@ -54,6 +54,8 @@ async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
         assert status == 201, body
         card = f"#listings .listing[data-id='{body['listing']['id']}']"
         await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector("#checkout-summary >> text=Total $39.00")
+        await page.click("#checkout-confirm")
         await page.wait_for_selector(f"{card} >> text=1 left")
         await screenshot(page, "outputs-watch-hls-phone")
         assert not person.errors, person.errors
