@@ -18,8 +18,10 @@ from aiortc.sdp import SessionDescription
 
 from media.config import MediaConfig
 from media.errors import MediaError
+from media.fanout import FrameSink
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
 from media.publisher import Publisher
+from media.relay import RelayedRoom, Upstream
 from media.room import Room, Subscription
 from media.rtpsender import FanoutSender
 
@@ -60,6 +62,8 @@ class MediaEngine:
     def __init__(self, config: MediaConfig) -> None:
         self.config = config
         self.rooms: dict[str, Room] = {}
+        # Streams whose home is another process, served here from relayed frames.
+        self.relayed: dict[str, RelayedRoom] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
         restrict_host_addresses(config.ice_host_addresses)
@@ -96,11 +100,25 @@ class MediaEngine:
         return session
 
     async def play(
-        self, stream_id: str, offer: str, listener_seat: str | None = None, owner: str | None = None
+        self,
+        stream_id: str,
+        offer: str,
+        listener_seat: str | None = None,
+        owner: str | None = None,
+        upstream: Callable[[], Upstream] | None = None,
     ) -> MediaSession:
-        """Accept a WHEP offer: the composite and the listener's audio feed."""
+        """Accept a WHEP offer: the composite and the listener's audio feed.
+
+        With `upstream` the stream is encoded on another process: the viewer is
+        fed the frames relayed from there (the first such viewer starts it).
+        """
         check_offer(offer)
-        room = self.room(stream_id)
+        room: Room | RelayedRoom
+        if upstream is None:
+            room = self.room(stream_id)
+        else:
+            room = self.relayed.get(stream_id) or RelayedRoom(stream_id, upstream())
+            self.relayed[stream_id] = room
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
@@ -120,9 +138,31 @@ class MediaEngine:
                 await result
         await session.pc.close()
         session.closed.set()
-        if not any(s.stream_id == session.stream_id for s in self.sessions.values()):
-            await self._close_room(session.stream_id)  # nobody left: free its threads
+        await self._close_if_unused(session.stream_id)
         return True
+
+    def tap(self, stream_id: str, sinks: tuple[FrameSink, FrameSink]) -> Room:
+        """Relay the stream's composite and viewers' mix to `sinks` (other processes).
+
+        The room lives (and encodes) while tapped, even with no session here.
+        """
+        room = self.room(stream_id)
+        room.tap(sinks)
+        return room
+
+    async def untap(self, stream_id: str, sinks: tuple[FrameSink, FrameSink]) -> None:
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.untap(sinks)
+            await self._close_if_unused(stream_id)
+
+    async def _close_if_unused(self, stream_id: str) -> None:
+        """Nobody left (no session, no relay): free the room and its threads."""
+        if any(s.stream_id == stream_id for s in self.sessions.values()):
+            return
+        room = self.rooms.get(stream_id)
+        if room is None or not room.taps:
+            await self._close_room(stream_id)
 
     async def drop_seat(self, stream_id: str, seat: str) -> None:
         """Disconnect whoever publishes on `seat` (the cohost was removed)."""
@@ -137,12 +177,14 @@ class MediaEngine:
         await self._close_room(stream_id)
 
     async def _close_room(self, stream_id: str) -> None:
-        room = self.rooms.pop(stream_id, None)
-        if room is not None:
-            await room.close()
+        for rooms in (self.rooms, self.relayed):
+            room = rooms.pop(stream_id, None)
+            if room is not None:
+                await room.close()
 
     async def close(self) -> None:
-        for stream_id in list(self.rooms) + [s.stream_id for s in self.sessions.values()]:
+        streams = [*self.rooms, *self.relayed, *(s.stream_id for s in self.sessions.values())]
+        for stream_id in streams:
             await self.close_stream(stream_id)
 
     def _new_session(
@@ -159,7 +201,9 @@ class MediaEngine:
 
         return session
 
-    def _add_senders(self, pc: RTCPeerConnection, room: Room, subscription: Subscription) -> None:
+    def _add_senders(
+        self, pc: RTCPeerConnection, room: Room | RelayedRoom, subscription: Subscription
+    ) -> None:
         video = pc.addTransceiver("video", direction="sendonly")
         # The shared encoder is H264: offer nothing else (RTX kept for NACK).
         video.setCodecPreferences(

@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce
+from server import http, http_commerce, metrics
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
@@ -32,6 +32,7 @@ from server.keys import (
     EVENTS,
     LIVE,
     MEDIA,
+    MEDIA_RELAY,
     MODERATION,
     PRESENCE,
     REALTIME,
@@ -43,6 +44,7 @@ from server.store import Database
 from server.stores import open_live_store
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
+from signaling.relay import MediaRelay
 
 
 def _follow_domain(events: EventBus, engine: MediaEngine) -> None:
@@ -67,6 +69,12 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[MEDIA].close()
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[MEDIA_RELAY].start()
+    yield
+    await app[MEDIA_RELAY].stop()
 
 
 def _live_ctx(
@@ -145,6 +153,10 @@ def create_app(settings: Settings) -> web.Application:
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
+        # Viewers of streams homed elsewhere are served here from relayed frames.
+        assert settings.redis_url is not None
+        app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
+        app.cleanup_ctx.append(_relay_ctx)
 
     # Order matters on shutdown (reverse): media closes before the store.
     app.cleanup_ctx.append(_store_ctx)
@@ -153,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
 
     http.setup(app)
     http_commerce.setup(app)
+    metrics.setup(app, events)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

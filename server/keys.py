@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from server.store import Database
     from server.stores import LiveStore
     from signaling.realtime import Realtime
+    from signaling.relay import MediaRelay
 
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -41,3 +42,4 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")

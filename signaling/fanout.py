@@ -18,6 +18,8 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet
 
+from server.counters import DELIVERIES
+
 
 class DirectFanout(socketio.AsyncManager):
     """AsyncManager with a loop instead of a task per recipient for plain emits."""
@@ -60,7 +62,9 @@ class DirectFanout(socketio.AsyncManager):
         sockets = self.server.eio.sockets
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         # A list first: a send may close a dead connection, which edits the room.
-        for sid, eio_sid in list(self.get_participants(namespace, room)):
+        receivers = list(self.get_participants(namespace, room))
+        DELIVERIES.labels(event=event).inc(len(receivers))
+        for sid, eio_sid in receivers:
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)

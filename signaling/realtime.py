@@ -17,6 +17,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from server.counters import count_error
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
@@ -50,6 +51,7 @@ Handler = Callable[[Conn, Payload], Awaitable[Payload]]
 
 
 def failure(error: ApiError) -> Payload:
+    count_error(error.code, "socketio")
     return {"ok": False, "error": error.to_dict()}
 
 
