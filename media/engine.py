@@ -97,6 +97,7 @@ class MediaEngine:
             await self.close_session(previous.id)
         room.install(publisher)
         self._publishing[(stream_id, seat)] = session
+        logger.info("%s publishes on %s (session %s)", owner, seat, session.id[:8])
         return session
 
     async def play(
@@ -122,6 +123,8 @@ class MediaEngine:
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
+        where = "here" if upstream is None else "relayed"
+        logger.info("%s plays, encoded %s (session %s)", owner or "a viewer", where, session.id[:8])
         return session
 
     async def close_session(self, session_id: str) -> bool:
@@ -138,6 +141,7 @@ class MediaEngine:
                 await result
         await session.pc.close()
         session.closed.set()
+        logger.info("session %s (%s) closed", session.id[:8], session.kind)
         await self._close_if_unused(session.stream_id)
         return True
 

@@ -40,6 +40,7 @@ from server.keys import (
     STORE,
     STREAMS,
 )
+from server.logs import stream_context
 from server.store import Database
 from server.stores import open_live_store
 from signaling.broadcaster import Broadcaster
@@ -163,6 +164,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
 
+    app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
     http.setup(app)
     http_commerce.setup(app)
     metrics.setup(app, events)

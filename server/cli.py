@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -36,12 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from server.app import create_app  # imported late: aiortc is slow to import
+    from server.logs import AccessLog, configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_format)
     try:
         app = create_app(settings)
     except ConfigError as exc:
         print(f"costream: configuration error: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=settings.host, port=settings.port)
+    web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLog)
     return 0

@@ -22,6 +22,7 @@ from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
 from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, STREAMS
+from server.logs import STREAM_ID
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -108,6 +109,7 @@ class Realtime:
 
         async def event(sid: str, *args: Any) -> Payload:
             conn = self.conns.get(sid)
+            logged = STREAM_ID.set(conn.stream_id if conn is not None else None)
             try:
                 if conn is None:  # raced with its disconnect
                     raise ApiError(400, "not_connected", "the connection is closing")
@@ -117,6 +119,8 @@ class Realtime:
             except Exception:
                 log.exception("realtime handler %s failed", handler.__name__)
                 return failure(ApiError(500, "internal_error", "internal server error"))
+            finally:
+                STREAM_ID.reset(logged)
 
         return event
 

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from media.engine import MediaEngine
 from media.relay import FeedTap, RelayedRoom, Upstream
+from server.logs import STREAM_ID
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,13 @@ class MediaRelay:
                 log.exception("media relay: cannot handle a message on %s", channel)
 
     async def _on_control(self, data: dict[str, str]) -> None:
+        logged = STREAM_ID.set(data["stream_id"])  # also for the tasks started here
+        try:
+            await self._control(data)
+        finally:
+            STREAM_ID.reset(logged)
+
+    async def _control(self, data: dict[str, str]) -> None:
         if data["home"] != self.url:
             return
         stream_id = data["stream_id"]
