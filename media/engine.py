@@ -45,6 +45,11 @@ class MediaSession:
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def log(self) -> dict[str, str]:
+        """`extra` for log records about this session (structured logs show the stream)."""
+        return {"stream_id": self.stream_id}
+
 
 def check_offer(offer: str) -> None:
     """Refuse an SDP offer that aiortc cannot parse or that carries no media."""
@@ -97,7 +102,9 @@ class MediaEngine:
             await self.close_session(previous.id)
         room.install(publisher)
         self._publishing[(stream_id, seat)] = session
-        logger.info("%s publishes on %s (session %s)", owner, seat, session.id[:8])
+        logger.info(
+            "%s publishes on %s (session %s)", owner, seat, session.id[:8], extra=session.log
+        )
         return session
 
     async def play(
@@ -124,7 +131,13 @@ class MediaEngine:
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
         where = "here" if upstream is None else "relayed"
-        logger.info("%s plays, encoded %s (session %s)", owner or "a viewer", where, session.id[:8])
+        logger.info(
+            "%s plays, encoded %s (session %s)",
+            owner or "a viewer",
+            where,
+            session.id[:8],
+            extra=session.log,
+        )
         return session
 
     async def close_session(self, session_id: str) -> bool:
@@ -141,7 +154,7 @@ class MediaEngine:
                 await result
         await session.pc.close()
         session.closed.set()
-        logger.info("session %s (%s) closed", session.id[:8], session.kind)
+        logger.info("session %s (%s) closed", session.id[:8], session.kind, extra=session.log)
         await self._close_if_unused(session.stream_id)
         return True
 
