@@ -21,6 +21,11 @@ DELIVERIES = Counter(
     ["event"],
     registry=PROCESS,
 )
+PREPARED_WRITES = Counter(
+    "costream_socketio_prepared_writes",
+    "Deliveries written as prepared frames straight to an idle websocket (no queue)",
+    registry=PROCESS,
+)
 ORDERS = Counter("costream_orders", "Orders placed through this process", registry=PROCESS)
 HTTP_REQUESTS = Counter(
     "costream_http_requests", "HTTP requests answered", ["method", "status"], registry=PROCESS
