@@ -145,7 +145,7 @@ def create_app(settings: Settings) -> web.Application:
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
-    sio = signaling.realtime.create_server(settings.redis_url)
+    sio = signaling.realtime.create_server(settings.redis_url, settings.socketio_batch_ms)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.

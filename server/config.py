@@ -65,6 +65,8 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Hold each receiver's room deliveries this long and write them at once (0: at once).
+    socketio_batch_ms: int = 0
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
 
@@ -76,6 +78,8 @@ class Settings:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.video_width % 2 or self.video_height % 2:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
+        if not 0 <= self.socketio_batch_ms <= 1000:
+            raise ConfigError(f"socketio_batch_ms must be 0..1000, got {self.socketio_batch_ms}")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be 'text' or 'json', got {self.log_format!r}")
         if self.secret_key is not None and len(self.secret_key) < 16:

@@ -32,7 +32,20 @@ from server.counters import DELIVERIES, PREPARED_WRITES
 
 
 class DirectFanout(socketio.AsyncManager):
-    """AsyncManager with a loop instead of a task per recipient for plain emits."""
+    """AsyncManager with a loop instead of a task per recipient for plain emits.
+
+    With `batch_seconds` > 0 a receiver's deliveries are held that long and written
+    together: one system call carries every message of the window (the kernel's
+    per-write cost dominates fan-out to thousands), at the price of that much latency.
+    """
+
+    batch_seconds = 0.0
+    _flush_at: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dirty: list[PromptSocket] = []
+        self._fallbacks: set[asyncio.Task[None]] = set()
 
     async def emit(  # type: ignore[override]
         self,
@@ -75,17 +88,48 @@ class DirectFanout(socketio.AsyncManager):
         receivers = list(self.get_participants(namespace, room))
         DELIVERIES.labels(event=event).inc(len(receivers))
         written = 0
+        batching = self.batch_seconds > 0
         for sid, eio_sid in receivers:
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
-            if isinstance(socket, PromptSocket) and socket.write_prepared(prepared):
-                written += 1
-                continue
+            if isinstance(socket, PromptSocket):
+                if batching:
+                    if not socket.batch:
+                        self._dirty.append(socket)
+                    socket.batch.append((prepared, frames))
+                    continue
+                if socket.write_prepared(prepared):
+                    written += 1
+                    continue
             for frame in frames:
                 await self.server._send_eio_packet(eio_sid, frame)
         PREPARED_WRITES.inc(written)
+        if self._dirty and self._flush_at is None:
+            loop = asyncio.get_running_loop()
+            self._flush_at = loop.call_later(self.batch_seconds, self._flush)
         return None
+
+    def _flush(self) -> None:
+        """Write every held delivery, one write per receiver (the queue if it is busy)."""
+        self._flush_at = None
+        dirty, self._dirty = self._dirty, []
+        written = 0
+        for socket in dirty:
+            batch, socket.batch = socket.batch, []
+            if socket.write_prepared(b"".join(prepared for prepared, _ in batch)):
+                written += len(batch)
+                continue
+            task = asyncio.ensure_future(_queue_all(socket, batch))
+            self._fallbacks.add(task)
+            task.add_done_callback(self._fallbacks.discard)
+        PREPARED_WRITES.inc(written)
+
+
+async def _queue_all(socket: PromptSocket, batch: list[tuple[bytes, list]]) -> None:
+    for _, frames in batch:
+        for frame in frames:
+            await socket.send(frame)
 
 
 def websocket_frame(packet: str | bytes) -> bytes:
@@ -122,6 +166,11 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
 
     _websocket: Any = None  # engineio's websocket wrapper, once upgraded
     _parked = False  # the writer waits in poll() on an empty queue
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Deliveries held by a batching DirectFanout: (prepared frames, packets).
+        self.batch: list[tuple[bytes, list[eio_packet.Packet]]] = []
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws

@@ -275,10 +275,14 @@ async def vendor_file(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def create_server(redis_url: str | None) -> socketio.AsyncServer:
-    """The Socket.IO server; with Redis its emits reach every process's clients."""
+def create_server(redis_url: str | None, batch_ms: int = 0) -> socketio.AsyncServer:
+    """The Socket.IO server; with Redis its emits reach every process's clients.
+
+    `batch_ms` > 0 holds each receiver's room deliveries that long to write them at once.
+    """
     use_prompt_sockets()
     manager = DirectRedisFanout(redis_url) if redis_url else DirectFanout()
+    manager.batch_seconds = batch_ms / 1000
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

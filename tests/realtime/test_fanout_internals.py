@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import engineio.async_drivers.aiohttp
@@ -19,7 +21,9 @@ from signaling.fanout import (
     PromptSocket,
     use_prompt_sockets,
 )
+from tests.conftest import ServerFactory
 from tests.helpers.room import Room
+from tests.helpers.server import RunningServer
 
 
 def test_the_internals_fanout_relies_on_are_there() -> None:
@@ -67,3 +71,22 @@ async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) ->
                     texts.append(json.loads(data[2:])[1]["text"])
     assert texts == [f"message {i}" for i in range(5)]
     assert PREPARED_WRITES._value.get() - before >= 5
+
+
+async def test_batched_deliveries_are_held_then_written_in_order(
+    api_factory: Callable[[RunningServer], Awaitable[Room]], server_factory: ServerFactory
+) -> None:
+    room = await api_factory(await server_factory(socketio_batch_ms=300))
+    host, bob = await room.client("hostess"), await room.client("bob")
+    before = PREPARED_WRITES._value.get()
+    texts = [f"batched {i}" for i in range(3)]
+    sent_at = time.monotonic()
+    for text in texts:
+        await bob.ok("chat:send", {"text": text})
+    await host.next("chat:message", timeout=5)
+    assert time.monotonic() - sent_at >= 0.29  # held for the window, not written at once
+    await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    await bob.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    for client in (host, bob):
+        assert [m["text"] for m in client.seen("chat:message")] == texts
+    assert PREPARED_WRITES._value.get() - before >= 6  # straight to the websockets
