@@ -161,10 +161,16 @@ async def post(http: aiohttp.ClientSession, url: str, body: dict, token: str | N
         return await response.json()
 
 
-def start_servers(count: int, tmp: Path) -> tuple[list[subprocess.Popen], list[str], object]:
+def start_servers(
+    count: int, tmp: Path, batch_ms: int
+) -> tuple[list[subprocess.Popen], list[str], object]:
     """`count` costream processes (with a private redis-server when more than one)."""
     redis = None
-    settings = {"COSTREAM_CHAT_RATE_LIMIT": "1000000", "COSTREAM_CHAT_RATE_WINDOW": "1"}
+    settings = {
+        "COSTREAM_CHAT_RATE_LIMIT": "1000000",  # one sender at full rate
+        "COSTREAM_CHAT_RATE_WINDOW": "1",
+        "COSTREAM_SOCKETIO_BATCH_MS": str(batch_ms),
+    }
     if count > 1:
         redis = start_redis(tmp / "redis.log")
         settings["COSTREAM_REDIS_URL"] = redis.url
@@ -216,7 +222,7 @@ async def run(args: argparse.Namespace) -> dict:
     workers: list[multiprocessing.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.url is None:
-            processes, urls, redis = start_servers(args.servers, Path(tmp))
+            processes, urls, redis = start_servers(args.servers, Path(tmp), args.batch_ms)
         else:
             urls = [args.url]
         connector = aiohttp.TCPConnector(limit=0)
@@ -315,6 +321,7 @@ async def run(args: argparse.Namespace) -> dict:
         "clients": args.clients,
         "servers": len(urls),
         "client_processes": args.client_procs,
+        "batch_ms": args.batch_ms,
         "rate_per_s": args.rate,
         "seconds": args.seconds,
         "connect_and_join_s": round(connect_s, 2),
@@ -339,6 +346,7 @@ def main() -> None:
     parser.add_argument("--url", help="an already running server (CPU is then not measured)")
     parser.add_argument("--servers", type=int, default=1, help="costream processes (Redis if >1)")
     parser.add_argument("--client-procs", type=int, default=2, help="receiver processes")
+    parser.add_argument("--batch-ms", type=int, default=0, help="COSTREAM_SOCKETIO_BATCH_MS")
     result = asyncio.run(run(parser.parse_args()))
     for key, value in result.items():
         print(f"{key:>22}: {value}")
