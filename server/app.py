@@ -11,15 +11,20 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce, metrics
+from server import http, http_after_sale, http_commerce, http_outputs, metrics
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
+from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
+from server.domain.profile import ProfileService
+from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -30,19 +35,28 @@ from server.keys import (
     COHOST,
     COMMERCE,
     EVENTS,
+    LEDGER,
     LIVE,
     MEDIA,
     MEDIA_RELAY,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
+    PROFILES,
     REALTIME,
     SETTINGS,
+    SHIPPING,
     STORE,
     STREAMS,
 )
 from server.logs import stream_context
+from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_ledger import SqlLedgerStore
+from server.stores.sql_outputs import OutputsStore
+from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 from signaling.relay import MediaRelay
@@ -145,12 +159,33 @@ def create_app(settings: Settings) -> web.Application:
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
+    )
+    # After the sale: addresses and email, shipments and labels, the ledger.
+    app[PROFILES] = ProfileService(SqlProfileStore(store))
+    app[SHIPPING] = ShippingService(
+        SqlShippingStore(store),
+        app[STREAMS],
+        app[PROFILES],
+        app[ACCOUNTS],
+        LabelDocuments(),
+        SmtpMailer(settings),
+    )
+    app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
+    app[LEDGER].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url, settings.socketio_batch_ms)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
@@ -167,6 +202,8 @@ def create_app(settings: Settings) -> web.Application:
     app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
     http.setup(app)
     http_commerce.setup(app)
+    http_outputs.setup(app)
+    http_after_sale.setup(app)
     metrics.setup(app, events)
     signaling.whip.setup(app)
     signaling.whep.setup(app)

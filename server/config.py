@@ -69,6 +69,17 @@ class Settings:
     socketio_batch_ms: int = 0
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
+    # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
+    # and recording of every stream unless its own `record` says otherwise.
+    hls: bool = True
+    record: bool = False
+    # Outgoing mail (labels to a consignor): unset smtp_host = mail is refused (502).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "costream@localhost"
+    smtp_starttls: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -82,6 +93,10 @@ class Settings:
             raise ConfigError(f"socketio_batch_ms must be 0..1000, got {self.socketio_batch_ms}")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be 'text' or 'json', got {self.log_format!r}")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
+        if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):
+            raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
 
@@ -137,6 +152,16 @@ def _parse_float(name: str, value: object) -> float:
     raise ConfigError(f"{name}: expected a number, got {value!r}")
 
 
+def _parse_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _parse_str(name: str, value: object) -> str:
     if isinstance(value, str):
         return value
@@ -188,6 +213,7 @@ def _parse_ice_servers(name: str, value: object) -> tuple[IceServer, ...]:
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
+    "bool": _parse_bool,
     "str": _parse_str,
     "Path": _parse_path,
     "tuple[str, ...]": _parse_str_tuple,

@@ -112,6 +112,16 @@ class OrderPlaced:
     order: Order
 
 
+@dataclass(frozen=True)
+class QrCodeShown:
+    """The composite showed a QR code (seller rules forbid it): warn the host."""
+
+    stream_id: str
+    host: str
+    payload: str
+    detected_at: str
+
+
 Event = (
     StreamStatusChanged
     | CohostChanged
@@ -126,6 +136,7 @@ Event = (
     | ListingUpdated
     | ListingPresented
     | OrderPlaced
+    | QrCodeShown
 )
 Handler = Callable[[Event], Awaitable[None]]
 

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.domain.accounts import AccountService
+from server.domain.outputs import record_field
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
-from server.keys import ACCOUNTS, AUTH, STREAMS
+from server.keys import ACCOUNTS, AUTH, OUTPUTS, STREAMS
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 
@@ -48,6 +49,8 @@ async def login(request: web.Request) -> web.Response:
 async def create_stream(request: web.Request) -> web.Response:
     host = require_user(request)
     body = await json_body(request)
+    # Outputs (docs/protocol-outputs.md): checked before anything is created.
+    record = record_field(body["record"]) if "record" in body else None
     stream = await request.app[STREAMS].create(
         host,
         title=body.get("title"),
@@ -55,6 +58,8 @@ async def create_stream(request: web.Request) -> web.Response:
         kind=body.get("kind"),
         scheduled_at=body.get("scheduled_at"),
     )
+    if record is not None:
+        await request.app[OUTPUTS].set_record(stream.id, host, record)
     return _stream(stream, 201)
 
 
@@ -87,6 +92,10 @@ def _file(relative: str) -> web.FileResponse:
         raise not_found(f"no file {relative!r}")
     # no-cache: browsers revalidate, so a deploy never mixes old and new modules.
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+# Other route modules serve their pages the same way.
+page = _file
 
 
 @routes.get("/")

@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from server.domain.chat import ChatService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.ledger import LedgerService
     from server.domain.moderation import ModerationService
+    from server.domain.outputs import OutputsService
     from server.domain.presence import PresenceService
+    from server.domain.profile import ProfileService
+    from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
     from server.events import EventBus
     from server.store import Database
@@ -43,3 +47,7 @@ COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")
+OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
+PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
+SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")
+LEDGER: web.AppKey[LedgerService] = web.AppKey("ledger")
