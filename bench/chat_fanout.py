@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,8 @@ class RawClient:
         self._acks: dict[int, asyncio.Future] = {}
         self._next_ack = 0
         self._task: asyncio.Task | None = None
+        # Other server events (raw `42[...]` frames) go here when set (bench/auction.py).
+        self.on_event: Callable[[str], None] | None = None
 
     async def connect(self, token: str | None = None) -> None:
         ws_url = self._url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -98,6 +101,8 @@ class RawClient:
                 if match and self._stats.measuring:
                     self._stats.received += 1
                     self._stats.latencies_ms.append((time.time_ns() - int(match[2])) / 1e6)
+            elif data.startswith("42") and self.on_event is not None:
+                self.on_event(data)
             elif data.startswith("43"):
                 ack_id = int(re.match(r"43(\d+)", data)[1])
                 future = self._acks.pop(ack_id, None)

@@ -11,30 +11,46 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_after_sale, http_commerce, http_outputs, metrics
+from server import (
+    http,
+    http_after_sale,
+    http_commerce,
+    http_outputs,
+    http_selling,
+    http_sharers,
+    metrics,
+)
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
+from server.domain.auctions import AuctionService
 from server.domain.chat import ChatService
+from server.domain.clock import SellingClock
+from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.giveaways import GiveawayService
 from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
 from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
+from server.domain.sharers import SharerService
 from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.keys import (
     ACCOUNTS,
+    AUCTIONS,
     AUTH,
     CHAT,
+    CODES,
     COHOST,
     COMMERCE,
     EVENTS,
+    GIVEAWAYS,
     LEDGER,
     LIVE,
     MEDIA,
@@ -44,7 +60,9 @@ from server.keys import (
     PRESENCE,
     PROFILES,
     REALTIME,
+    SELLING_CLOCK,
     SETTINGS,
+    SHARERS,
     SHIPPING,
     STORE,
     STREAMS,
@@ -56,6 +74,8 @@ from server.stores import open_live_store
 from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_selling import SellingStore
+from server.stores.sql_sharers import SqlSharerStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
@@ -120,6 +140,36 @@ def _live_ctx(
     return ctx
 
 
+async def _clock_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Started once storage and presence are up (a draw asks who is present), stopped first.
+    app[SELLING_CLOCK].start()
+    yield
+    await app[SELLING_CLOCK].close()
+
+
+def _selling(
+    app: web.Application, store: Database, presence: PresenceService, events: EventBus
+) -> None:
+    """Buy-now, flash sales, codes, auctions and giveaways, and the clock of their deadlines."""
+    settings = app[SETTINGS]
+    sales = SellingStore(store)
+    commerce = CommerceService(
+        store, sales, app[STREAMS], app[ACCOUNTS], events, settings.min_present_seconds
+    )
+    auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
+    giveaways = GiveawayService(sales, app[STREAMS], presence, events)
+    clock = SellingClock(
+        sales.next_deadline_ms,
+        [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],
+    )
+    auctions.wake = giveaways.wake = clock.wake
+    app[COMMERCE] = commerce
+    app[CODES] = CodeService(sales, app[STREAMS])
+    app[AUCTIONS] = auctions
+    app[GIVEAWAYS] = giveaways
+    app[SELLING_CLOCK] = clock
+
+
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
@@ -158,7 +208,6 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
     app[OUTPUTS] = OutputsService(
         OutputsStore(store),
         app[STREAMS],
@@ -179,6 +228,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
     app[LEDGER].follow(events)
+    _selling(app, store, presence, events)
+    # Sharers: referral links and their commission (shown in every `stream` object).
+    app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
+    app[STREAMS].fillers.append(app[SHARERS].fill)
     sio = signaling.realtime.create_server(settings.redis_url, settings.socketio_batch_ms)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -198,12 +251,15 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+    app.cleanup_ctx.append(_clock_ctx)
 
     app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
     http.setup(app)
     http_commerce.setup(app)
     http_outputs.setup(app)
     http_after_sale.setup(app)
+    http_selling.setup(app)
+    http_sharers.setup(app)
     metrics.setup(app, events)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
