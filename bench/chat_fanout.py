@@ -3,13 +3,17 @@
 Prints the delivery latency (send -> every receiver) p50/p99 and the server's CPU.
 
     .venv/bin/python bench/chat_fanout.py --clients 2000 --rate 20 --seconds 20
+    .venv/bin/python bench/chat_fanout.py --clients 2000 --servers 2 --client-procs 2
 
-The server runs as a separate `costream serve` process (started here on a free
-port of 127.0.0.1, its own data dir, chat rate limit lifted) unless --url is
-given. Receivers speak the Engine.IO v4 / Socket.IO v5 wire protocol directly
-over aiohttp websockets and only pattern-match the chat text, so that 2000 of
-them fit in one client process and the figures measure the server, not a
+The servers run as separate `costream serve` processes (started here on free
+ports of 127.0.0.1, one data dir, chat rate limit lifted; with --servers > 1 they
+share a private redis-server) unless --url is given. Receivers are spread over
+--client-procs processes and over the servers; they speak the Engine.IO v4 /
+Socket.IO v5 wire protocol directly over aiohttp websockets and only
+pattern-match the chat text, so the figures measure the servers, not a
 heavyweight client. Sender and receivers share this machine's clock.
+`server_us_per_delivery` is the servers' CPU over the measured window divided
+by the deliveries (one message to one receiver).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -36,7 +41,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.cluster import stop  # noqa: E402
+from tests.helpers.cluster import start_redis, stop  # noqa: E402
 
 STAMP = re.compile(r'"text":"bench (\d+) (\d+)"')
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -123,19 +128,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, settings: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("COSTREAM_")},
         "COSTREAM_DATA_DIR": str(data_dir),
-        "COSTREAM_CHAT_RATE_LIMIT": "1000000",  # one sender at full rate
-        "COSTREAM_CHAT_RATE_WINDOW": "1",
+        "COSTREAM_SECRET_KEY": "bench-secret-key-0123456789",  # shared by every process
+        **settings,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port)],
         cwd=REPO,
         env=env,
-        stdout=(data_dir.parent / "server.log").open("wb"),
+        stdout=(data_dir.parent / f"server-{port}.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
     return process, f"http://127.0.0.1:{port}"
@@ -161,17 +166,76 @@ async def post(http: aiohttp.ClientSession, url: str, body: dict, token: str | N
         return await response.json()
 
 
+def start_servers(
+    count: int, tmp: Path, batch_ms: int
+) -> tuple[list[subprocess.Popen], list[str], object]:
+    """`count` costream processes (with a private redis-server when more than one)."""
+    redis = None
+    settings = {
+        "COSTREAM_CHAT_RATE_LIMIT": "1000000",  # one sender at full rate
+        "COSTREAM_CHAT_RATE_WINDOW": "1",
+        "COSTREAM_SOCKETIO_BATCH_MS": str(batch_ms),
+    }
+    if count > 1:
+        redis = start_redis(tmp / "redis.log")
+        settings["COSTREAM_REDIS_URL"] = redis.url
+    processes, urls = [], []
+    for _ in range(count):
+        process, url = start_server(tmp / "data", settings)
+        processes.append(process)
+        urls.append(url)
+    return processes, urls, redis
+
+
+def receive(urls: list[str], count: int, join: dict, ready, start, stop_, results) -> None:
+    """A receiver process: `count` clients spread over `urls`; reports its latencies."""
+
+    async def main() -> None:
+        stats = Stats()
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            clients = [RawClient(http, urls[i % len(urls)], stats) for i in range(count)]
+            limit = asyncio.Semaphore(50)
+
+            async def enter(client: RawClient) -> None:
+                async with limit:
+                    await client.connect()
+                    ack = await client.call("join", join)
+                    assert ack["ok"], ack
+
+            await asyncio.gather(*(enter(c) for c in clients))
+            ready.put(count)
+            while not start.is_set():
+                await asyncio.sleep(0.02)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            stats.measuring = True
+            while not stop_.is_set():
+                await asyncio.sleep(0.02)
+            stats.measuring = False
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            results.put((stats.latencies_ms, cpu))
+            for client in clients:
+                await client.close()
+
+    asyncio.run(main())
+
+
 async def run(args: argparse.Namespace) -> dict:
-    stats = Stats()
-    process = None
+    processes: list[subprocess.Popen] = []
+    redis = None
+    workers: list[multiprocessing.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.url
-        if url is None:
-            process, url = start_server(Path(tmp) / "data")
+        if args.url is None:
+            processes, urls, redis = start_servers(args.servers, Path(tmp), args.batch_ms)
+        else:
+            urls = [args.url]
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
             try:
-                await wait_healthy(http, url)
+                for url in urls:
+                    await wait_healthy(http, url)
+                url = urls[0]
                 user = f"bench{int(time.time())}"
                 session = await post(
                     http, url + "/api/auth/register", {"username": user, "password": "bench-pass"}
@@ -183,17 +247,24 @@ async def run(args: argparse.Namespace) -> dict:
                 await post(http, f"{url}/api/streams/{stream['id']}/start", {}, token)
                 join = {"stream_id": stream["id"]}
 
-                clients = [RawClient(http, url, stats) for _ in range(args.clients)]
-                limit = asyncio.Semaphore(50)
-
-                async def enter(client: RawClient) -> None:
-                    async with limit:
-                        await client.connect()
-                        ack = await client.call("join", join)
-                        assert ack["ok"], ack
-
+                # Receivers live in their own processes, so the client side is not the limit.
+                context = multiprocessing.get_context("fork")
+                ready, results = context.Queue(), context.Queue()
+                start, stop_ = context.Event(), context.Event()
+                shares = [
+                    args.clients // args.client_procs + (i < args.clients % args.client_procs)
+                    for i in range(args.client_procs)
+                ]
                 started = time.perf_counter()
-                await asyncio.gather(*(enter(c) for c in clients))
+                for share in shares:
+                    worker = context.Process(
+                        target=receive, args=(urls, share, join, ready, start, stop_, results)
+                    )
+                    worker.start()
+                    workers.append(worker)
+                loop = asyncio.get_running_loop()
+                for _ in workers:
+                    await loop.run_in_executor(None, ready.get, True, 300)
                 connect_s = time.perf_counter() - started
                 sender = RawClient(http, url, Stats())
                 await sender.connect(token)
@@ -217,9 +288,8 @@ async def run(args: argparse.Namespace) -> dict:
                 for seq in range(int(args.rate)):
                     await send(seq)
                     await asyncio.sleep(interval)
-                stats.measuring = True
-                cpu_before = cpu_seconds(process.pid) if process else 0.0
-                self_before = resource.getrusage(resource.RUSAGE_SELF)
+                start.set()
+                cpu_before = sum(cpu_seconds(p.pid) for p in processes)
                 t0 = time.perf_counter()
                 total = int(args.rate * args.seconds)
                 pending = []
@@ -228,39 +298,48 @@ async def run(args: argparse.Namespace) -> dict:
                     await asyncio.sleep(max(0.0, target - time.perf_counter()))
                     pending.append(asyncio.create_task(send(1000 + seq)))
                 await asyncio.gather(*pending)
-                expected = total * args.clients
-                drain_until = time.perf_counter() + 10
-                while stats.received < expected and time.perf_counter() < drain_until:
-                    await asyncio.sleep(0.05)
+                # Drain: until the servers are idle again (every delivery written).
+                await asyncio.sleep(1.0)
                 wall = time.perf_counter() - t0
-                stats.measuring = False
-                cpu = (cpu_seconds(process.pid) - cpu_before) if process else float("nan")
-                self_after = resource.getrusage(resource.RUSAGE_SELF)
-                client_cpu = (self_after.ru_utime + self_after.ru_stime) - (
-                    self_before.ru_utime + self_before.ru_stime
-                )
-                for client in [*clients, sender]:
-                    await client.close()
+                cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+                stop_.set()
+                latencies: list[float] = []
+                client_cpu = 0.0
+                for _ in workers:
+                    got, used = await loop.run_in_executor(None, results.get, True, 120)
+                    latencies.extend(got)
+                    client_cpu += used
+                await sender.close()
             finally:
-                if process is not None:
+                stop_.set()
+                for worker in workers:
+                    worker.join(timeout=30)
+                for process in processes:
                     stop(process, timeout=20)
+                if redis is not None:
+                    stop(redis.process)
 
-    lat = sorted(stats.latencies_ms)
+    expected = total * args.clients
+    lat = sorted(latencies)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) > 1 else [float("nan")] * 99
     return {
         "clients": args.clients,
+        "servers": len(urls),
+        "client_processes": args.client_procs,
+        "batch_ms": args.batch_ms,
         "rate_per_s": args.rate,
         "seconds": args.seconds,
         "connect_and_join_s": round(connect_s, 2),
         "expected_deliveries": expected,
         "failed_sends": failed_sends,
-        "delivered": stats.received,
+        "delivered": len(lat),
         "p50_ms": round(quantiles[49], 1),
         "p99_ms": round(quantiles[98], 1),
         "max_ms": round(lat[-1], 1) if lat else None,
         "server_cpu_percent": round(100 * cpu / wall, 1),
+        "server_us_per_delivery": round(1e6 * cpu / len(lat), 2) if lat else None,
         "client_cpu_percent": round(100 * client_cpu / wall, 1),
-        "deliveries_per_s": round(stats.received / wall),
+        "deliveries_per_s": round(len(lat) / wall),
     }
 
 
@@ -270,6 +349,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="chat messages per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--url", help="an already running server (CPU is then not measured)")
+    parser.add_argument("--servers", type=int, default=1, help="costream processes (Redis if >1)")
+    parser.add_argument("--client-procs", type=int, default=2, help="receiver processes")
+    parser.add_argument("--batch-ms", type=int, default=0, help="COSTREAM_SOCKETIO_BATCH_MS")
     result = asyncio.run(run(parser.parse_args()))
     for key, value in result.items():
         print(f"{key:>22}: {value}")

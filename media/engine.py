@@ -19,11 +19,13 @@ from aiortc.sdp import SessionDescription
 
 from media.config import MediaConfig
 from media.errors import MediaError
+from media.fanout import FrameSink
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
 from media.layout import LAYOUTS
 from media.outputs import MuxSink, OutputPlan
 from media.outputs.overlay import LowerThird
 from media.publisher import Publisher
+from media.relay import RelayedRoom, Upstream
 from media.room import Room, StreamChoices, Subscription
 from media.rtpsender import FanoutSender
 
@@ -49,6 +51,11 @@ class MediaSession:
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def log(self) -> dict[str, str]:
+        """`extra` for log records about this session (structured logs show the stream)."""
+        return {"stream_id": self.stream_id}
+
 
 def check_offer(offer: str) -> None:
     """Refuse an SDP offer that aiortc cannot parse or that carries no media."""
@@ -66,6 +73,8 @@ class MediaEngine:
     def __init__(self, config: MediaConfig) -> None:
         self.config = config
         self.rooms: dict[str, Room] = {}
+        # Streams whose home is another process, served here from relayed frames.
+        self.relayed: dict[str, RelayedRoom] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
         self.seat_listener: SeatListener | None = None
@@ -172,6 +181,9 @@ class MediaEngine:
             await self.close_session(previous.id)
         room.install(publisher)
         self._publishing[(stream_id, seat)] = session
+        logger.info(
+            "%s publishes on %s (session %s)", owner, seat, session.id[:8], extra=session.log
+        )
         return session
 
     async def play(
@@ -181,13 +193,31 @@ class MediaEngine:
         listener_seat: str | None = None,
         owner: str | None = None,
         title: str | None = None,
+        upstream: Callable[[], Upstream] | None = None,
     ) -> MediaSession:
-        """Accept a WHEP offer: the composite and the listener's audio feed."""
+        """Accept a WHEP offer: the composite and the listener's audio feed.
+
+        With `upstream` the stream is encoded on another process: the viewer is
+        fed the frames relayed from there (the first such viewer starts it).
+        """
         check_offer(offer)
-        room = self.room(stream_id, title)
+        room: Room | RelayedRoom
+        if upstream is None:
+            room = self.room(stream_id, title)
+        else:
+            room = self.relayed.get(stream_id) or RelayedRoom(stream_id, upstream())
+            self.relayed[stream_id] = room
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
+        where = "here" if upstream is None else "relayed"
+        logger.info(
+            "%s plays, encoded %s (session %s)",
+            owner or "a viewer",
+            where,
+            session.id[:8],
+            extra=session.log,
+        )
         return session
 
     async def close_session(self, session_id: str) -> bool:
@@ -204,9 +234,32 @@ class MediaEngine:
                 await result
         await session.pc.close()
         session.closed.set()
-        if not any(s.stream_id == session.stream_id for s in self.sessions.values()):
-            await self._close_room(session.stream_id)  # nobody left: free its threads
+        logger.info("session %s (%s) closed", session.id[:8], session.kind, extra=session.log)
+        await self._close_if_unused(session.stream_id)
         return True
+
+    def tap(self, stream_id: str, sinks: tuple[FrameSink, FrameSink]) -> Room:
+        """Relay the stream's composite and viewers' mix to `sinks` (other processes).
+
+        The room lives (and encodes) while tapped, even with no session here.
+        """
+        room = self.room(stream_id)
+        room.tap(sinks)
+        return room
+
+    async def untap(self, stream_id: str, sinks: tuple[FrameSink, FrameSink]) -> None:
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.untap(sinks)
+            await self._close_if_unused(stream_id)
+
+    async def _close_if_unused(self, stream_id: str) -> None:
+        """Nobody left (no session, no relay): free the room and its threads."""
+        if any(s.stream_id == stream_id for s in self.sessions.values()):
+            return
+        room = self.rooms.get(stream_id)
+        if room is None or not room.taps:
+            await self._close_room(stream_id)
 
     async def drop_seat(self, stream_id: str, seat: str) -> None:
         """Disconnect whoever publishes on `seat` (the cohost was removed)."""
@@ -222,12 +275,14 @@ class MediaEngine:
         await self._close_room(stream_id)
 
     async def _close_room(self, stream_id: str) -> None:
-        room = self.rooms.pop(stream_id, None)
-        if room is not None:
-            await room.close()
+        for rooms in (self.rooms, self.relayed):
+            room = rooms.pop(stream_id, None)
+            if room is not None:
+                await room.close()
 
     async def close(self) -> None:
-        for stream_id in list(self.rooms) + [s.stream_id for s in self.sessions.values()]:
+        streams = [*self.rooms, *self.relayed, *(s.stream_id for s in self.sessions.values())]
+        for stream_id in streams:
             await self.close_stream(stream_id)
 
     def _new_session(
@@ -244,7 +299,9 @@ class MediaEngine:
 
         return session
 
-    def _add_senders(self, pc: RTCPeerConnection, room: Room, subscription: Subscription) -> None:
+    def _add_senders(
+        self, pc: RTCPeerConnection, room: Room | RelayedRoom, subscription: Subscription
+    ) -> None:
         video = pc.addTransceiver("video", direction="sendonly")
         # The shared encoder is H264: offer nothing else (RTX kept for NACK).
         video.setCodecPreferences(

@@ -8,6 +8,7 @@ viewer's video starts at a keyframe (the sender asks for one on joining).
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import av
 from aiortc import clock
@@ -15,9 +16,16 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import convert_timebase
 
 from media.encoder import AUDIO_CLOCK
-from media.rtpsender import FanoutSender
 
 logger = logging.getLogger(__name__)
+
+
+class FrameSink(Protocol):
+    """What a feed sends to: a viewer's `FanoutSender`, or a relay to other processes."""
+
+    def send_frame(
+        self, payloads: list[bytes], timestamp: int, keyframe: bool, ntp_time: int
+    ) -> None: ...
 
 
 class FrameFeed:
@@ -25,17 +33,17 @@ class FrameFeed:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.senders: set[FanoutSender] = set()
+        self.senders: set[FrameSink] = set()
         # aiortc's H264 packetizer (FU-A/STAP-A); it encodes nothing here.
         self._h264 = H264Encoder() if kind == "video" else None
 
     def __len__(self) -> int:
         return len(self.senders)
 
-    def add(self, sender: FanoutSender) -> None:
+    def add(self, sender: FrameSink) -> None:
         self.senders.add(sender)
 
-    def discard(self, sender: FanoutSender) -> None:
+    def discard(self, sender: FrameSink) -> None:
         self.senders.discard(sender)
 
     def publish(self, packets: list[av.Packet]) -> None:
@@ -48,11 +56,14 @@ class FrameFeed:
             else:
                 payloads = [bytes(packet)]
                 timestamp = convert_timebase(packet.pts, packet.time_base, AUDIO_CLOCK)
-            now = clock.current_ntp_time()
-            keyframe = packet.is_keyframe
-            for sender in list(self.senders):
-                try:
-                    sender.send_frame(payloads, timestamp, keyframe, now)
-                except Exception:  # one broken viewer must not stop the others
-                    logger.exception("dropping a %s sender that failed", self.kind)
-                    self.senders.discard(sender)
+            self.deliver(payloads, timestamp, packet.is_keyframe)
+
+    def deliver(self, payloads: list[bytes], timestamp: int, keyframe: bool) -> None:
+        """Send one packetized frame (`timestamp` in the codec clock) to every sender."""
+        now = clock.current_ntp_time()
+        for sender in list(self.senders):
+            try:
+                sender.send_frame(payloads, timestamp, keyframe, now)
+            except Exception:  # one broken viewer must not stop the others
+                logger.exception("dropping a %s sender that failed", self.kind)
+                self.senders.discard(sender)

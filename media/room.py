@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 from media.compositor import Compositor
 from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
-from media.fanout import FrameFeed
+from media.fanout import FrameFeed, FrameSink
 from media.layout import DEFAULT_LAYOUT, LAYOUTS, areas, output_size
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
 from media.outputs import OutputHub, OutputPlan
@@ -30,6 +31,7 @@ from media.outputs.overlay import LowerThird, LowerThirdPainter
 from media.outputs.qrguard import QrGuard
 from media.publisher import Publisher
 from media.slate import slate_frame
+from media.stats import COUNTERS
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +99,8 @@ class Room:
         self._mixer = AudioMixer()
         self._audio_encoders: dict[str | None, AudioEncoder] = {}
         self._video_out = FrameFeed("video")
+        # Relays of the viewers' feeds to other processes (see media/relay.py).
+        self.taps: list[tuple[FrameSink, FrameSink]] = []
         self._audio_out: dict[str | None, FrameFeed] = {}
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix=f"video-{stream_id}")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
@@ -137,6 +141,20 @@ class Room:
         if audio is None:
             audio = self._audio_out[feed] = FrameFeed("audio")
         return Subscription(self._video_out, audio)
+
+    def tap(self, sinks: tuple[FrameSink, FrameSink]) -> None:
+        """Send the composite and the viewers' mix to `sinks` (video, audio) too."""
+        video, audio = sinks
+        self._video_out.add(video)
+        self.subscribe(None).audio.add(audio)
+        self.taps.append(sinks)
+        self.request_keyframe()  # the other side starts at once
+
+    def untap(self, sinks: tuple[FrameSink, FrameSink]) -> None:
+        if sinks in self.taps:
+            self.taps.remove(sinks)
+            self._video_out.discard(sinks[0])
+            self.subscribe(None).audio.discard(sinks[1])
 
     def request_keyframe(self) -> None:
         """A viewer joined or lost the picture (PLI/FIR)."""
@@ -217,6 +235,7 @@ class Room:
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
+        started = time.perf_counter()
         layout = self.layout_mode
         size = output_size(layout, self.config.width, self.config.height)
         if size != (self._compositor.width, self._compositor.height):
@@ -227,6 +246,8 @@ class Room:
         self.qr_guard.sample(composite)  # before the lower third: only what cameras show
         self.lower_third.paint(composite)
         packets = self.video_encoder.encode(composite, pts)
+        COUNTERS.encode_seconds += time.perf_counter() - started
+        COUNTERS.frames_encoded += 1
         self.outputs.video(packets)
         return packets
 

@@ -29,6 +29,8 @@ from aiortc.utils import random16, random32
 from pylibsrtp import Session
 from pylibsrtp._binding import ffi, lib
 
+from media.stats import COUNTERS
+
 RTP_HISTORY_SIZE = 128  # packets kept for NACK, like aiortc
 
 
@@ -119,6 +121,8 @@ class FanoutSender(RTCRtpSender):
         self._RTCRtpSender__rtp_timestamp = rtp_timestamp
         self._RTCRtpSender__packet_count += len(payloads)
         self._RTCRtpSender__octet_count += octets
+        COUNTERS.rtp_packets_sent += len(payloads)
+        COUNTERS.rtp_bytes_sent += octets
 
     async def _retransmit(self, sequence_number: int) -> None:
         """NACK: resend the packet as it was (receivers accept it on the same SSRC)."""

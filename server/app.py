@@ -11,7 +11,15 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_after_sale, http_commerce, http_outputs, http_selling, http_sharers
+from server import (
+    http,
+    http_after_sale,
+    http_commerce,
+    http_outputs,
+    http_selling,
+    http_sharers,
+    metrics,
+)
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
@@ -47,6 +55,7 @@ from server.keys import (
     LEDGER,
     LIVE,
     MEDIA,
+    MEDIA_RELAY,
     MODERATION,
     OUTPUTS,
     PRESENCE,
@@ -60,6 +69,7 @@ from server.keys import (
     STREAMS,
 )
 from server.lifecycle import DRAIN, Drain
+from server.logs import stream_context
 from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
@@ -71,6 +81,7 @@ from server.stores.sql_sharers import SqlSharerStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
+from signaling.relay import MediaRelay
 
 
 def _follow_domain(events: EventBus, engine: MediaEngine) -> None:
@@ -100,6 +111,12 @@ def _media_ctx(stage: StageWatch) -> Callable[[web.Application], AbstractAsyncCo
         await app[MEDIA].close()
 
     return ctx
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[MEDIA_RELAY].start()
+    yield
+    await app[MEDIA_RELAY].stop()
 
 
 def _live_ctx(
@@ -228,7 +245,9 @@ def create_app(settings: Settings) -> web.Application:
     # Sharers: referral links and their commission (shown in every `stream` object).
     app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
     app[STREAMS].fillers.append(app[SHARERS].fill)
-    sio = signaling.realtime.create_server(settings.redis_url, settings.redis_timeout_seconds)
+    sio = signaling.realtime.create_server(
+        settings.redis_url, settings.redis_timeout_seconds, settings.socketio_batch_ms
+    )
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
@@ -238,6 +257,10 @@ def create_app(settings: Settings) -> web.Application:
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
+        # Viewers of streams homed elsewhere are served here from relayed frames.
+        assert settings.redis_url is not None
+        app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
+        app.cleanup_ctx.append(_relay_ctx)
 
     # Order matters on shutdown (reverse): media closes before the store.
     app.cleanup_ctx.append(_store_ctx)
@@ -245,12 +268,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
     app.cleanup_ctx.append(_clock_ctx)
 
+    app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
     http.setup(app)
     http_commerce.setup(app)
     http_outputs.setup(app)
     http_after_sale.setup(app)
     http_selling.setup(app)
     http_sharers.setup(app)
+    metrics.setup(app, events)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

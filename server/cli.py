@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -36,12 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from server.app import create_app  # imported late: aiortc is slow to import
     from server.lifecycle import serve
+    from server.logs import AccessLog, configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_format)
     try:
         app = create_app(settings)
     except ConfigError as exc:
         print(f"costream: configuration error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(app, settings.host, settings.port))
+    asyncio.run(serve(app, settings.host, settings.port, access_log_class=AccessLog))
     return 0

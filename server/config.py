@@ -79,6 +79,10 @@ class Settings:
     live_ttl_seconds: int = 30
     # On SIGTERM, in-flight requests get this long to finish before the process exits.
     drain_seconds: float = 5.0
+    # Hold each receiver's room deliveries this long and write them at once (0: at once).
+    socketio_batch_ms: int = 0
+    # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
+    log_format: str = "text"
     # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
     # and recording of every stream unless its own `record` says otherwise.
     hls: bool = True
@@ -105,6 +109,10 @@ class Settings:
             raise ConfigError(f"min_present_seconds must be >= 0, got {self.min_present_seconds}")
         if self.video_width % 2 or self.video_height % 2:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
+        if not 0 <= self.socketio_batch_ms <= 1000:
+            raise ConfigError(f"socketio_batch_ms must be 0..1000, got {self.socketio_batch_ms}")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be 'text' or 'json', got {self.log_format!r}")
         if not 1 <= self.smtp_port <= 65535:
             raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
         if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):

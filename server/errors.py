@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.counters import count_error
 from server.domain.errors import (
     ApiError,
     bad_request,
@@ -50,6 +51,7 @@ _HTTP_CODES = {
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     """A JSON error response in the protocol's shape."""
+    count_error(code, "http")
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from server.store import Database
     from server.stores import LiveStore
     from signaling.realtime import Realtime
+    from signaling.relay import MediaRelay
 
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -50,6 +51,7 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")
 OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
 PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
 SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")

@@ -18,6 +18,8 @@ import logging
 import signal
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_log import AccessLogger
 
 from server.errors import Handler, error_response
 from server.keys import REALTIME, SETTINGS
@@ -98,9 +100,19 @@ async def drain(app: web.Application) -> None:
             await sio.disconnect(sid)
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
+async def serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    access_log_class: type[AbstractAccessLogger] = AccessLogger,
+) -> None:
     """Run `app` until SIGTERM/SIGINT, then drain and clean up."""
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log_class=access_log_class,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,10 +1,16 @@
-"""Socket.IO client managers whose room emits cost no task per recipient.
+"""Socket.IO client managers whose room emits cost one write per recipient.
 
 python-socketio's AsyncManager encodes a room emit once but then starts one asyncio
-task per recipient. Handing a packet to a connection is only a put on its unbounded
-send queue, which never waits, so doing it in a plain loop sends the same bytes in the
-same order with far less scheduling work: this is what lets one process fan chat out
-to thousands of viewers (bench/chat_fanout.py).
+task per recipient, and each connection's writer task wakes up to frame and write it.
+Here a room emit is encoded once into finished websocket frames (server frames are
+unmasked, and permessage-deflate is not negotiated, so every receiver gets the same
+bytes), and each idle connection gets them with one `transport.write`, synchronously:
+no task, no await, no per-receiver framing. A connection with packets already queued
+(or a full transport buffer) takes the ordinary queue, so order holds. This is what
+lets one process fan chat out to thousands of viewers (bench/chat_fanout.py).
+
+Relies on python-engineio 4.x / aiohttp 3.x internals; tests/realtime/
+test_fanout_internals.py fails loudly when they change.
 """
 
 from __future__ import annotations
@@ -12,15 +18,34 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import engineio.async_drivers.aiohttp
 import engineio.async_socket
 import socketio
+from aiohttp import WSMsgType
+from aiohttp._websocket.helpers import PACK_LEN1, PACK_LEN2, PACK_LEN3
+from aiohttp.web import WebSocketResponse
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet
 
+from server.counters import DELIVERIES, PREPARED_WRITES
+
 
 class DirectFanout(socketio.AsyncManager):
-    """AsyncManager with a loop instead of a task per recipient for plain emits."""
+    """AsyncManager with a loop instead of a task per recipient for plain emits.
+
+    With `batch_seconds` > 0 a receiver's deliveries are held that long and written
+    together: one system call carries every message of the window (the kernel's
+    per-write cost dominates fan-out to thousands), at the price of that much latency.
+    """
+
+    batch_seconds = 0.0
+    _flush_at: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dirty: list[PromptSocket] = []
+        self._fallbacks: set[asyncio.Task[None]] = set()
 
     async def emit(  # type: ignore[override]
         self,
@@ -56,18 +81,71 @@ class DirectFanout(socketio.AsyncManager):
             eio_packet.Packet(eio_packet.MESSAGE, p)
             for p in (encoded if isinstance(encoded, list) else [encoded])
         ]
-        wire = [frame.encode() for frame in frames]
+        prepared = b"".join(websocket_frame(frame.encode()) for frame in frames)
         sockets = self.server.eio.sockets
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         # A list first: a send may close a dead connection, which edits the room.
-        for sid, eio_sid in list(self.get_participants(namespace, room)):
+        receivers = list(self.get_participants(namespace, room))
+        DELIVERIES.labels(event=event).inc(len(receivers))
+        written = 0
+        batching = self.batch_seconds > 0
+        for sid, eio_sid in receivers:
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
-            for frame, text in zip(frames, wire, strict=True):
-                if not (isinstance(socket, PromptSocket) and await socket.write_now(text)):
-                    await self.server._send_eio_packet(eio_sid, frame)
+            if isinstance(socket, PromptSocket):
+                if batching:
+                    if not socket.batch:
+                        self._dirty.append(socket)
+                    socket.batch.append((prepared, frames))
+                    continue
+                if socket.write_prepared(prepared):
+                    written += 1
+                    continue
+            for frame in frames:
+                await self.server._send_eio_packet(eio_sid, frame)
+        PREPARED_WRITES.inc(written)
+        if self._dirty and self._flush_at is None:
+            loop = asyncio.get_running_loop()
+            self._flush_at = loop.call_later(self.batch_seconds, self._flush)
         return None
+
+    def _flush(self) -> None:
+        """Write every held delivery, one write per receiver (the queue if it is busy)."""
+        self._flush_at = None
+        dirty, self._dirty = self._dirty, []
+        written = 0
+        for socket in dirty:
+            batch, socket.batch = socket.batch, []
+            if socket.write_prepared(b"".join(prepared for prepared, _ in batch)):
+                written += len(batch)
+                continue
+            task = asyncio.ensure_future(_queue_all(socket, batch))
+            self._fallbacks.add(task)
+            task.add_done_callback(self._fallbacks.discard)
+        PREPARED_WRITES.inc(written)
+
+
+async def _queue_all(socket: PromptSocket, batch: list[tuple[bytes, list]]) -> None:
+    for _, frames in batch:
+        for frame in frames:
+            await socket.send(frame)
+
+
+def websocket_frame(packet: str | bytes) -> bytes:
+    """One finished, unmasked, uncompressed websocket frame carrying `packet`."""
+    if isinstance(packet, str):
+        payload, first = packet.encode(), 0x80 | WSMsgType.TEXT
+    else:
+        payload, first = packet, 0x80 | WSMsgType.BINARY
+    size = len(payload)
+    if size < 126:
+        header = PACK_LEN1(first, size)
+    elif size < 65536:
+        header = PACK_LEN2(first, 126, size)
+    else:
+        header = PACK_LEN3(first, 127, size)
+    return header + payload
 
 
 class DirectRedisFanout(socketio.AsyncRedisManager, DirectFanout):
@@ -82,13 +160,17 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
     `poll()` waits with `asyncio.wait_for` (on Python 3.11 a new task per wake-up):
     the largest cost of fanning chat out to thousands of viewers. Here the wait
     is bounded with `asyncio.timeout` (no task), and while the writer is parked on
-    an empty queue a room emit writes the frame to the websocket itself: nothing
-    is pending before it, so order holds, and the transport write happens before
-    any await.
+    an empty queue a room emit writes its prepared frames to the transport itself:
+    nothing is pending before it, so order holds.
     """
 
     _websocket: Any = None  # engineio's websocket wrapper, once upgraded
     _parked = False  # the writer waits in poll() on an empty queue
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Deliveries held by a batching DirectFanout: (prepared frames, packets).
+        self.batch: list[tuple[bytes, list[eio_packet.Packet]]] = []
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws
@@ -97,8 +179,8 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         finally:
             self._websocket = None
 
-    async def write_now(self, text: str) -> bool:
-        """Write an encoded packet directly if nothing is queued; False: use send()."""
+    def write_prepared(self, frames: bytes) -> bool:
+        """Write finished websocket frames if nothing is queued; False: use send()."""
         websocket = self._websocket
         if (
             websocket is None
@@ -109,10 +191,13 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
             or self.closed
         ):
             return False
-        try:
-            await websocket.send(text)
-        except Exception:  # a closing connection: let the queue path deal with it
+        writer = websocket._sock._writer  # aiohttp's WebSocketWriter
+        if writer is None or writer.compress or writer._closing:
             return False
+        transport = writer.transport
+        if transport.is_closing() or writer.protocol._paused:  # slow reader: the queue waits
+            return False
+        transport.write(frames)
         return True
 
     async def poll(self) -> list[eio_packet.Packet]:
@@ -138,6 +223,16 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         return packets
 
 
+class PlainWebSocketResponse(WebSocketResponse):
+    """No permessage-deflate: a compressed frame would be compressed once per receiver
+    (the compressor keeps per-connection state), and chat events are small."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "compress": False})
+
+
 def use_prompt_sockets() -> None:
-    """Make python-engineio create PromptSockets (it looks the class up per connection)."""
+    """Make python-engineio create PromptSockets (it looks the class up per connection)
+    on uncompressed websockets (its aiohttp driver looks that class up per upgrade)."""
     engineio.async_socket.AsyncSocket = PromptSocket
+    engineio.async_drivers.aiohttp.WebSocketResponse = PlainWebSocketResponse

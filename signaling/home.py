@@ -21,12 +21,15 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from server.auth import bearer_user
+from server.domain.streams import Stream, StreamService
 from server.errors import ApiError, Handler
 from server.events import Event, EventBus, StreamStatusChanged
-from server.keys import AUTH, STREAMS
+from server.keys import AUTH, MEDIA, STREAMS
 from server.stores import HomeRegistry
 
-MEDIA_PATH = re.compile(r"^/(?:whip|whep)/([^/]+)(?:/[^/]+)?$")
+MEDIA_PATH = re.compile(r"^/(whip|whep)/([^/]+)(?:/([^/]+))?$")
+# Where a viewer served here by relay finds its stream's home (see signaling/relay.py).
+MEDIA_HOME = "costream.media_home"
 GRANT_TTL_SECONDS = 60
 
 
@@ -99,6 +102,17 @@ def _with_grant(request: web.Request, homes: StreamHomes, stream_id: str) -> web
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
+def _served_here(request: web.Request, stream: Stream, match: re.Match[str]) -> bool:
+    """Viewers play on any process (relayed); a session lives where it was opened.
+
+    Publishers, and the host and cohost playing their mix-minus, go to the home.
+    """
+    protocol, session_id = match.group(1), match.group(3)
+    if session_id is not None:
+        return request.app[MEDIA].session(session_id) is not None
+    return protocol == "whep" and StreamService.role_of(stream, bearer_user(request)) == "viewer"
+
+
 def home_middleware(homes: StreamHomes) -> Middleware:
     """Redirect media requests for streams homed on another process (307 keeps the body)."""
 
@@ -107,10 +121,12 @@ def home_middleware(homes: StreamHomes) -> Middleware:
         match = MEDIA_PATH.match(request.path)
         if match is None:
             return await handler(request)
-        stream = await request.app[STREAMS].get(match.group(1))  # 404 before claiming
+        stream = await request.app[STREAMS].get(match.group(2))  # 404 before claiming
         if stream.status != "ended":
             home = await homes.elsewhere(stream.id)
-            if home is not None:
+            if home is not None and _served_here(request, stream, match):
+                request[MEDIA_HOME] = home
+            elif home is not None:
                 user = bearer_user(request)
                 query = (
                     f"?{urlencode({'grant': homes.grants.issue(user, stream.id)})}" if user else ""

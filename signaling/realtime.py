@@ -17,6 +17,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from server.counters import count_error
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import now_ms
@@ -35,6 +36,7 @@ from server.keys import (
     SHARERS,
     STREAMS,
 )
+from server.logs import STREAM_ID
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -64,6 +66,7 @@ Handler = Callable[[Conn, Payload], Awaitable[Payload]]
 
 
 def failure(error: ApiError) -> Payload:
+    count_error(error.code, "socketio")
     return {"ok": False, "error": error.to_dict()}
 
 
@@ -122,6 +125,7 @@ class Realtime:
 
         async def event(sid: str, *args: Any) -> Payload:
             conn = self.conns.get(sid)
+            logged = STREAM_ID.set(conn.stream_id if conn is not None else None)
             try:
                 if conn is None:  # raced with its disconnect
                     raise ApiError(400, "not_connected", "the connection is closing")
@@ -131,6 +135,8 @@ class Realtime:
             except Exception:
                 log.exception("realtime handler %s failed", handler.__name__)
                 return failure(ApiError(500, "internal_error", "internal server error"))
+            finally:
+                STREAM_ID.reset(logged)
 
         return event
 
@@ -326,16 +332,20 @@ async def vendor_file(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def create_server(redis_url: str | None, redis_timeout: float = 2.0) -> socketio.AsyncServer:
+def create_server(
+    redis_url: str | None, redis_timeout: float = 2.0, batch_ms: int = 0
+) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis its emits reach every process's clients.
 
     Emits travel through Redis even to this process's clients: while Redis is down
     they are dropped (publishing gives up after `redis_timeout`, it never hangs), and
-    the manager's listener resubscribes by itself once Redis is back.
+    the manager's listener resubscribes by itself once Redis is back. `batch_ms` > 0
+    holds each receiver's room deliveries that long to write them at once.
     """
     use_prompt_sockets()
     bounded = {"socket_timeout": redis_timeout, "socket_connect_timeout": redis_timeout}
     manager = DirectRedisFanout(redis_url, redis_options=bounded) if redis_url else DirectFanout()
+    manager.batch_seconds = batch_ms / 1000
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

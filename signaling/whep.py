@@ -8,7 +8,8 @@ from media.engine import PLAY
 from server.auth import bearer_user
 from server.domain.streams import StreamService
 from server.errors import ApiError
-from server.keys import MEDIA, STREAMS
+from server.keys import MEDIA, MEDIA_RELAY, STREAMS
+from signaling.home import MEDIA_HOME
 from signaling.sdp import answered, read_offer, session_routes
 
 
@@ -24,9 +25,12 @@ async def play(request: web.Request) -> web.Response:
         raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
     offer = await read_offer(request)
     listener = role if role != "viewer" else None
-    return await answered(
-        "whep", request.app[MEDIA].play(stream.id, offer, listener, owner=user, title=stream.title)
+    home = request.get(MEDIA_HOME)  # set for viewers of streams homed elsewhere
+    upstream = request.app[MEDIA_RELAY].upstream(stream.id, home) if home else None
+    session = request.app[MEDIA].play(
+        stream.id, offer, listener, owner=user, title=stream.title, upstream=upstream
     )
+    return await answered("whep", session)
 
 
 def setup(app: web.Application) -> None:

@@ -23,6 +23,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
+from media.ice import restrict_host_addresses
+
 Signal = Callable[[str], Awaitable[str]]
 
 # BT.601 limited-range YUV of pure colours.
@@ -97,7 +99,9 @@ def cut_network(pc: RTCPeerConnection) -> None:
 
 
 def new_peer() -> RTCPeerConnection:
-    """A peer with an explicit, empty ICE server list (no public STUN)."""
+    """A peer with an explicit, empty ICE server list (no public STUN), gathering on
+    loopback (aioice skips it by default; an in-process server's engine did this)."""
+    restrict_host_addresses(("127.0.0.1",))
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
@@ -228,6 +232,7 @@ class HttpSignal:
     def __init__(self, base_url: str, path: str, token: str | None = None) -> None:
         self.base_url, self.path, self.token = base_url, path, token
         self.location: str | None = None
+        self.redirected = False  # the last request was answered by another process
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -239,6 +244,7 @@ class HttpSignal:
             http.post(self.base_url + self.path, data=offer, headers=headers) as response,
         ):
             body = await response.text()
+            self.redirected = bool(response.history)
             if response.status != 201:
                 raise AssertionError(f"POST {self.path}: {response.status} {body}")
             assert response.content_type == "application/sdp"
@@ -251,4 +257,5 @@ class HttpSignal:
             aiohttp.ClientSession() as http,
             http.delete(self.base_url + self.location, headers=self._headers()) as response,
         ):
+            self.redirected = bool(response.history)
             return response.status

@@ -1,5 +1,6 @@
-"""Two `costream serve` processes on one real redis-server: the popup, the seat, chat,
-presence and rate limits cross processes; media requests go to the stream's home."""
+"""Three `costream serve` processes on one real redis-server: the popup, the seat, chat,
+presence and rate limits cross processes; publishers go to the stream's home, viewers
+play on any process from the home's relayed composite."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("cluster") / "data"
-    running = start_cluster(2, redis_server.url, data_dir, chat_rate_window="60")
+    running = start_cluster(3, redis_server.url, data_dir, chat_rate_window="60")
     yield running
     running.stop()
 
@@ -59,7 +60,7 @@ async def live_stream(cluster: Cluster, people: People) -> tuple[str, str, str]:
 
 async def test_the_room_spans_processes(cluster: Cluster, connect: Connect) -> None:
     people = People(cluster)
-    one, two = (node.url for node in cluster.nodes)
+    one, two, *_ = (node.url for node in cluster.nodes)
     stream_id, host_name, host_token = await live_stream(cluster, people)
     bob_name, bob_token = people.add("bob")
     carol_name, carol_token = people.add("carol")
@@ -102,7 +103,7 @@ async def test_one_seat_and_one_rate_limit_across_processes(
     cluster: Cluster, connect: Connect
 ) -> None:
     people = People(cluster)
-    one, two = (node.url for node in cluster.nodes)
+    one, two, *_ = (node.url for node in cluster.nodes)
     stream_id, _, host_token = await live_stream(cluster, people)
     (bob_name, bob_token), (carol_name, carol_token) = people.add("bob"), people.add("carol")
     join = {"stream_id": stream_id}
@@ -131,9 +132,11 @@ async def test_one_seat_and_one_rate_limit_across_processes(
     await carol_too.fails("chat:send", {"text": "six"}, "rate_limited")
 
 
-async def test_media_requests_go_to_the_stream_home(cluster: Cluster, connect: Connect) -> None:
+async def test_publishers_go_home_and_viewers_play_anywhere(
+    cluster: Cluster, connect: Connect
+) -> None:
     people = People(cluster)
-    one, two = (node.url for node in cluster.nodes)
+    one, two, three = (node.url for node in cluster.nodes)
     stream_id, _, host_token = await live_stream(cluster, people)
     bob_name, bob_token = people.add("bob")
     host = await connect(two, host_token)
@@ -163,14 +166,21 @@ async def test_media_requests_go_to_the_stream_home(cluster: Cluster, connect: C
             # The bearer token does not survive a cross-origin redirect; a grant does.
             assert response.headers["Location"].startswith(one + whip + "?grant=")
         peers.append(await Publisher(BLUE, 880).start(HttpSignal(two, whip, bob_token)))
-        viewer = Viewer()
-        peers.append(viewer)
-        await viewer.start(HttpSignal(two, whep))  # redirected too
-        await viewer.wait_for(showing(viewer, "red", "blue"), timeout=30)
 
-        # Removed through process 2: the home drops Bob's tile.
+        # Viewers play where they land: the home relays its composite to the others.
+        signals = [HttpSignal(url, whep) for url in (one, two, three)]
+        viewers = [Viewer() for _ in signals]
+        peers.extend(viewers)
+        for viewer, signal in zip(viewers, signals, strict=True):
+            await viewer.start(signal)
+        assert [s.redirected for s in signals] == [False, False, False]
+        for viewer in viewers:
+            await viewer.wait_for(showing(viewer, "red", "blue"), timeout=30)
+
+        # Removed through process 2: the home drops Bob's tile, on every process.
         await host.ok("cohost:remove")
-        await viewer.wait_for(showing(viewer, "red", "red"), timeout=10)
+        for viewer in viewers:
+            await viewer.wait_for(showing(viewer, "red", "red"), timeout=10)
         status, body = await Api(two).request(
             "POST",
             whip,
@@ -179,6 +189,10 @@ async def test_media_requests_go_to_the_stream_home(cluster: Cluster, connect: C
             headers={"Content-Type": "application/sdp"},
         )
         assert (status, body["error"]["code"]) == (403, "forbidden")
+
+        # A relayed viewer's session lives on its process; leaving is answered there.
+        assert await signals[2].delete() == 200
+        assert signals[2].redirected is False
     finally:
         for peer in peers:
             await peer.close()

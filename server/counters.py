@@ -1,0 +1,36 @@
+"""Process-wide Prometheus counters, kept by the code that does the work.
+
+A module of its own (only prometheus-client) so that anything may count without
+importing the app; server/metrics.py serves them at GET /metrics.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+PROCESS = CollectorRegistry()  # counters kept by the code that does the work
+ERRORS = Counter(
+    "costream_errors",
+    "Error answers by protocol code (HTTP responses and Socket.IO acks)",
+    ["code", "transport"],
+    registry=PROCESS,
+)
+DELIVERIES = Counter(
+    "costream_socketio_deliveries",
+    "Socket.IO event deliveries to this process's connections (one per receiver)",
+    ["event"],
+    registry=PROCESS,
+)
+PREPARED_WRITES = Counter(
+    "costream_socketio_prepared_writes",
+    "Deliveries written as prepared frames straight to an idle websocket (no queue)",
+    registry=PROCESS,
+)
+ORDERS = Counter("costream_orders", "Orders placed through this process", registry=PROCESS)
+HTTP_REQUESTS = Counter(
+    "costream_http_requests", "HTTP requests answered", ["method", "status"], registry=PROCESS
+)
+
+
+def count_error(code: str, transport: str) -> None:
+    ERRORS.labels(code=code, transport=transport).inc()

@@ -1,0 +1,116 @@
+"""Log lines as text or JSON (setting `log_format`), each carrying its stream id.
+
+The stream id travels in a context variable: the HTTP middleware sets it for a
+request on a stream's URL, the Socket.IO wrapper for an event of a joined
+connection, the media relay for a stream's messages. asyncio copies the
+context into every task it creates, so the media work a WHIP/WHEP request
+starts (the room's clocks, aiortc's and aioice's tasks) logs that stream too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+STREAM_ID: ContextVar[str | None] = ContextVar("stream_id", default=None)
+LOG_FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s%(stream_suffix)s"
+# Fields an access line adds to its JSON object (see AccessLog).
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "remote")
+
+
+def stream_id_of(request: web.BaseRequest) -> str | None:
+    """The stream a request's URL names (`{stream_id}`, or `{id}` under /api/streams/)."""
+    info = getattr(request, "match_info", None)
+    if info is None:
+        return None
+    if "stream_id" in info:
+        return info["stream_id"]
+    resource = info.route.resource
+    if resource is not None and resource.canonical.startswith("/api/streams/{id}"):
+        return info.get("id")
+    return None
+
+
+class StreamIdFilter(logging.Filter):
+    """Stamps every record with the stream id of the context it was logged in."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "stream_id", None) is None:
+            record.stream_id = STREAM_ID.get()
+        record.stream_suffix = f" stream={record.stream_id}" if record.stream_id else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, stream_id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "stream_id": getattr(record, "stream_id", None),
+        }
+        for name in ACCESS_FIELDS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(log_format: str, level: int = logging.INFO) -> None:
+    """Log to stderr in `log_format` ("text" or "json")."""
+    handler = logging.StreamHandler()
+    handler.addFilter(StreamIdFilter())
+    json_lines = log_format == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class AccessLog(AbstractAccessLogger):
+    """aiohttp's access line with the request's stream id and its parts as fields."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        stream_id = stream_id_of(request)
+        duration_ms = round(time * 1000, 1)
+        self.logger.info(
+            "%s %s %s %.1f ms",
+            request.method,
+            request.path,
+            response.status,
+            duration_ms,
+            extra={
+                "stream_id": stream_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "duration_ms": duration_ms,
+                "remote": request.remote,
+            },
+        )
+
+
+@web.middleware
+async def stream_context(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Log lines of a request on a stream's URL carry its id."""
+    stream_id = stream_id_of(request)
+    if stream_id is None:
+        return await handler(request)
+    token = STREAM_ID.set(stream_id)
+    try:
+        return await handler(request)
+    finally:
+        STREAM_ID.reset(token)

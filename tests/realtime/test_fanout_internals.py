@@ -1,0 +1,92 @@
+"""signaling/fanout.py writes room emits as prepared websocket frames, relying on
+python-engineio's and aiohttp's internals: these tests fail loudly when they change."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import engineio.async_drivers.aiohttp
+import engineio.async_server
+import engineio.async_socket
+import socketio
+from aiohttp._websocket.writer import WebSocketWriter
+
+from server.counters import PREPARED_WRITES
+from signaling.fanout import (
+    PlainWebSocketResponse,
+    PromptSocket,
+    use_prompt_sockets,
+)
+from tests.conftest import ServerFactory
+from tests.helpers.room import Room
+from tests.helpers.server import RunningServer
+
+
+def test_the_internals_fanout_relies_on_are_there() -> None:
+    use_prompt_sockets()
+    # engineio: the socket class looked up per connection, its queue, flags and writer.
+    assert engineio.async_socket.AsyncSocket is PromptSocket
+    assert "AsyncSocket(" in inspect.getsource(engineio.async_server.AsyncServer)
+    for name in ("_websocket_handler", "poll", "send"):
+        assert callable(getattr(PromptSocket, name))
+    socket_source = inspect.getsource(engineio.base_socket.BaseSocket)
+    for field in ("self.queue", "self.upgraded", "self.upgrading", "self.closed"):
+        assert field in socket_source
+    assert callable(socketio.AsyncServer._send_eio_packet)
+    # The aiohttp driver builds its WebSocketResponse by this module-level name.
+    assert engineio.async_drivers.aiohttp.WebSocketResponse is PlainWebSocketResponse
+    assert "self._sock = WebSocketResponse(" in inspect.getsource(
+        engineio.async_drivers.aiohttp.WebSocket
+    )
+    # aiohttp's writer: the fields write_prepared reads.
+    writer_source = inspect.getsource(WebSocketWriter)
+    for field in ("self.transport", "self.protocol", "self.compress", "self._closing"):
+        assert field in writer_source
+    assert callable(socketio.AsyncManager.get_participants)
+
+
+async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) -> None:
+    # A client offering permessage-deflate gets none: prepared frames stay valid.
+    before = PREPARED_WRITES._value.get()
+    async with aiohttp.ClientSession() as http:
+        url = room.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url, compress=15) as ws:
+            assert ws.compress == 0
+            assert (await ws.receive_str()).startswith("0")
+            await ws.send_str("40")
+            assert (await ws.receive_str()).startswith("40")
+            await ws.send_str("421" + json.dumps(["join", {"stream_id": room.stream_id}]))
+            assert (await ws.receive_str()).startswith("431")
+            bob = await room.client("bob")
+            for i in range(5):
+                await bob.ok("chat:send", {"text": f"message {i}"})
+            texts = []
+            while len(texts) < 5:
+                data = await ws.receive_str()
+                if data.startswith('42["chat:message"'):
+                    texts.append(json.loads(data[2:])[1]["text"])
+    assert texts == [f"message {i}" for i in range(5)]
+    assert PREPARED_WRITES._value.get() - before >= 5
+
+
+async def test_batched_deliveries_are_held_then_written_in_order(
+    api_factory: Callable[[RunningServer], Awaitable[Room]], server_factory: ServerFactory
+) -> None:
+    room = await api_factory(await server_factory(socketio_batch_ms=300))
+    host, bob = await room.client("hostess"), await room.client("bob")
+    before = PREPARED_WRITES._value.get()
+    texts = [f"batched {i}" for i in range(3)]
+    sent_at = time.monotonic()
+    for text in texts:
+        await bob.ok("chat:send", {"text": text})
+    await host.next("chat:message", timeout=5)
+    assert time.monotonic() - sent_at >= 0.29  # held for the window, not written at once
+    await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    await bob.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    for client in (host, bob):
+        assert [m["text"] for m in client.seen("chat:message")] == texts
+    assert PREPARED_WRITES._value.get() - before >= 6  # straight to the websockets
