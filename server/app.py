@@ -11,36 +11,44 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce
+from server import http, http_commerce, http_lifecycle
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
+from server.domain.analytics import AnalyticsService
 from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.lifecycle import LifecycleService
 from server.domain.moderation import ModerationService
 from server.domain.presence import PresenceService
+from server.domain.reminders import ReminderService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.keys import (
     ACCOUNTS,
+    ANALYTICS,
     AUTH,
     CHAT,
     COHOST,
     COMMERCE,
     EVENTS,
+    LIFECYCLE,
     LIVE,
     MEDIA,
     MODERATION,
     PRESENCE,
     REALTIME,
+    REMINDERS,
     SETTINGS,
     STORE,
     STREAMS,
 )
+from server.mail import mailer_from
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_lifecycle import LifecycleStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -89,6 +97,7 @@ def _live_ctx(
         yield
         if relay is not None:
             await relay.stop()
+        await app[REMINDERS].close()
         await broadcaster.close()
         await app[COHOST].close()
         await app[PRESENCE].close()
@@ -112,7 +121,8 @@ def create_app(settings: Settings) -> web.Application:
     app[EVENTS] = events
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords())
-    app[STREAMS] = StreamService(store, events)
+    app[STREAMS] = StreamService(store, events, settings.restart_window_seconds)
+    lifecycle_store = LifecycleStore(store)
     app[MEDIA] = engine
 
     # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
@@ -130,12 +140,22 @@ def create_app(settings: Settings) -> web.Application:
         rate_limit=settings.chat_rate_limit,
         rate_window=settings.chat_rate_window,
         history=settings.chat_history,
+        moderators=lifecycle_store,
     )
-    app[MODERATION] = ModerationService(store, live, app[ACCOUNTS], events)
+    app[MODERATION] = ModerationService(store, live, app[ACCOUNTS], events, lifecycle_store)
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
+    app[ANALYTICS] = AnalyticsService(
+        lifecycle_store, app[STREAMS], presence.count, store.stream_orders
+    )
+    app[ANALYTICS].follow(events)
+    app[REMINDERS] = ReminderService(
+        lifecycle_store, events, mailer_from(settings), settings.advertised_url
+    )
+    app[REMINDERS].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -153,6 +173,7 @@ def create_app(settings: Settings) -> web.Application:
 
     http.setup(app)
     http_commerce.setup(app)
+    http_lifecycle.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

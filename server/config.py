@@ -35,6 +35,8 @@ _POSITIVE = (
     "chat_rate_limit",
     "chat_rate_window",
     "chat_history",
+    "restart_window_seconds",
+    "cover_max_bytes",
 )
 
 
@@ -65,6 +67,16 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Show lifecycle: an ended show may go live again within this many seconds.
+    restart_window_seconds: int = 2 * 3600
+    cover_max_bytes: int = 5 * 1024 * 1024
+    # Outgoing mail (reminders); no e-mail is sent while smtp_host is unset.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "costream@localhost"
+    smtp_starttls: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -74,6 +86,8 @@ class Settings:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.video_width % 2 or self.video_height % 2:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
 
@@ -129,6 +143,16 @@ def _parse_float(name: str, value: object) -> float:
     raise ConfigError(f"{name}: expected a number, got {value!r}")
 
 
+def _parse_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _parse_str(name: str, value: object) -> str:
     if isinstance(value, str):
         return value
@@ -181,6 +205,7 @@ _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
     "str": _parse_str,
+    "bool": _parse_bool,
     "Path": _parse_path,
     "tuple[str, ...]": _parse_str_tuple,
     "tuple[IceServer, ...]": _parse_ice_servers,

@@ -15,11 +15,14 @@ if TYPE_CHECKING:
     from server.auth import TokenService
     from server.config import Settings
     from server.domain.accounts import AccountService
+    from server.domain.analytics import AnalyticsService
     from server.domain.chat import ChatService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.lifecycle import LifecycleService
     from server.domain.moderation import ModerationService
     from server.domain.presence import PresenceService
+    from server.domain.reminders import ReminderService
     from server.domain.streams import StreamService
     from server.events import EventBus
     from server.store import Database
@@ -41,3 +44,6 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+LIFECYCLE: web.AppKey[LifecycleService] = web.AppKey("lifecycle")
+ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
+REMINDERS: web.AppKey[ReminderService] = web.AppKey("reminders")

@@ -20,7 +20,7 @@ from aiohttp import web
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
-from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, STREAMS
+from server.keys import AUTH, CHAT, COHOST, COMMERCE, LIFECYCLE, MODERATION, PRESENCE, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -177,6 +177,10 @@ class Realtime:
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,
             "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
+            "pinned": stream.pinned,
+            "slow_mode_seconds": stream.slow_mode_seconds,
+            "moderator": await self.app[LIFECYCLE].is_moderator(stream, conn.user),
+            "reminded": await self.app[LIFECYCLE].reminded(stream.id, conn.user),
         }
 
     async def leave(self, conn: Conn, payload: Payload) -> Payload:

@@ -24,7 +24,10 @@ async def play(request: web.Request) -> web.Response:
         raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
     offer = await read_offer(request)
     listener = role if role != "viewer" else None
-    return await answered("whep", request.app[MEDIA].play(stream.id, offer, listener, owner=user))
+    play = request.app[MEDIA].play(
+        stream.id, offer, listener, owner=user, audio_only=stream.kind == "audio"
+    )
+    return await answered("whep", play)
 
 
 def setup(app: web.Application) -> None:

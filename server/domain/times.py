@@ -23,3 +23,8 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """Server epoch milliseconds (the v2 `*_ms` fields clients count down against)."""
+    return None if moment is None else round(moment.timestamp() * 1000)

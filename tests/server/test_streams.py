@@ -17,6 +17,17 @@ STREAM_FIELDS = {"id", "title", "description", "kind", "status", "host", "cohost
     "scheduled_at",
     "started_at",
     "ended_at",
+    # v2: the show lifecycle (docs/protocol-lifecycle.md)
+    "cover_url",
+    "reminders",
+    "pinned",
+    "restarted_at",
+    "scheduled_at_ms",
+    "started_at_ms",
+    "ended_at_ms",
+    "restarted_at_ms",
+    "slow_mode_seconds",
+    "raided_to",
 }
 
 
