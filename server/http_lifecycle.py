@@ -18,7 +18,7 @@ from server.domain.errors import ApiError
 from server.domain.lifecycle import LifecycleService
 from server.domain.streams import Stream, require_role
 from server.errors import json_body, not_found
-from server.http import _file
+from server.http import NODE_MODULES, _file, vendor_files
 from server.images import COVER_TYPES, reencode_cover, render_poster
 from server.keys import ANALYTICS, COMMERCE, LIFECYCLE, MEDIA, SETTINGS, STREAMS
 
@@ -236,5 +236,6 @@ async def dashboard_page(request: web.Request) -> web.FileResponse:
 
 
 def setup(app: web.Application) -> None:
-    """Register the lifecycle routes."""
+    """Register the lifecycle routes and the charting library (uPlot, from npm)."""
     app.router.add_routes(routes)
+    app.router.add_get("/vendor/uplot/{file}", vendor_files(NODE_MODULES / "uplot" / "dist"))

@@ -8,10 +8,8 @@ server -> client events is decided by signaling.broadcaster.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -19,17 +17,13 @@ from aiohttp import web
 
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
-from server.errors import not_found
+from server.http import NODE_MODULES, vendor_files
 from server.keys import AUTH, CHAT, COHOST, COMMERCE, LIFECYCLE, MODERATION, PRESENCE, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
 log = logging.getLogger(__name__)
 
-VENDOR_DIR = (
-    Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
-).resolve()
-VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
 # What a cohost's page reports of its WHIP session (relayed to the host).
 COHOST_MEDIA_STATES = frozenset(
     {"connecting", "connected", "reconnecting", "failed", "closed", "camera_blocked"}
@@ -264,15 +258,6 @@ class Realtime:
         return {}
 
 
-async def vendor_file(request: web.Request) -> web.FileResponse:
-    """The official Socket.IO browser client, from node_modules (404 JSON when missing)."""
-    name = request.match_info["file"]
-    path = (VENDOR_DIR / name).resolve()
-    if not VENDOR_FILE.fullmatch(name) or not path.is_relative_to(VENDOR_DIR) or not path.is_file():
-        raise not_found(f"no file {name!r}")
-    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
-
-
 def create_server(redis_url: str | None) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis its emits reach every process's clients."""
     use_prompt_sockets()
@@ -290,5 +275,7 @@ def setup(app: web.Application, sio: socketio.AsyncServer) -> Realtime:
     """Attach Socket.IO at /socket.io/ and serve the browser client under /vendor/socket.io/."""
     realtime = Realtime(app, sio)
     sio.attach(app)
-    app.router.add_get("/vendor/socket.io/{file}", vendor_file)
+    app.router.add_get(
+        "/vendor/socket.io/{file}", vendor_files(NODE_MODULES / "socket.io-client" / "dist")
+    )
     return realtime

@@ -5,6 +5,7 @@ import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
+import { ShowTools } from "/static/js/studio_tools.js";
 import {
   $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
 } from "/static/js/ui.js";
@@ -47,6 +48,7 @@ const room = new Room(streamId, {
 });
 
 const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
+const tools = new ShowTools({ streamId, onRehearse: rehearse, onChange: (next) => applyStream(next) });
 const listings = new ListingsPanel($("#listings"), { onPresent: present });
 $("#listings").append(listingForm());
 
@@ -112,11 +114,15 @@ function applyStream(next) {
   stream = next;
   setText($("#title"), stream.title);
   document.title = `Studio: ${stream.title} — Costream`;
-  setText($("#subtitle"), stream.status === "scheduled" ? "Scheduled — not live yet" : `Hosted by @${stream.host}`);
+  const subtitles = { scheduled: "Scheduled — not live yet", rehearsal: "Rehearsal — viewers can't see you yet" };
+  setText($("#subtitle"), subtitles[stream.status] || `Hosted by @${stream.host}`);
+  tools.update(stream);
   if (stream.status === "ended") {
     showEnded();
   } else if (stream.status === "live" && whip) {
     badge.live(stream.started_at);
+  } else if (stream.status === "rehearsal") {
+    badge.set("connecting", "Rehearsal");
   }
   if (stream.cohost && seat.state !== "seated") setSeat("seated", stream.cohost);
   if (!stream.cohost && seat.state === "seated") setSeat("none", null);
@@ -195,18 +201,33 @@ async function startMonitor() {
   $("#program-idle").hidden = true;
 }
 
+/** Camera on, publishing and the program monitor (for a rehearsal or the show). */
+async function onAir() {
+  if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
+  if (!whip) {
+    whip = await publish(streamId, me.token, camera.stream);
+    whip.onState(onPublishState);
+  }
+  if (!monitor) await startMonitor();
+}
+
+async function rehearse() {
+  ({ stream } = await api("POST", `/api/streams/${streamId}/rehearse`));
+  applyStream(stream);
+  await onAir();
+  toast("Rehearsal: only you and your cohost see this.", "info");
+}
+
 async function goLive() {
   $("#golive").disabled = true;
   badge.set("connecting", "Connecting…");
   setChip($("#conn"), "connecting", "Connecting…");
   try {
     if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
-    if (stream.status === "scheduled") {
+    if (stream.status === "scheduled" || stream.status === "rehearsal") {
       ({ stream } = await api("POST", `/api/streams/${streamId}/start`));
     }
-    whip = await publish(streamId, me.token, camera.stream);
-    whip.onState(onPublishState);
-    await startMonitor();
+    await onAir();
     badge.live(stream.started_at);
     applyStream(stream);
     $("#golive").hidden = true;

@@ -6,6 +6,9 @@ import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
+  cover, remindButton, shareBox, showReminder, startCountdown, syncClock,
+} from "/static/js/lifecycle.js";
+import {
   $, LiveBadge, ListingsPanel, authForm, formatWhen, h, setChip, setText, toast,
 } from "/static/js/ui.js";
 
@@ -35,6 +38,7 @@ const room = new Room(streamId, {
     chat.setMessages(ack.chat);
     chat.setMuted(Boolean(ack.muted));
     if (ack.listings) listings.setAll(ack.listings);
+    showPinned(ack.pinned);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
     if (ack.pending_invite && !stage.active) showInvite(ack.pending_invite);
@@ -70,6 +74,20 @@ const listings = new ListingsPanel($("#listings"), { onBuy: buy });
 
 // --- the show's phases: scheduled -> live -> ended ----------------------------------
 
+let stopCountdown = () => {};
+
+function showPinned(pinned) {
+  const box = $("#pinned");
+  box.hidden = !pinned;
+  if (pinned) {
+    box.replaceChildren(
+      h("span", { class: "pinned-label" }, "📌 Pinned"),
+      h("span", { class: "pinned-text" }, pinned.text),
+      h("span", { class: "muted pinned-by" }, `@${pinned.by}`),
+    );
+  }
+}
+
 function applyStream(next) {
   stream = next;
   setText($("#title"), stream.title);
@@ -84,9 +102,21 @@ function applyStream(next) {
   setText($("#poster-desc"), stream.description || "");
   if (typeof stream.viewers === "number") badge.setViewers(stream.viewers);
 
-  $("#before-live").hidden = stream.status !== "scheduled";
+  const waiting = stream.status === "scheduled" || stream.status === "rehearsal";
+  $("#before-live").hidden = !waiting;
   $("#ended").hidden = stream.status !== "ended";
-  if (stream.status === "scheduled") {
+  $("#audio-cover").hidden = !(stream.kind === "audio" && stream.status === "live");
+  $("#before-cover").replaceChildren(cover(stream, "cover cover-wide"));
+  $("#audio-cover-art").replaceChildren(cover(stream, "cover cover-wide"));
+  stopCountdown();
+  if (waiting) {
+    stopCountdown = startCountdown($("#countdown"), stream);
+    if (!$("#before-actions").childElementCount) {
+      $("#before-actions").append(
+        remindButton(stream, { onNeedSignIn: () => $("#chat").focus() }),
+        shareBox(stream),
+      );
+    }
     badge.set("offline", "Starting soon");
   } else if (stream.status === "live") {
     badge.live(stream.started_at);
@@ -364,12 +394,22 @@ room
   })
   .on("listing:created", ({ listing }) => listings.upsert(listing))
   .on("listing:updated", ({ listing }) => listings.upsert(listing))
-  .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
+  .on("listing:presenting", ({ listing }) => listings.upsert(listing, true))
+  .on("chat:pinned", ({ pinned }) => showPinned(pinned))
+  .on("chat:settings", ({ slow_mode_seconds: slow }) =>
+    toast(slow ? `Slow mode: one message every ${slow} s` : "Slow mode is off", "info"))
+  .on("reminder", ({ stream: live }) => live?.id !== streamId && showReminder(live))
+  .on("raid", ({ to }) => {
+    if (!to) return;
+    toast(`@${stream?.host} is raiding @${to.host}: taking you there…`, "ok", 6000);
+    setTimeout(() => { location.href = `/watch/${encodeURIComponent(to.id)}`; }, 2500);
+  });
 
 // --- start-up --------------------------------------------------------------------------
 
 async function load() {
   renderAccount();
+  await syncClock();
   try {
     ({ stream } = await api("GET", `/api/streams/${streamId}`));
   } catch (error) {
