@@ -21,11 +21,13 @@ function chart(title, series, color, holder) {
   const width = Math.max(260, Math.min(holder.clientWidth || 600, 900) - 24);
   const box = h("figure", { class: "chart" }, h("figcaption", {}, title));
   holder.append(box);
-  const data = [series.map(([ts]) => ts / 1000), series.map(([, value]) => value)];
+  // The last minute drawn as a step a minute wide, so a short show still has a shape.
+  const points = [...series, [series[series.length - 1][0] + 60000, series[series.length - 1][1]]];
+  const data = [points.map(([ts]) => ts / 1000), points.map(([, value]) => value)];
   const plot = new uPlot({
     width,
     height: 200,
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: [{ stroke: "#a3a3b5", grid: { stroke: "#2a2a38" } }, { stroke: "#a3a3b5", grid: { stroke: "#2a2a38" } }],
     series: [{}, { label: title, stroke: color, width: 2, fill: `${color}33`, paths: uPlot.paths.stepped({ align: 1 }) }],
   }, data, box);
@@ -58,7 +60,7 @@ async function showStats(stream) {
     detail.replaceChildren(h("p", { class: "form-error" }, error.message));
     return;
   }
-  const csv = h("button", { type: "button", class: "btn", onclick: () => downloadCsv(stream) }, "⬇ Download CSV");
+  const csv = h("button", { type: "button", class: "btn", onclick: () => downloadCsv(stream) }, "Download CSV");
   const chartsBox = h("div", { class: "charts" });
   detail.replaceChildren(
     h("div", { class: "row dash-head" }, h("h2", {}, stream.title),

@@ -60,7 +60,7 @@ export function remindButton(stream, { reminded = false, onNeedSignIn } = {}) {
   const render = (count) => {
     button.setAttribute("aria-pressed", String(on));
     button.classList.toggle("btn-primary", !on);
-    setText(button, on ? `✓ Reminder set${count ? ` · ${count}` : ""}` : `🔔 Remind me${count ? ` · ${count}` : ""}`);
+    setText(button, on ? `Reminder set${count ? ` · ${count}` : ""}` : `Remind me${count ? ` · ${count}` : ""}`);
   };
   render(stream.reminders);
   button.addEventListener("click", async () => {
@@ -92,7 +92,7 @@ export function remindButton(stream, { reminded = false, onNeedSignIn } = {}) {
 /** "Share": copy the watch link, download the poster. */
 export function shareBox(stream) {
   const url = `${location.origin}/watch/${encodeURIComponent(stream.id)}`;
-  const copy = h("button", { type: "button", class: "btn" }, "🔗 Copy link");
+  const copy = h("button", { type: "button", class: "btn" }, "Copy link");
   copy.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(url);
@@ -104,7 +104,7 @@ export function shareBox(stream) {
   const poster = h(
     "a",
     { class: "btn", href: `/api/streams/${encodeURIComponent(stream.id)}/poster.png`, download: `costream-${stream.id}.png` },
-    "🖼 Download poster",
+    "Download poster",
   );
   return h("div", { class: "row share", role: "group", "aria-label": "Share" }, copy, poster);
 }
@@ -128,12 +128,15 @@ export function showCard(stream, { onNeedSignIn } = {}) {
 }
 
 /** Listen for `reminder` on this page's own connection (pages without a room). */
-export async function listenForReminders(token) {
+export async function listenForReminders(token, onReminder = () => {}) {
   if (!token) return null;
   try {
     const { io } = await import(CLIENT_URL);
     const socket = io({ auth: { token } });
-    socket.on("reminder", ({ stream }) => showReminder(stream));
+    socket.on("reminder", ({ stream }) => {
+      showReminder(stream);
+      onReminder(stream);
+    });
     return socket;
   } catch {
     return null;
@@ -143,7 +146,7 @@ export async function listenForReminders(token) {
 /** The reminder toast: who is live, with a link to watch. */
 export function showReminder(stream) {
   if (!stream) return;
-  const item = toast(`🔴 @${stream.host} is live: ${stream.title}`, "ok", 15000);
+  const item = toast(`@${stream.host} is live: ${stream.title}`, "ok", 15000);
   item.classList.add("toast-reminder");
   item.append(" ", h("a", { href: `/watch/${encodeURIComponent(stream.id)}`, class: "btn btn-small btn-live" }, "Watch"));
 }

@@ -221,7 +221,8 @@ async function rehearse() {
 async function goLive() {
   $("#golive").disabled = true;
   badge.set("connecting", "Connecting…");
-  setChip($("#conn"), "connecting", "Connecting…");
+  // Already publishing since the rehearsal: the connection itself does not change.
+  if (!whip) setChip($("#conn"), "connecting", "Connecting…");
   try {
     if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
     if (stream.status === "scheduled" || stream.status === "rehearsal") {

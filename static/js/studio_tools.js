@@ -155,7 +155,7 @@ export class ShowTools {
     this.checklist.append(
       h("h2", { class: "panel-title" }, "Before you go live"),
       h("p", { class: "muted" }, "Rehearse: your camera goes on air for you and your cohost only, while the checklist below turns green."),
-      h("div", { class: "row" }, h("button", { id: "rehearse", class: "btn btn-rehearse", type: "button" }, "🎬 Rehearse")),
+      h("div", { class: "row" }, h("button", { id: "rehearse", class: "btn btn-rehearse", type: "button" }, "Rehearse")),
       h("ul", { id: "checks", class: "checks", "aria-live": "polite" }),
       h("p", { id: "checks-ready", class: "checks-ready" }));
     $("#rehearse").addEventListener("click", async () => {
@@ -199,7 +199,7 @@ export class ShowTools {
 
   buildTools() {
     const pinForm = h("form", { class: "tool", id: "pin-form" },
-      h("label", { for: "pin-text" }, "📌 Pin a message"),
+      h("label", { for: "pin-text" }, "Pin a message"),
       h("div", { class: "row" },
         h("input", { id: "pin-text", maxlength: 200, placeholder: "Free shipping over $50 tonight" }),
         h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Pin"),
@@ -211,7 +211,7 @@ export class ShowTools {
       $("#pin-text").value = "";
     });
     const modForm = h("form", { class: "tool", id: "mod-form" },
-      h("label", { for: "mod-name" }, "🛡 Moderators (hide messages, mute)"),
+      h("label", { for: "mod-name" }, "Moderators (hide messages, mute)"),
       h("div", { class: "row" },
         h("input", { id: "mod-name", maxlength: 30, placeholder: "username" }),
         h("button", { class: "btn btn-small", type: "submit" }, "Add")),
@@ -230,9 +230,9 @@ export class ShowTools {
       }
     });
     const chatForm = h("form", { class: "tool", id: "chat-form" },
-      h("label", { for: "slow-mode" }, "🐢 Slow mode"),
+      h("label", { for: "slow-mode" }, "Slow mode"),
       h("select", { id: "slow-mode" }, ...[0, 5, 10, 30, 60].map((s) => h("option", { value: s }, s ? `One message every ${s} s` : "Off"))),
-      h("label", { for: "blocked-words" }, "🚫 Blocked words (comma-separated)"),
+      h("label", { for: "blocked-words" }, "Blocked words (comma-separated)"),
       h("input", { id: "blocked-words", placeholder: "scam, fake" }),
       h("div", { class: "row" }, h("button", { class: "btn btn-small", type: "submit" }, "Save chat rules")));
     chatForm.addEventListener("submit", async (event) => {
@@ -243,7 +243,7 @@ export class ShowTools {
       }), "Chat rules saved");
     });
     const raidForm = h("form", { class: "tool", id: "raid-form" },
-      h("label", { for: "raid-target" }, "🚀 Raid: send your viewers to another live show"),
+      h("label", { for: "raid-target" }, "Raid: send your viewers to another live show"),
       h("div", { class: "row" },
         h("select", { id: "raid-target" }, h("option", { value: "" }, "Pick a live show…")),
         h("button", { class: "btn btn-danger btn-small", type: "submit" }, "Raid and end")));
@@ -301,7 +301,7 @@ export class ShowTools {
   renderAfter(stream) {
     const endedMs = stream.ended_at_ms ?? 0;
     const canRestart = stream.started_at && Date.now() - endedMs < RESTART_WINDOW_MS;
-    const restart = h("button", { type: "button", class: "btn btn-live", id: "restart" }, "↻ Restart the show");
+    const restart = h("button", { type: "button", class: "btn btn-live", id: "restart" }, "Restart the show");
     restart.addEventListener("click", async () => {
       try {
         await api("POST", this.path("/start"));
@@ -315,6 +315,6 @@ export class ShowTools {
       stream.raided_to ? h("p", {}, "You raided another show: your viewers went there.") : null,
       canRestart ? h("p", { class: "muted" }, "Ended by mistake? You can restart within two hours of the end.") : null,
       h("div", { class: "row" }, canRestart ? restart : null,
-        h("a", { class: "btn btn-primary", href: `/dashboard#${encodeURIComponent(stream.id)}` }, "📊 See the figures")));
+        h("a", { class: "btn btn-primary", href: `/dashboard#${encodeURIComponent(stream.id)}` }, "See the figures")));
   }
 }

@@ -81,7 +81,7 @@ function showPinned(pinned) {
   box.hidden = !pinned;
   if (pinned) {
     box.replaceChildren(
-      h("span", { class: "pinned-label" }, "📌 Pinned"),
+      h("span", { class: "pinned-label" }, "Pinned"),
       h("span", { class: "pinned-text" }, pinned.text),
       h("span", { class: "muted pinned-by" }, `@${pinned.by}`),
     );
