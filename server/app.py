@@ -11,18 +11,23 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce, http_lifecycle
+from server import http, http_after_sale, http_commerce, http_lifecycle, http_outputs
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
+from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.analytics import AnalyticsService
 from server.domain.chat import ChatService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.ledger import LedgerService
 from server.domain.lifecycle import LifecycleService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
+from server.domain.profile import ProfileService
 from server.domain.reminders import ReminderService
+from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -34,21 +39,29 @@ from server.keys import (
     COHOST,
     COMMERCE,
     EVENTS,
+    LEDGER,
     LIFECYCLE,
     LIVE,
     MEDIA,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
+    PROFILES,
     REALTIME,
     REMINDERS,
     SETTINGS,
+    SHIPPING,
     STORE,
     STREAMS,
 )
-from server.mail import mailer_from
+from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_lifecycle import LifecycleStore
+from server.stores.sql_outputs import OutputsStore
+from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -153,15 +166,39 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[ANALYTICS].follow(events)
     app[REMINDERS] = ReminderService(
-        lifecycle_store, events, mailer_from(settings), settings.advertised_url
+        lifecycle_store,
+        events,
+        SmtpMailer(settings) if settings.smtp_host else None,
+        settings.advertised_url,
     )
     app[REMINDERS].follow(events)
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
+    )
+    # After the sale: addresses and email, shipments and labels, the ledger.
+    app[PROFILES] = ProfileService(SqlProfileStore(store))
+    app[SHIPPING] = ShippingService(
+        SqlShippingStore(store),
+        app[STREAMS],
+        app[PROFILES],
+        app[ACCOUNTS],
+        LabelDocuments(),
+        SmtpMailer(settings),
+    )
+    app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
+    app[LEDGER].follow(events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
@@ -174,6 +211,8 @@ def create_app(settings: Settings) -> web.Application:
     http.setup(app)
     http_commerce.setup(app)
     http_lifecycle.setup(app)
+    http_outputs.setup(app)
+    http_after_sale.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

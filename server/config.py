@@ -70,7 +70,11 @@ class Settings:
     # Show lifecycle: an ended show may go live again within this many seconds.
     restart_window_seconds: int = 2 * 3600
     cover_max_bytes: int = 5 * 1024 * 1024
-    # Outgoing mail (reminders); no e-mail is sent while smtp_host is unset.
+    # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
+    # and recording of every stream unless its own `record` says otherwise.
+    hls: bool = True
+    record: bool = False
+    # Outgoing mail (labels to a consignor, show reminders): unset smtp_host = none is sent.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -88,6 +92,8 @@ class Settings:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
         if not 1 <= self.smtp_port <= 65535:
             raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
+        if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):
+            raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
 
@@ -204,8 +210,8 @@ def _parse_ice_servers(name: str, value: object) -> tuple[IceServer, ...]:
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
-    "str": _parse_str,
     "bool": _parse_bool,
+    "str": _parse_str,
     "Path": _parse_path,
     "tuple[str, ...]": _parse_str_tuple,
     "tuple[IceServer, ...]": _parse_ice_servers,

@@ -156,6 +156,16 @@ class RemindersDue:
     usernames: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class QrCodeShown:
+    """The composite showed a QR code (seller rules forbid it): warn the host."""
+
+    stream_id: str
+    host: str
+    payload: str
+    detected_at: str
+
+
 Event = (
     StreamStatusChanged
     | CohostChanged
@@ -175,6 +185,7 @@ Event = (
     | ChatSettingsChanged
     | Raided
     | RemindersDue
+    | QrCodeShown
 )
 Handler = Callable[[Event], Awaitable[None]]
 

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.domain.accounts import AccountService
+from server.domain.outputs import record_field
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
-from server.keys import ACCOUNTS, AUTH, STREAMS
+from server.keys import ACCOUNTS, AUTH, OUTPUTS, STREAMS
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 NODE_MODULES = (Path(__file__).resolve().parent.parent / "node_modules").resolve()
@@ -52,6 +53,8 @@ async def login(request: web.Request) -> web.Response:
 async def create_stream(request: web.Request) -> web.Response:
     host = require_user(request)
     body = await json_body(request)
+    # Outputs (docs/protocol-outputs.md): checked before anything is created.
+    record = record_field(body["record"]) if "record" in body else None
     stream = await request.app[STREAMS].create(
         host,
         title=body.get("title"),
@@ -59,6 +62,8 @@ async def create_stream(request: web.Request) -> web.Response:
         kind=body.get("kind"),
         scheduled_at=body.get("scheduled_at"),
     )
+    if record is not None:
+        await request.app[OUTPUTS].set_record(stream.id, host, record)
     return _stream(stream, 201)
 
 
@@ -105,6 +110,10 @@ def vendor_files(directory: Path) -> Callable[[web.Request], Awaitable[web.FileR
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     return vendor_file
+
+
+# Other route modules serve their pages the same way.
+page = _file
 
 
 @routes.get("/")

@@ -20,7 +20,7 @@ from server.domain.streams import Stream, require_role
 from server.errors import json_body, not_found
 from server.http import NODE_MODULES, _file, vendor_files
 from server.images import COVER_TYPES, reencode_cover, render_poster
-from server.keys import ANALYTICS, COMMERCE, LIFECYCLE, MEDIA, SETTINGS, STREAMS
+from server.keys import ANALYTICS, COMMERCE, LIFECYCLE, MEDIA, PROFILES, SETTINGS, STREAMS
 
 routes = web.RouteTableDef()
 COVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.jpg$")
@@ -41,13 +41,6 @@ def covers_dir(request: web.Request) -> Path:
 @routes.get("/api/streams")
 async def discover(request: web.Request) -> web.Response:
     streams = await _lifecycle(request).discover(request.query.get("status"))
-    return web.json_response({"streams": [stream.to_dict() for stream in streams]})
-
-
-@routes.get("/api/me/streams")
-async def my_streams(request: web.Request) -> web.Response:
-    user = require_user(request)
-    streams = await _lifecycle(request).hosted(user)
     return web.json_response({"streams": [stream.to_dict() for stream in streams]})
 
 
@@ -153,7 +146,8 @@ async def checklist(request: web.Request) -> web.Response:
     require_role(stream, user, "host")
     video, audio = request.app[MEDIA].seat_health(stream.id, "host")
     listings = await request.app[COMMERCE].listings(stream.id)
-    return web.json_response(run_checklist(Facts(stream, listings, video, audio)))
+    address = await request.app[PROFILES].address(stream.host) is not None
+    return web.json_response(run_checklist(Facts(stream, listings, video, audio, address)))
 
 
 @routes.post("/api/streams/{id}/pin")

@@ -19,10 +19,14 @@ if TYPE_CHECKING:
     from server.domain.chat import ChatService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.ledger import LedgerService
     from server.domain.lifecycle import LifecycleService
     from server.domain.moderation import ModerationService
+    from server.domain.outputs import OutputsService
     from server.domain.presence import PresenceService
+    from server.domain.profile import ProfileService
     from server.domain.reminders import ReminderService
+    from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
     from server.events import EventBus
     from server.store import Database
@@ -47,3 +51,7 @@ COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 LIFECYCLE: web.AppKey[LifecycleService] = web.AppKey("lifecycle")
 ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
 REMINDERS: web.AppKey[ReminderService] = web.AppKey("reminders")
+OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
+PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
+SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")
+LEDGER: web.AppKey[LedgerService] = web.AppKey("ledger")

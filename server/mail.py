@@ -1,46 +1,56 @@
-"""Outgoing e-mail over SMTP (stdlib smtplib on a worker thread, one connection per
-message): the reminders' sender. Built from the smtp_* settings."""
+"""Outgoing mail over SMTP (settings `smtp_*`), with the stdlib email package and aiosmtplib."""
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
+import logging
 from email.message import EmailMessage
 
-from server.config import Settings
+import aiosmtplib
 
-TIMEOUT_SECONDS = 20
+from server.config import Settings
+from server.domain.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_SECONDS = 30
+
+
+def mail_failed(message: str) -> ApiError:
+    """502 `mail_failed`: the mail server refused or could not be reached."""
+    return ApiError(502, "mail_failed", message)
 
 
 class SmtpMailer:
-    """Plain-text mail through `smtp_host`; STARTTLS and login when configured."""
+    """Sends one message per call; any refusal becomes 502 `mail_failed`."""
 
     def __init__(self, settings: Settings) -> None:
-        assert settings.smtp_host is not None
-        self.host = settings.smtp_host
-        self.port = settings.smtp_port
-        self.user = settings.smtp_user
-        self.password = settings.smtp_password
-        self.sender = settings.smtp_from
-        self.starttls = settings.smtp_starttls
+        self._settings = settings
 
-    def _send_blocking(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_SECONDS) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.user:
-                smtp.login(self.user, self.password or "")
-            smtp.send_message(message)
-
-    async def send(self, to: str, subject: str, body: str) -> None:
+    async def send(
+        self, to: str, subject: str, text: str, attachments: list[tuple[str, str, bytes]]
+    ) -> None:
+        """Deliver `text` with (filename, MIME type, bytes) attachments to `to`."""
+        settings = self._settings
+        if not settings.smtp_host:
+            raise mail_failed("no mail server is configured (smtp_host)")
         message = EmailMessage()
-        message["From"] = self.sender
+        message["From"] = settings.smtp_from
         message["To"] = to
         message["Subject"] = subject
-        message.set_content(body)
-        await asyncio.to_thread(self._send_blocking, message)
-
-
-def mailer_from(settings: Settings) -> SmtpMailer | None:
-    """A mailer when `smtp_host` is set, else None (no e-mail is sent)."""
-    return SmtpMailer(settings) if settings.smtp_host else None
+        message.set_content(text)
+        for filename, mime_type, data in attachments:
+            maintype, subtype = mime_type.split("/", 1)
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_user,
+                password=settings.smtp_password,
+                start_tls=settings.smtp_starttls,
+                timeout=SEND_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            log.warning("mail to %s refused: %s", to, exc)
+            raise mail_failed(f"the mail server refused the message: {exc}") from None

@@ -17,6 +17,7 @@ from server.domain.chat import ChatMessage
 from server.domain.commerce import Listing, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.migrations import apply_migrations
+from server.stores.sql_ledger import insert_sale_entry
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -148,6 +149,7 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
             _iso(order.created_at),
         ),
     )
+    await insert_sale_entry(conn, order)
 
 
 class Database:

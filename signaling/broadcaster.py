@@ -33,6 +33,7 @@ from server.events import (
     OrderPlaced,
     Pinned,
     PresenceChanged,
+    QrCodeShown,
     Raided,
     RemindersDue,
     StreamStatusChanged,
@@ -130,6 +131,9 @@ class Broadcaster:
                 payload = {"order": order.to_dict()}
                 await self._emit("order:created", payload, user_room(order.buyer))
                 await self._emit("order:created", payload, user_room(order.seller))
+            case QrCodeShown(stream_id=stream_id, host=host, payload=payload, detected_at=at):
+                warning = {"stream_id": stream_id, "payload": payload, "detected_at": at}
+                await self._emit("qr:detected", warning, user_room(host))
             case PresenceChanged(stream_id=stream_id):
                 self._viewers_later(stream_id)
             case Pinned(stream_id=stream_id, pinned=pinned):

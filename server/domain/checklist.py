@@ -22,6 +22,7 @@ class Facts:
     listings: list[Listing]
     host_video: bool  # pictures arriving from the host's camera now
     host_audio: bool  # the host's microphone carried sound in the last seconds
+    return_address: bool  # the host saved the address buyers send returns to
 
 
 Check = Callable[[Facts], tuple[bool, str]]
@@ -75,7 +76,9 @@ def codes_ready(facts: Facts) -> tuple[bool, str]:
 
 
 def return_address(facts: Facts) -> tuple[bool, str]:
-    return True, "not configured"
+    if facts.return_address:
+        return True, "your return address is saved"
+    return False, "add your address in your profile: buyers send returns there"
 
 
 CHECKS: list[tuple[str, Check]] = [

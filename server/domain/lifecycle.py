@@ -219,7 +219,3 @@ class LifecycleService:
             for stream in await self._store.streams_with_status(wanted, LIST_LIMIT):
                 found.append(await self._streams.with_viewers(stream))
         return found
-
-    async def hosted(self, user: str) -> list[Stream]:
-        """The user's own shows, newest first (the host dashboard)."""
-        return await self._store.hosted_streams(user, LIST_LIMIT)

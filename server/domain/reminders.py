@@ -24,7 +24,9 @@ BATCH = 500
 class Mailer(Protocol):
     """Sends one plain-text e-mail; raises on failure."""
 
-    async def send(self, to: str, subject: str, body: str) -> None: ...
+    async def send(
+        self, to: str, subject: str, text: str, attachments: list[tuple[str, str, bytes]]
+    ) -> None: ...
 
 
 class ReminderService:
@@ -82,6 +84,7 @@ class ReminderService:
                 email,
                 f"Live now: {stream.title}",
                 f"{stream.host} is live now: {stream.title}\n\nWatch: {url}\n",
+                [],
             )
         except Exception:
             log.exception("reminder e-mail for stream %s failed", stream.id)

@@ -82,12 +82,6 @@ class LifecycleStore:
         )
         return [stream_from_row(row) for row in rows]
 
-    async def hosted_streams(self, host: str, limit: int) -> list[Stream]:
-        rows = await self.db.fetchall(
-            f"{STREAM_SELECT} WHERE host = ? ORDER BY created_at DESC LIMIT ?", (host, limit)
-        )
-        return [stream_from_row(row) for row in rows]
-
     # -- reminders -----------------------------------------------------------------------
 
     async def add_reminder(
@@ -127,9 +121,13 @@ class LifecycleStore:
         return row is not None
 
     async def reminder_subscribers(self, stream_id: str) -> list[tuple[str, str | None]]:
-        """(username, email or None) of everyone signed up."""
+        """(username, email or None) of everyone signed up: the address given at sign-up,
+        else the account's own."""
         rows = await self.db.fetchall(
-            "SELECT username, email FROM reminders WHERE stream_id = ? ORDER BY created_at",
+            "SELECT reminders.username AS username, "
+            "COALESCE(reminders.email, users.email) AS email FROM reminders "
+            "LEFT JOIN users ON users.username = reminders.username "
+            "WHERE reminders.stream_id = ? ORDER BY reminders.created_at",
             (stream_id,),
         )
         return [(row["username"], row["email"]) for row in rows]

@@ -4,6 +4,7 @@ import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
+import { OutputsPanel } from "/static/js/outputs.js";
 import { Room } from "/static/js/room.js";
 import { ShowTools } from "/static/js/studio_tools.js";
 import {
@@ -374,6 +375,8 @@ room
   .on("listing:updated", ({ listing }) => listings.upsert(listing))
   .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
 
+const outputs = new OutputsPanel($("#outputs"), streamId, room);
+
 // --- start-up --------------------------------------------------------------------
 
 function gate(content) {
@@ -422,6 +425,7 @@ async function ready() {
     .then(({ listings: all }) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   room.connect(me.token);
+  outputs.start();
   if (stream.status === "live") {
     setText($("#golive"), "Resume broadcast");
     badge.set("offline", "Live — not publishing");

@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Page
 
 from server.domain.times import utc_now
+from tests.helpers.after_sale import HOST_ADDRESS
 from tests.helpers.browser import chromium, screenshot
 from tests.helpers.server import add_user
 from tests.lifecycle.conftest import picture
@@ -85,6 +86,9 @@ async def test_schedule_rehearse_go_live_raid_and_figures(server, api, tmp_path)
         await studio.fill("#listing-quantity", "3")
         await studio.click("#listing-submit")
         await studio.wait_for_selector("#check-listings_priced[data-ok='true']")
+        await studio.wait_for_selector("#check-return_address[data-ok='false']")
+        status, _ = await api.request("PUT", "/api/me/address", token=host_token, json=HOST_ADDRESS)
+        assert status == 200
         await studio.wait_for_selector("#checks-ready[data-ready='true']")
         await both_sizes(studio, "4-studio-rehearsal-green")
 

@@ -11,6 +11,7 @@ import pytest
 
 from server.domain.times import utc_now
 from server.keys import STORE
+from tests.helpers.after_sale import HOST_ADDRESS
 from tests.helpers.peers import RED, HttpSignal, Publisher, Viewer
 from tests.helpers.sio import Connect
 from tests.lifecycle.conftest import Users
@@ -94,7 +95,9 @@ async def test_rehearsal_checklist_then_go_live(
     await users.fails(
         "POST", f"/api/listings/{created['listing']['id']}/buy", "bob", 409, "stream_not_live"
     )
-    ready = await wait_checklist(users, sid, {"listings_priced": True})
+    await wait_checklist(users, sid, {"listings_priced": True, "return_address": False})
+    await users.ok("PUT", "/api/me/address", "hostess", json=HOST_ADDRESS)
+    ready = await wait_checklist(users, sid, {"return_address": True})
     assert ready["ready"] is True, ready
 
     live = await users.api.start(users.tokens["hostess"], sid)
