@@ -44,15 +44,12 @@ class ReminderClient(RawClient):
         self.reminded_at: float | None = None
         self.reminded = asyncio.Event()
 
-    async def _read_frames(self) -> None:
-        assert self._ws is not None
-        async for message in self._ws:
-            data = message.data
-            if data == "2":
-                await self._ws.send_str("3")
-            elif data.startswith('42["reminder"'):
-                self.reminded_at = time.perf_counter()
-                self.reminded.set()
+    def _on_message(self, data: str) -> None:
+        if data.startswith('42["reminder"'):
+            self.reminded_at = time.perf_counter()
+            self.reminded.set()
+        else:
+            super()._on_message(data)
 
 
 def add_subscribers(database: Path, stream_id: str, names: list[str]) -> None:

@@ -3,9 +3,14 @@ subscriber wherever they are (across processes with Redis), and e-mail over SMTP
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
+from server.auth import TokenService
+from server.domain.times import utc_now
 from server.keys import REMINDERS
 from tests.helpers.api import Api
-from tests.helpers.server import add_user
+from tests.helpers.cluster import start_cluster
 from tests.helpers.sio import Connect
 from tests.lifecycle.conftest import Users
 
@@ -71,18 +76,29 @@ async def test_go_live_reminds_every_connection_and_mails(
 
 
 async def test_reminders_reach_other_processes_through_redis(
-    server_factory, redis_server, connect: Connect
+    redis_server, tmp_path, connect: Connect
 ) -> None:
-    first = await server_factory(redis_url=redis_server.url)
-    second = await server_factory(redis_url=redis_server.url)  # same data dir, same SQLite
-    host = await add_user(first, "hostess")
-    bob = await add_user(first, "bob")
-    async with Api(first.url) as api:
-        show = await api.create_stream(host, title="Across")
-        status, _ = await api.request("POST", f"/api/streams/{show['id']}/reminder", token=bob)
-        assert status == 200
-        bob_there = await connect(second.url, bob, "bob-on-second")
-        await bob_there.barrier()
-        await api.start(host, show["id"])
-        reminder = await bob_there.next("reminder")
-        assert reminder["stream"]["id"] == show["id"]
+    """Two `costream serve` processes on one database and one Redis: the subscriber is
+    connected to the second, the host starts the show on the first."""
+    data_dir = tmp_path / "data"
+    cluster = await asyncio.to_thread(start_cluster, 2, redis_server.url, data_dir)
+    try:
+        tokens = TokenService(cluster.secret, 3600)
+        with sqlite3.connect(data_dir / "costream.sqlite3") as db:
+            db.executemany(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+                [(name, "!unusable", utc_now().isoformat()) for name in ("hostess", "bob")],
+            )
+        host, bob = tokens.issue("hostess"), tokens.issue("bob")
+        first, second = (node.url for node in cluster.nodes)
+        async with Api(first) as api:
+            show = await api.create_stream(host, title="Across")
+            status, _ = await api.request("POST", f"/api/streams/{show['id']}/reminder", token=bob)
+            assert status == 200
+            bob_there = await connect(second, bob, "bob-on-second")
+            await bob_there.barrier()
+            await api.start(host, show["id"])
+            reminder = await bob_there.next("reminder", timeout=15)
+            assert reminder["stream"]["id"] == show["id"]
+    finally:
+        await asyncio.to_thread(cluster.stop)
