@@ -11,15 +11,26 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_after_sale, http_commerce, http_lifecycle, http_outputs
+from server import (
+    http,
+    http_after_sale,
+    http_commerce,
+    http_lifecycle,
+    http_outputs,
+    http_selling,
+)
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.analytics import AnalyticsService
+from server.domain.auctions import AuctionService
 from server.domain.chat import ChatService
+from server.domain.clock import SellingClock
+from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.giveaways import GiveawayService
 from server.domain.ledger import LedgerService
 from server.domain.lifecycle import LifecycleService
 from server.domain.moderation import ModerationService
@@ -34,11 +45,14 @@ from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.keys import (
     ACCOUNTS,
     ANALYTICS,
+    AUCTIONS,
     AUTH,
     CHAT,
+    CODES,
     COHOST,
     COMMERCE,
     EVENTS,
+    GIVEAWAYS,
     LEDGER,
     LIFECYCLE,
     LIVE,
@@ -49,6 +63,7 @@ from server.keys import (
     PROFILES,
     REALTIME,
     REMINDERS,
+    SELLING_CLOCK,
     SETTINGS,
     SHIPPING,
     STORE,
@@ -61,6 +76,7 @@ from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_lifecycle import LifecycleStore
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_selling import SellingStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
@@ -119,6 +135,36 @@ def _live_ctx(
     return ctx
 
 
+async def _clock_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Started once storage and presence are up (a draw asks who is present), stopped first.
+    app[SELLING_CLOCK].start()
+    yield
+    await app[SELLING_CLOCK].close()
+
+
+def _selling(
+    app: web.Application, store: Database, presence: PresenceService, events: EventBus
+) -> None:
+    """Buy-now, flash sales, codes, auctions and giveaways, and the clock of their deadlines."""
+    settings = app[SETTINGS]
+    sales = SellingStore(store)
+    commerce = CommerceService(
+        store, sales, app[STREAMS], app[ACCOUNTS], events, settings.min_present_seconds
+    )
+    auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
+    giveaways = GiveawayService(sales, app[STREAMS], presence, events)
+    clock = SellingClock(
+        sales.next_deadline_ms,
+        [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],
+    )
+    auctions.wake = giveaways.wake = clock.wake
+    app[COMMERCE] = commerce
+    app[CODES] = CodeService(sales, app[STREAMS])
+    app[AUCTIONS] = auctions
+    app[GIVEAWAYS] = giveaways
+    app[SELLING_CLOCK] = clock
+
+
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
@@ -159,7 +205,6 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
     app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
     app[ANALYTICS] = AnalyticsService(
         lifecycle_store, app[STREAMS], presence.count, store.stream_orders
@@ -192,6 +237,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
     app[LEDGER].follow(events)
+    _selling(app, store, presence, events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -207,12 +253,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+    app.cleanup_ctx.append(_clock_ctx)
 
     http.setup(app)
     http_commerce.setup(app)
     http_lifecycle.setup(app)
     http_outputs.setup(app)
     http_after_sale.setup(app)
+    http_selling.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

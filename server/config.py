@@ -35,6 +35,7 @@ _POSITIVE = (
     "chat_rate_limit",
     "chat_rate_window",
     "chat_history",
+    "auction_snipe_seconds",
     "restart_window_seconds",
     "cover_max_bytes",
 )
@@ -81,6 +82,10 @@ class Settings:
     smtp_password: str | None = None
     smtp_from: str = "costream@localhost"
     smtp_starttls: bool = False
+    # A listing stays on stage at least this long before another is presented.
+    min_present_seconds: float = 3.0
+    # Anti-sniping: a bid with this little time left pushes the end to now + this.
+    auction_snipe_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -88,6 +93,8 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.min_present_seconds < 0:
+            raise ConfigError(f"min_present_seconds must be >= 0, got {self.min_present_seconds}")
         if self.video_width % 2 or self.video_height % 2:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
         if not 1 <= self.smtp_port <= 65535:

@@ -20,7 +20,7 @@ from server.domain.streams import Stream, require_role
 from server.errors import json_body, not_found
 from server.http import NODE_MODULES, _file, vendor_files
 from server.images import COVER_TYPES, reencode_cover, render_poster
-from server.keys import ANALYTICS, COMMERCE, LIFECYCLE, MEDIA, PROFILES, SETTINGS, STREAMS
+from server.keys import ANALYTICS, CODES, COMMERCE, LIFECYCLE, MEDIA, PROFILES, SETTINGS, STREAMS
 
 routes = web.RouteTableDef()
 COVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.jpg$")
@@ -147,7 +147,9 @@ async def checklist(request: web.Request) -> web.Response:
     video, audio = request.app[MEDIA].seat_health(stream.id, "host")
     listings = await request.app[COMMERCE].listings(stream.id)
     address = await request.app[PROFILES].address(stream.host) is not None
-    return web.json_response(run_checklist(Facts(stream, listings, video, audio, address)))
+    codes = {c.code: c.max_uses - c.uses for c in await request.app[CODES].codes(stream.id, user)}
+    facts = Facts(stream, listings, video, audio, address, codes)
+    return web.json_response(run_checklist(facts))
 
 
 @routes.post("/api/streams/{id}/pin")

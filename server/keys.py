@@ -16,9 +16,13 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.domain.accounts import AccountService
     from server.domain.analytics import AnalyticsService
+    from server.domain.auctions import AuctionService
     from server.domain.chat import ChatService
+    from server.domain.clock import SellingClock
+    from server.domain.codes import CodeService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.giveaways import GiveawayService
     from server.domain.ledger import LedgerService
     from server.domain.lifecycle import LifecycleService
     from server.domain.moderation import ModerationService
@@ -55,3 +59,7 @@ OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
 PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
 SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")
 LEDGER: web.AppKey[LedgerService] = web.AppKey("ledger")
+AUCTIONS: web.AppKey[AuctionService] = web.AppKey("auctions")
+CODES: web.AppKey[CodeService] = web.AppKey("codes")
+GIVEAWAYS: web.AppKey[GiveawayService] = web.AppKey("giveaways")
+SELLING_CLOCK: web.AppKey[SellingClock] = web.AppKey("selling_clock")

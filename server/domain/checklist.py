@@ -23,6 +23,7 @@ class Facts:
     host_video: bool  # pictures arriving from the host's camera now
     host_audio: bool  # the host's microphone carried sound in the last seconds
     return_address: bool  # the host saved the address buyers send returns to
+    codes: dict[str, int]  # the stream's discount codes: code -> uses left
 
 
 Check = Callable[[Facts], tuple[bool, str]]
@@ -72,7 +73,12 @@ def compare_at_backed(facts: Facts) -> tuple[bool, str]:
 
 
 def codes_ready(facts: Facts) -> tuple[bool, str]:
-    return True, "not configured"
+    if not facts.codes:
+        return True, "no discount codes made for this show"
+    spent = [code for code, left in facts.codes.items() if left <= 0]
+    if spent:
+        return False, f"used up, raise their limit or make new ones: {', '.join(spent)}"
+    return True, f"{len(facts.codes)} code(s) ready"
 
 
 def return_address(facts: Facts) -> tuple[bool, str]:
