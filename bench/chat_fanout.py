@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class RawClient:
         self._acks: dict[int, asyncio.Future] = {}
         self._next_ack = 0
         self._task: asyncio.Task | None = None
+        # Other server events (raw `42[...]` frames) go here when set (bench/auction.py).
+        self.on_event: Callable[[str], None] | None = None
 
     async def connect(self, token: str | None = None) -> None:
         ws_url = self._url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -88,6 +91,18 @@ class RawClient:
             data = message.data
             if data == "2":
                 await self._ws.send_str("3")
+            elif data.startswith('42["chat:message"'):
+                match = STAMP.search(data)
+                if match and self._stats.measuring:
+                    self._stats.received += 1
+                    self._stats.latencies_ms.append((time.time_ns() - int(match[2])) / 1e6)
+            elif data.startswith("42") and self.on_event is not None:
+                self.on_event(data)
+            elif data.startswith("43"):
+                ack_id = int(re.match(r"43(\d+)", data)[1])
+                future = self._acks.pop(ack_id, None)
+                if future is not None and not future.done():
+                    future.set_result(json.loads(data[2 + len(str(ack_id)) :])[0])
             else:
                 self._on_message(data)
 

@@ -43,13 +43,12 @@ class ReminderClient(RawClient):
         super().__init__(http, url, Stats())
         self.reminded_at: float | None = None
         self.reminded = asyncio.Event()
+        self.on_event = self._event
 
-    def _on_message(self, data: str) -> None:
+    def _event(self, data: str) -> None:
         if data.startswith('42["reminder"'):
             self.reminded_at = time.perf_counter()
             self.reminded.set()
-        else:
-            super()._on_message(data)
 
 
 def add_subscribers(database: Path, stream_id: str, names: list[str]) -> None:

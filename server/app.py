@@ -18,6 +18,7 @@ from server import (
     http_lifecycle,
     http_outputs,
     http_selling,
+    http_sharers,
 )
 from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
@@ -38,6 +39,7 @@ from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
 from server.domain.reminders import ReminderService
+from server.domain.sharers import SharerService
 from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
@@ -65,6 +67,7 @@ from server.keys import (
     REMINDERS,
     SELLING_CLOCK,
     SETTINGS,
+    SHARERS,
     SHIPPING,
     STORE,
     STREAMS,
@@ -77,6 +80,7 @@ from server.stores.sql_lifecycle import LifecycleStore
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_selling import SellingStore
+from server.stores.sql_sharers import SqlSharerStore
 from server.stores.sql_shipping import SqlShippingStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
@@ -238,6 +242,9 @@ def create_app(settings: Settings) -> web.Application:
     app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
     app[LEDGER].follow(events)
     _selling(app, store, presence, events)
+    # Sharers: referral links and their commission (shown in every `stream` object).
+    app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
+    app[STREAMS].fillers.append(app[SHARERS].fill)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -261,6 +268,7 @@ def create_app(settings: Settings) -> web.Application:
     http_outputs.setup(app)
     http_after_sale.setup(app)
     http_selling.setup(app)
+    http_sharers.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

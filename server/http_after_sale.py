@@ -7,7 +7,7 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.errors import json_body
-from server.http import _file
+from server.http import page
 from server.keys import LEDGER, PROFILES, SHIPPING, STREAMS
 
 routes = web.RouteTableDef()
@@ -190,17 +190,17 @@ async def my_orders(request: web.Request) -> web.Response:
 
 @routes.get("/shows/{id}/orders")
 async def orders_page(request: web.Request) -> web.FileResponse:
-    return _file("orders.html")
+    return page("orders.html")
 
 
 @routes.get("/me/orders")
 async def my_orders_page(request: web.Request) -> web.FileResponse:
-    return _file("my-orders.html")
+    return page("my-orders.html")
 
 
 @routes.get("/me/profile")
 async def profile_page(request: web.Request) -> web.FileResponse:
-    return _file("profile.html")
+    return page("profile.html")
 
 
 def setup(app: web.Application) -> None:

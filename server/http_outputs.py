@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.auth import require_user
-from server.domain.outputs import SAFE_ID, OutputsService, layout_field, record_field
+from server.domain.outputs import SAFE_ID, OutputsService
 from server.errors import json_body, not_found
 from server.http import page
 from server.keys import OUTPUTS
@@ -89,15 +89,7 @@ async def patch_outputs(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await json_body(request)
     stream_id = request.match_info["id"]
-    # Both fields are checked before either applies: a refusal changes nothing.
-    if "record" in body:
-        record_field(body["record"])
-    if "layout" in body:
-        layout_field(body["layout"])
-    if "record" in body:
-        await _outputs(request).set_record(stream_id, user, body["record"])
-    if "layout" in body:
-        await _outputs(request).set_layout(stream_id, user, body["layout"])
+    await _outputs(request).apply_fields(stream_id, user, body)
     return web.json_response({"outputs": await _outputs(request).settings(stream_id, user)})
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from server.domain.presence import PresenceService
     from server.domain.profile import ProfileService
     from server.domain.reminders import ReminderService
+    from server.domain.sharers import SharerService
     from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
     from server.events import EventBus
@@ -63,3 +64,4 @@ AUCTIONS: web.AppKey[AuctionService] = web.AppKey("auctions")
 CODES: web.AppKey[CodeService] = web.AppKey("codes")
 GIVEAWAYS: web.AppKey[GiveawayService] = web.AppKey("giveaways")
 SELLING_CLOCK: web.AppKey[SellingClock] = web.AppKey("selling_clock")
+SHARERS: web.AppKey[SharerService] = web.AppKey("sharers")

@@ -18,6 +18,7 @@ from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.migrations import apply_migrations
 from server.stores.sql_ledger import insert_sale_entry
+from server.stores.sql_sharers import attribute_order
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -40,7 +41,8 @@ LISTING_COLUMNS = (
 )
 ORDER_COLUMNS = (
     "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
-    "currency, consignor, created_at, discount_code, discount_cents, giveaway_id"
+    "currency, consignor, created_at, discount_code, discount_cents, giveaway_id, "
+    "referrer, commission_percent"
 )
 # A giveaway's prize order has no listing: NULL on the wire, '' in the NOT NULL column.
 _NO_LISTING = ""
@@ -142,15 +144,19 @@ def order_from_row(row: sqlite3.Row) -> Order:
         discount_code=row["discount_code"],
         discount_cents=row["discount_cents"],
         giveaway_id=row["giveaway_id"],
+        referrer=row["referrer"],
+        commission_percent=row["commission_percent"],
     )
 
 
-async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
+async def insert_order(conn: aiosqlite.Connection, order: Order) -> Order:
     """Record an order inside the caller's transaction. Every order (buy-now, auction
     win, giveaway) is written here, so whatever must accompany an order (the ledger's
-    sale entry, analytics) is added in one place."""
+    sale entry, its sharer, analytics) is added in one place. Returns the order as
+    recorded (with its referrer and commission percent)."""
+    order = await attribute_order(conn, order)
     await conn.execute(
-        f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+        f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 16)})",
         (
             order.id,
             order.stream_id,
@@ -166,9 +172,12 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
             order.discount_code,
             order.discount_cents,
             order.giveaway_id,
+            order.referrer,
+            order.commission_percent,
         ),
     )
     await insert_sale_entry(conn, order)
+    return order
 
 
 class Database:

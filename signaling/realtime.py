@@ -29,6 +29,7 @@ from server.keys import (
     LIFECYCLE,
     MODERATION,
     PRESENCE,
+    SHARERS,
     STREAMS,
 )
 from signaling.broadcaster import seat_room, stream_room, user_room
@@ -170,6 +171,7 @@ class Realtime:
         if conn.user is not None:
             await self.sio.enter_room(conn.sid, seat_room(stream.id, conn.user))
         await self.app[PRESENCE].join(stream.id, conn.sid, conn.user)
+        referral = await self.app[SHARERS].on_join(stream, conn.user, payload.get("ref"))
         stream = await self._streams.get(stream.id)  # the viewer count now includes us
         invite = await self.app[COHOST].pending(stream.id, conn.user)
         if invite is not None:
@@ -191,6 +193,7 @@ class Realtime:
             "giveaway": None if giveaway is None else giveaway.to_dict(),
             # The server's clock, so pages count down to `ends_at_ms` without drift.
             "now_ms": now_ms(),
+            **referral.to_dict(),
             "pinned": stream.pinned,
             "slow_mode_seconds": stream.slow_mode_seconds,
             "moderator": await self.app[LIFECYCLE].is_moderator(stream, conn.user),

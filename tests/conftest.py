@@ -21,10 +21,12 @@ ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> SettingsFactory:
-    """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE."""
+    """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE, no HLS."""
 
     def make(**overrides: Any) -> Settings:
-        base = Settings(data_dir=tmp_path / "data", ice_host_addresses=("127.0.0.1",))
+        # HLS off unless a test turns it on: every live show would otherwise mux
+        # (and encode without viewers) on a machine the suite already loads.
+        base = Settings(data_dir=tmp_path / "data", ice_host_addresses=("127.0.0.1",), hls=False)
         return replace(base, **overrides)
 
     return make

@@ -118,6 +118,9 @@ class Order:
     discount_code: str | None = None
     discount_cents: int = 0
     giveaway_id: str | None = None
+    # Stamped by storage when the order is recorded (server.stores.sql_sharers).
+    referrer: str | None = None
+    commission_percent: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol's `order` object."""
@@ -136,6 +139,7 @@ class Order:
             "discount_code": self.discount_code,
             "discount_cents": self.discount_cents,
             "giveaway_id": self.giveaway_id,
+            "referrer": self.referrer,
         }
 
 

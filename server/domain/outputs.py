@@ -190,6 +190,19 @@ class OutputsService:
         require_role(stream, user, "host")
         return stream
 
+    async def apply_fields(self, stream_id: str, user: str, body: dict[str, Any]) -> None:
+        """`record` and `layout` of a stream create/PATCH body (host), if present.
+
+        Both are checked before either applies: a refusal changes nothing. The
+        stream PATCH (`PATCH /api/streams/{id}`) calls this for these fields.
+        """
+        record = record_field(body["record"]) if "record" in body else None
+        layout = layout_field(body["layout"]) if "layout" in body else None
+        if record is not None:
+            await self.set_record(stream_id, user, record)
+        if layout is not None:
+            await self.set_layout(stream_id, user, layout)
+
     # -- layout ---------------------------------------------------------------------------
 
     async def set_layout(self, stream_id: str, user: str, value: object) -> str:

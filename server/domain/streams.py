@@ -40,6 +40,7 @@ class Stream:
     ended_at: datetime | None
     created_at: datetime
     viewers: int = 0
+    sharer_commission_percent: int = 0
     cover: str | None = None  # file name under the covers folder
     pinned: dict[str, Any] | None = None  # {"text", "by", "at"}
     restarted_at: datetime | None = None
@@ -64,6 +65,7 @@ class Stream:
             "host": self.host,
             "cohost": self.cohost,
             "viewers": self.viewers,
+            "sharer_commission_percent": self.sharer_commission_percent,
             "scheduled_at": format_time(self.scheduled_at),
             "started_at": format_time(self.started_at),
             "ended_at": format_time(self.ended_at),
@@ -148,12 +150,17 @@ class StreamService:
         # Live audience size; the realtime layer replaces this with its presence count
         # (a coroutine when the count lives in Redis).
         self.viewer_count: Callable[[str], int | Awaitable[int]] = lambda _stream_id: 0
+        # Other areas' live fields of the `stream` object (e.g. the sharer commission).
+        self.fillers: list[Callable[[Stream], Awaitable[Stream]]] = []
 
     async def with_viewers(self, stream: Stream) -> Stream:
         count = self.viewer_count(stream.id)
         if inspect.isawaitable(count):
             count = await count
-        return dataclasses.replace(stream, viewers=count)
+        stream = dataclasses.replace(stream, viewers=count)
+        for fill in self.fillers:
+            stream = await fill(stream)
+        return stream
 
     async def create(
         self,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from server.domain.ledger import LedgerEntry, Payout, ShareOutcome, StreamMoney, Transfer
+from server.stores.sql_sharers import commission_entries
 
 if TYPE_CHECKING:
     from server.domain.commerce import Order
@@ -114,6 +115,8 @@ class SqlLedgerStore:
                 conn,
                 (host, "payout", "pending", -revenue, stream_id, None, None, when),
                 (host, "payout", "available", revenue, stream_id, None, None, when),
+                # The sharers' commissions come out of what was just made available.
+                *await commission_entries(conn, stream_id, when),
             )
             return Payout(stream_id, host, revenue, at)
 

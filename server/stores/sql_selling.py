@@ -162,7 +162,7 @@ class SellingStore:
                     "UPDATE discount_codes SET uses = uses + 1 WHERE stream_id = ? AND code = ?",
                     (listing.stream_id, order.discount_code),
                 )
-            await insert_order(conn, order)
+            order = await insert_order(conn, order)  # with its referrer (sharers)
             return await _listing_in(conn, listing.id), order
 
     async def compare_at_backed(
@@ -345,7 +345,7 @@ class SellingStore:
             order = None
             if auction.high_bidder is not None:
                 order = make_order(auction, listing)
-                await insert_order(conn, order)
+                order = await insert_order(conn, order)
                 await conn.execute(
                     "UPDATE listings SET remaining = 0, status = 'sold_out' WHERE id = ?",
                     (listing.id,),

@@ -132,14 +132,19 @@ async def load_shipments(
     ]
 
 
-_ORDER_DEFAULTS = {"discount_code": None, "discount_cents": 0, "giveaway_id": None}
-_VIEW_ONLY = ("seq", "label_id", "tracking", "label_sent_at", "stream_host")
+# What an order is for: its listing's title, or a giveaway prize's.
+_ITEM_JOINS = (
+    "LEFT JOIN listings li ON li.id = o.listing_id LEFT JOIN giveaways gw ON gw.id = o.giveaway_id"
+)
+_ITEM_TITLE = "COALESCE(li.title, gw.title, 'Item')"
+_VIEW_ONLY = ("seq", "label_id", "tracking", "label_sent_at")
 
 
 def order_view(row: sqlite3.Row) -> dict[str, Any]:
     """An order as the orders pages show it: the protocol's fields, its item, stream,
     shipment and label state."""
-    view = {**_ORDER_DEFAULTS, **dict(row)}
+    view = dict(row)
+    view["listing_id"] = row["listing_id"] or None  # a giveaway prize has no listing
     view["created_at"] = format_time(datetime.fromisoformat(row["created_at"]))
     view["label"] = (
         None
@@ -152,7 +157,6 @@ def order_view(row: sqlite3.Row) -> dict[str, Any]:
             else format_time(datetime.fromisoformat(row["label_sent_at"])),
         }
     )
-    view["seller"] = row["seller"] or row["stream_host"]
     for key in _VIEW_ONLY:
         view.pop(key, None)
     return view
@@ -285,9 +289,8 @@ class SqlShippingStore:
         ]
         lines: dict[str, list[LabelLine]] = defaultdict(list)
         for row in await self._db.fetchall(
-            "SELECT so.shipment_id, o.id, o.quantity, "
-            "COALESCE(li.title, 'Item ' || o.listing_id) AS title FROM shipment_orders so "
-            "JOIN orders o ON o.id = so.order_id LEFT JOIN listings li ON li.id = o.listing_id "
+            f"SELECT so.shipment_id, o.id, o.quantity, {_ITEM_TITLE} AS title "
+            f"FROM shipment_orders so JOIN orders o ON o.id = so.order_id {_ITEM_JOINS} "
             "WHERE o.stream_id = ? ORDER BY o.seq",
             (stream_id,),
         ):
@@ -298,15 +301,13 @@ class SqlShippingStore:
         self, *, stream_id: str | None = None, buyer: str | None = None
     ) -> list[dict[str, Any]]:
         where, params = ("o.stream_id = ?", stream_id) if stream_id else ("o.buyer = ?", buyer)
-        # o.*: the selling branch's columns (discount_code, discount_cents, giveaway_id)
-        # come along when they exist.
+        # o.*: every order column (discount_code, discount_cents, giveaway_id...) comes along.
         return [
             order_view(row)
             for row in await self._db.fetchall(
-                "SELECT o.*, li.title AS item_title, st.title AS stream_title, "
-                "st.host AS stream_host, so.shipment_id, l.id AS label_id, l.tracking, "
-                "l.sent_at AS label_sent_at FROM orders o "
-                "LEFT JOIN listings li ON li.id = o.listing_id "
+                f"SELECT o.*, {_ITEM_TITLE} AS item_title, st.title AS stream_title, "
+                "so.shipment_id, l.id AS label_id, l.tracking, l.sent_at AS label_sent_at "
+                f"FROM orders o {_ITEM_JOINS} "
                 "LEFT JOIN streams st ON st.id = o.stream_id "
                 "LEFT JOIN shipment_orders so ON so.order_id = o.id "
                 "LEFT JOIN labels l ON l.shipment_id = so.shipment_id "

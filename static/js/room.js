@@ -14,9 +14,11 @@ export class Room {
   /**
    * `onJoin(ack)` runs after every (re)join with the join acknowledgement;
    * `onConnection(state)` gets "connecting" | "connected" | "reconnecting" | "unavailable".
+   * `joinExtras()` returns more fields for every `join` (e.g. the sharer's `ref`).
    */
-  constructor(streamId, { onJoin, onConnection } = {}) {
+  constructor(streamId, { onJoin, onConnection, joinExtras } = {}) {
     this.streamId = streamId;
+    this.joinExtras = joinExtras || (() => ({}));
     this.onJoin = onJoin || (() => {});
     this.onConnection = onConnection || (() => {});
     this.socket = null;
@@ -53,7 +55,7 @@ export class Room {
 
   async join() {
     try {
-      const ack = await this.request("join", { stream_id: this.streamId });
+      const ack = await this.request("join", { ...this.joinExtras(), stream_id: this.streamId });
       this.joined = ack;
       this.onConnection("connected");
       this.onJoin(ack);

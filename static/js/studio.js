@@ -8,6 +8,10 @@ import { OutputsPanel } from "/static/js/outputs.js";
 import { Room } from "/static/js/room.js";
 import { ShowTools } from "/static/js/studio_tools.js";
 import {
+  AuctionPanel, CodesPanel, GiveawayForm, GiveawayPanel, applySellingAck, followSelling,
+  listingActions,
+} from "/static/js/selling.js";
+import {
   $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
 } from "/static/js/ui.js";
 
@@ -35,8 +39,10 @@ const camera = new Camera(
 
 const room = new Room(streamId, {
   onJoin: (ack) => {
+    document.body.dataset.joined = "true"; // (tests wait on it)
     chat.setAvailable(true);
     chat.setMessages(ack.chat);
+    applySellingAck(ack, selling);
     if (ack.listings) listings.setAll(ack.listings);
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
@@ -50,8 +56,23 @@ const room = new Room(streamId, {
 
 const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
 const tools = new ShowTools({ streamId, onRehearse: rehearse, onChange: (next) => applyStream(next) });
-const listings = new ListingsPanel($("#listings"), { onPresent: present });
+const listings = new ListingsPanel($("#listings"), {
+  onPresent: present,
+  actions: (listing) => listingActions(listing, { flash: true }),
+});
 $("#listings").append(listingForm());
+
+// The host watches the auction and the giveaway, creates codes and giveaways.
+const selling = {
+  auction: new AuctionPanel($("#auction"), {
+    room, me: () => me?.username, titleOf: (id) => listings.items.get(id)?.title, canBid: () => false,
+  }),
+  giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: () => false }),
+  onOrder: () => codes.refresh(),
+};
+const codes = new CodesPanel($("#codes"), streamId);
+new GiveawayForm($("#giveaway-tools"), streamId, selling.giveaway);
+followSelling(room, selling);
 
 // --- selling: the host lists items (a cohost's items too) and presents them ---------
 
@@ -66,12 +87,19 @@ function listingForm() {
     name: "quantity", type: "number", min: 1, value: 1, required: true, id: "listing-quantity",
   });
   const consigned = h("input", { type: "checkbox", id: "listing-consigned" });
+  const format = h(
+    "select",
+    { id: "listing-format" },
+    h("option", { value: "buy_now" }, "Buy now"),
+    h("option", { value: "auction" }, "Auction (price = starting bid)"),
+  );
   const form = h(
     "form",
     { class: "listing-form", "aria-label": "List an item" },
     field("Item", title),
     field("Price (USD)", price),
     field("Quantity", quantity),
+    field("Sell as", format),
     h("label", { class: "field field-inline" }, consigned, "Cohost's item (you ship their label)"),
     h("button", { type: "submit", class: "btn btn-small btn-primary", id: "listing-submit" }, "List item"),
   );
@@ -81,6 +109,7 @@ function listingForm() {
       title: title.value.trim(),
       price_cents: Math.round(Number(price.value.replace(",", ".")) * 100),
       quantity: Number(quantity.value),
+      format: format.value,
     };
     if (consigned.checked) {
       if (seat.state !== "seated") {
@@ -424,6 +453,7 @@ async function ready() {
   api("GET", `/api/streams/${streamId}/listings`)
     .then(({ listings: all }) => listings.setAll(all))
     .catch(() => listings.setAll([]));
+  codes.refresh();
   room.connect(me.token);
   outputs.start();
   if (stream.status === "live") {

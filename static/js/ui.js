@@ -1,5 +1,7 @@
 // Small DOM helpers shared by every page. Text always goes in as text nodes.
 
+import { serverClock, timeLeft } from "/static/js/clock.js";
+
 /** h("button", {class: "btn", onclick}, "Label", child...) */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -228,10 +230,12 @@ export function authForm({ onSubmit, idPrefix = "auth", intro = "" }) {
 
 /** The listings strip: cards of what is on sale, the presented one highlighted. */
 export class ListingsPanel {
-  constructor(root, { onBuy, onPresent } = {}) {
+  /** `actions(listing)`: extra controls for a card (auction and flash-sale tools). */
+  constructor(root, { onBuy, onPresent, actions } = {}) {
     this.root = root;
     this.onBuy = onBuy;
     this.onPresent = onPresent;
+    this.actions = actions;
     this.items = new Map();
     this.presenting = null;
     this.list = h("ul", { class: "listings-list", "aria-live": "polite" });
@@ -257,6 +261,9 @@ export class ListingsPanel {
     this.empty.hidden = this.items.size > 0;
     for (const listing of this.items.values()) {
       const soldOut = listing.status === "sold_out" || listing.remaining === 0;
+      const auction = listing.format === "auction";
+      const currency = listing.currency || "USD";
+      const flash = listing.flash && listing.flash.ends_at_ms > serverClock.now() ? listing.flash : null;
       const card = h(
         "li",
         { class: "listing", dataset: { id: listing.id, presenting: String(listing.id === this.presenting) } },
@@ -265,14 +272,20 @@ export class ListingsPanel {
         h(
           "span",
           { class: "listing-price" },
-          formatPrice(listing.price_cents, listing.currency || "USD"),
+          flash
+            ? [h("s", { class: "muted" }, formatPrice(listing.price_cents, currency)), " ", formatPrice(flash.price_cents, currency)]
+            : formatPrice(listing.price_cents, currency),
         ),
+        flash
+          ? h("span", { class: "listing-flash" }, "Flash sale · ", h("span", { dataset: { endsAtMs: String(flash.ends_at_ms) } }, timeLeft(flash.ends_at_ms)))
+          : null,
+        auction ? h("span", { class: "listing-flag" }, soldOut ? "Auction · sold" : "Auction") : null,
         h(
           "span",
           { class: "listing-stock muted" },
           soldOut ? "Sold out" : `${listing.remaining ?? listing.quantity} left`,
         ),
-        this.onBuy && !soldOut
+        this.onBuy && !soldOut && !auction
           ? h(
               "button",
               { type: "button", class: "btn btn-small btn-primary", onclick: () => this.onBuy(listing) },
@@ -286,6 +299,7 @@ export class ListingsPanel {
               "Present",
             )
           : null,
+        this.actions ? this.actions(listing) : null,
       );
       this.list.append(card);
     }

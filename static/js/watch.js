@@ -10,7 +10,10 @@ import {
   cover, remindButton, shareBox, showReminder, startCountdown, syncClock,
 } from "/static/js/lifecycle.js";
 import {
-  $, LiveBadge, ListingsPanel, authForm, formatWhen, h, setChip, setText, toast,
+  AuctionPanel, GiveawayPanel, applySellingAck, checkout, followSelling, listingActions,
+} from "/static/js/selling.js";
+import {
+  $, LiveBadge, ListingsPanel, authForm, formatPrice, formatWhen, h, setChip, setText, toast,
 } from "/static/js/ui.js";
 
 const streamId = streamIdFromPath();
@@ -31,18 +34,38 @@ const camera = new Camera(
   { onTrack: (track) => stage.whip?.replaceTrack(track) },
 );
 
+// A sharer's `?ref=` is remembered for this show, so that a viewer who signs in (or
+// signs up) after following the link is still attributed to the sharer.
+const refKey = `costream.ref.${streamId}`;
+const shareRef = rememberRef();
+
+function rememberRef() {
+  const fromUrl = new URLSearchParams(location.search).get("ref");
+  try {
+    if (fromUrl) localStorage.setItem(refKey, fromUrl);
+    return fromUrl || localStorage.getItem(refKey);
+  } catch {
+    return fromUrl;
+  }
+}
+
 const room = new Room(streamId, {
+  joinExtras: () => (shareRef ? { ref: shareRef } : {}),
   onJoin: (ack) => {
     realtime = true;
+    document.body.dataset.joined = "true"; // (tests wait on it)
     role = ack.role || "viewer";
     chat.setAvailable(true);
     chat.setMessages(ack.chat);
     chat.setMuted(Boolean(ack.muted));
+    applySellingAck(ack, selling);
+    setSellingRole();
     if (ack.listings) listings.setAll(ack.listings);
     showPinned(ack.pinned);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
     if (ack.pending_invite && !stage.active) showInvite(ack.pending_invite);
+    showReferrer(ack.referrer);
   },
   onConnection: (state) => {
     if (state !== "connected") chat.setAvailable(false);
@@ -72,6 +95,36 @@ const chat = new ChatPanel($("#chat"), {
 });
 
 const listings = new ListingsPanel($("#listings"), { onBuy: buy });
+
+// --- selling: the auction on stage, giveaways; the cohost presents and starts auctions --
+
+const isViewer = () => Boolean(me) && role === "viewer";
+const selling = {
+  auction: new AuctionPanel($("#auction"), {
+    room, me: () => me?.username, titleOf: (id) => listings.items.get(id)?.title, canBid: isViewer,
+  }),
+  giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: isViewer }),
+  // Buy-now orders are confirmed by the checkout, auction wins by the auction panel.
+  onOrder: (order) => order.giveaway_id && toast("You won the giveaway! The host will ship your prize.", "ok"),
+};
+followSelling(room, selling);
+
+function setSellingRole() {
+  // The cohost presents items and starts auctions; flash sales and codes stay the host's.
+  const cohost = role === "cohost";
+  listings.onBuy = cohost ? null : buy;
+  listings.onPresent = cohost ? present : null;
+  listings.actions = cohost ? (listing) => listingActions(listing, { flash: false }) : null;
+  listings.render();
+}
+
+async function present(listing) {
+  try {
+    await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/present`);
+  } catch (error) {
+    toast(`Could not present it: ${error.message}`, "error");
+  }
+}
 
 // --- the show's phases: scheduled -> live -> ended ----------------------------------
 
@@ -275,13 +328,64 @@ async function buy(listing) {
     openSignIn();
     return;
   }
-  try {
-    await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/buy`, { quantity: 1 });
-    toast(`You bought ${listing.title}!`, "ok");
-  } catch (error) {
-    toast(error.code === "sold_out" ? "Sorry, that just sold out." : error.message, "error");
-  }
+  const order = await checkout(listing);
+  if (order) toast(`You bought ${listing.title} for ${formatPrice(order.total_cents, order.currency)}!`, "ok");
 }
+
+// --- share: the viewer's own link, the poster, the commission -----------------------
+
+function shareText(percent) {
+  if (!me) return "Sign in to get your own link: you earn a commission on what it sells.";
+  return percent > 0
+    ? `Your link earns you ${percent} % of every order it brings, paid once the show's money is paid out.`
+    : "The host has not set a commission for this show yet: your link still counts who it brings.";
+}
+
+function showReferrer(referrer) {
+  $("#referred-by").hidden = !referrer;
+  setText($("#referred-by"), referrer ? `You came through @${referrer}'s link.` : "");
+}
+
+async function openShare() {
+  const dialog = $("#share");
+  const percent = stream?.sharer_commission_percent ?? 0;
+  let url = `${location.origin}/watch/${encodeURIComponent(streamId)}`;
+  let poster = null;
+  if (me) {
+    try {
+      const link = await api("GET", `/api/streams/${encodeURIComponent(streamId)}/share-link`);
+      ({ url, poster_url: poster } = link);
+      setText($("#share-text"), shareText(link.sharer_commission_percent));
+    } catch (error) {
+      setText($("#share-text"), error.message);
+    }
+  } else {
+    setText($("#share-text"), shareText(percent));
+  }
+  $("#share-url").value = url;
+  $("#share-poster").hidden = !poster;
+  if (poster) $("#share-poster-link").href = poster;
+  $("#share-mine").hidden = !me;
+  $("#share-native").hidden = typeof navigator.share !== "function";
+  if (!dialog.open) dialog.showModal();
+  $("#share-url").select();
+}
+
+$("#share-open").addEventListener("click", openShare);
+$("#share-close").addEventListener("click", () => $("#share").close());
+$("#share-copy").addEventListener("click", async () => {
+  const url = $("#share-url").value;
+  try {
+    await navigator.clipboard.writeText(url);
+    toast("Link copied.", "ok");
+  } catch {
+    $("#share-url").select();
+    toast("Select the link and copy it.", "info");
+  }
+});
+$("#share-native").addEventListener("click", () => {
+  navigator.share({ title: stream?.title || "Costream", url: $("#share-url").value }).catch(() => {});
+});
 
 // --- cohost: invite popup, on stage, leave --------------------------------------------
 
@@ -418,6 +522,10 @@ room
   })
   .on("cohost:changed", ({ cohost }) => {
     if (stream) applyStream({ ...stream, cohost });
+    if (me && role !== "host") {
+      role = cohost && cohost.toLowerCase() === me.username.toLowerCase() ? "cohost" : "viewer";
+      setSellingRole();
+    }
     if (stage.active && (!cohost || cohost.toLowerCase() !== me?.username.toLowerCase())) {
       leaveStage("The host moved you back to the audience.");
     }

@@ -398,3 +398,67 @@ async def test_two_processes_sharing_the_database_never_overspend(show: SoldShow
     statuses = await asyncio.gather(*(share_via(s.url) for s in (show.server, other) * 2))
     assert sorted(statuses) == [201, 409, 409, 409]
     assert (await ledger(show, "bob"))["balance_cents"] == show.total() * 6 // 10
+
+
+async def test_auction_wins_and_giveaway_prizes_ship_and_enter_the_ledger(show: SoldShow, connect):
+    host = await connect(show.server.url, show.tokens["hostess"], "hostess")
+    dave = await connect(show.server.url, show.tokens["dave"], "dave")
+    for client in (host, dave):
+        await client.ok("join", {"stream_id": show.stream_id})
+    body = {"title": "Mystery box", "seconds": 10}
+    giveaway = (await show.ok("POST", show.path("giveaways"), "hostess", body, status=201))[
+        "giveaway"
+    ]
+    await dave.ok("giveaway:enter", {"giveaway_id": giveaway["id"]})
+    lot = {
+        "title": "Signed poster",
+        "format": "auction",
+        "price_cents": 1000,
+        "quantity": 1,
+        "auction_seconds": 5,
+        "sudden_death": True,
+    }
+    poster = (await show.ok("POST", show.path("listings"), "hostess", lot, status=201))["listing"]
+    await show.ok("POST", f"/api/listings/{poster['id']}/auction/start", "hostess")
+    bid = {"amount_cents": 1500}
+    await show.ok("POST", f"/api/listings/{poster['id']}/bids", "carol", bid, status=201)
+    won = await host.next("auction:ended", timeout=20)
+    drawn = (await host.next("giveaway:ended", timeout=25))["giveaway"]
+    assert (won["order"]["buyer"], won["order"]["total_cents"]) == ("carol", 1500)
+    assert drawn["winner"] == "dave"
+
+    code = {"code": "SAVE10", "percent_off": 10, "max_uses": 5}
+    await show.ok("POST", show.path("codes"), "hostess", code, status=201)
+    jacket = f"/api/listings/{show.listings['Denim jacket']}/buy"
+    coded = (await show.ok("POST", jacket, "carol", {"discount_code": "save10"}, status=201))[
+        "order"
+    ]
+    assert coded["total_cents"] == 2700
+
+    await addresses_for(show, "hostess", "carol", "dave")
+    made = await show.ok("POST", show.path("labels"), "hostess", status=201)
+    assert len(made["labels"]) == 4  # carol: host's + bob's; dave: host's + bob's
+    page = await show.ok("GET", show.path("after-sale"), "hostess")
+    prize = next(o for o in page["orders"] if o["giveaway_id"] == giveaway["id"])
+    assert (prize["item_title"], prize["listing_id"], prize["total_cents"]) == (
+        "Mystery box",
+        None,
+        0,
+    )
+    [dave_host] = by_buyer(page["shipments"], "dave", None)
+    assert prize["id"] in dave_host["order_ids"] and dave_host["label"] is not None
+    [carol_host] = by_buyer(page["shipments"], "carol", None)
+    assert {won["order"]["id"], coded["id"]} <= set(carol_host["order_ids"])
+    coded_row = next(o for o in page["orders"] if o["id"] == coded["id"])
+    assert (coded_row["discount_code"], coded_row["discount_cents"]) == ("SAVE10", 300)
+    _, _, pdf = await show.raw(show.path("labels.pdf"), "hostess")
+    text = "\n".join(pdf_pages(pdf))
+    assert "Mystery box" in text and "Signed poster" in text
+
+    await show.api.end(show.tokens["hostess"], show.stream_id)
+    paid = (await show.ok("POST", show.path("payout"), "hostess"))["payout"]
+    assert paid["revenue_cents"] == show.total() + 1500 + 2700
+    entries = (await ledger(show, "hostess"))["entries"]
+    sales = {e["order_id"]: e["amount_cents"] for e in entries if e["kind"] == "sale"}
+    assert sales[won["order"]["id"]] == 1500 and sales[prize["id"]] == 0
+    assert len(sales) == len(show.orders) + 3 and sales[coded["id"]] == 2700

@@ -41,6 +41,7 @@ ORDER_KEYS = {
     "discount_code",
     "discount_cents",
     "giveaway_id",
+    "referrer",  # sharers (protocol-sharers.md)
 }
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -202,6 +203,7 @@ async def test_buying_makes_an_order_for_the_host(room: Room) -> None:
         "discount_code": None,
         "discount_cents": 0,
         "giveaway_id": None,
+        "referrer": None,
     }
     status, body = await call(room, "POST", f"/api/listings/{item['id']}/buy", "bob")  # no body
     assert status == 201 and body["order"]["quantity"] == 1

@@ -39,6 +39,8 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
         await screenshot(page, "watch-4-shop-phone")
 
         await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector("#checkout-summary >> text=Total $45.00")
+        await page.click("#checkout-confirm")
         await page.wait_for_selector(f"{card} >> text=Sold out")
         await page.wait_for_selector(f"{card} button:has-text('Buy')", state="detached")
 

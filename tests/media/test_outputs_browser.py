@@ -25,8 +25,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def server(server_factory: ServerFactory) -> RunningServer:
-    """Shows of this module are recorded (for the replay page)."""
-    return await server_factory(record=True)
+    """Shows of this module have HLS and are recorded (for the replay page)."""
+    return await server_factory(record=True, hls=True)
 
 
 async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(

@@ -77,9 +77,12 @@ async def test_a_cache_in_front_serves_100_clients_with_one_request_per_segment(
         # About one request per segment reaches Costream, whatever the audience.
         assert segment_requests <= segments + 2, (segment_requests, segments)
         assert sum(fetched.values()) >= CLIENTS * 3
-        # The playlist (max-age=1, nginx counts whole seconds) reaches Costream one
-        # to two times a second, against the clients' hundred a second.
-        assert playlist_requests <= elapsed * 2 + 4, (playlist_requests, elapsed)
+        # The playlist (max-age=1; nginx counts expiry in whole seconds and lets one
+        # update through while others get the stale copy) reaches Costream one to
+        # three times a second, against the clients' hundred a second.
+        playlist_total = sum(1 for _, path, _ in log if path.endswith(".m3u8"))
+        assert playlist_requests <= elapsed * 3 + 5, (playlist_requests, elapsed)
+        assert playlist_requests * 20 <= playlist_total, (playlist_requests, playlist_total)
         assert client_requests >= CLIENTS * WATCH_SECONDS * 0.8
         print(
             f"\n{CLIENTS} HLS clients, {elapsed:.1f} s: {client_requests} requests to nginx, "

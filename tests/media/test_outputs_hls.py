@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from server.keys import MEDIA
+from tests.conftest import ServerFactory
 from tests.helpers.outputs import decoded_frames, fetch, wait_for_playlist
 from tests.helpers.peers import RED, halves, looks
+from tests.helpers.server import RunningServer
 from tests.media.conftest import Show
+
+
+@pytest.fixture
+async def server(server_factory: ServerFactory) -> RunningServer:
+    """This module's server makes HLS (the suite's default turns it off)."""
+    return await server_factory(hls=True)
 
 
 async def test_hls_playlist_within_6_s_segments_decode_red_blue(show: Show) -> None:

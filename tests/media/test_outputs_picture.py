@@ -50,7 +50,10 @@ async def test_a_qr_code_on_screen_warns_the_host_within_5_s(show: Show, connect
     studio = await connect(show.server.url, show.host_token, "hostess")
     await studio.ok("join", {"stream_id": show.stream_id})
     host, _ = await show.publish(show.host_token, RED, 440)
-    await show.first_frame("host")
+    # The studio's program monitor: the composite is made while someone watches
+    # or an output runs (this suite turns HLS off).
+    monitor = await show.watch(show.host_token)
+    await monitor.wait_for(lambda: monitor.frames > 0, timeout=20)
     host.video.picture = qr_picture("https://pay.example/outside-the-shop")
     shown = time.monotonic()
     warning = await studio.next("qr:detected", timeout=5.0)

@@ -17,6 +17,7 @@ STREAM_FIELDS = {"id", "title", "description", "kind", "status", "host", "cohost
     "scheduled_at",
     "started_at",
     "ended_at",
+    "sharer_commission_percent",  # sharers (protocol-sharers.md)
     # v2: the show lifecycle (docs/protocol-lifecycle.md)
     "cover_url",
     "reminders",

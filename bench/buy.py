@@ -1,0 +1,101 @@
+"""Buying under a rush: N concurrent buyers on a buy-now listing of Q items.
+
+Checks that exactly Q orders exist afterwards and prints the buy latency p50/p99.
+
+    .venv/bin/python bench/buy.py --buyers 1000 --quantity 10
+
+The server runs as a separate `costream serve` process on 127.0.0.1 (set up as in
+bench/auction.py: buyers created in its database, tokens signed with its secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.auction import (  # noqa: E402
+    SECRET,
+    add_users,
+    bench_main,
+    live_stream,
+    prepare_data_dir,
+    quantile_ms,
+)
+from bench.chat_fanout import post, start_server, wait_healthy  # noqa: E402
+from server.auth import TokenService  # noqa: E402
+from tests.helpers.cluster import stop  # noqa: E402
+
+
+async def run(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = prepare_data_dir(tmp)
+        process, url = start_server(data_dir)
+        tokens = TokenService(SECRET, 3600)
+        try:
+            connector = aiohttp.TCPConnector(limit=0)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                await wait_healthy(http, url)
+                names = [f"buyer{n}" for n in range(args.buyers)]
+                add_users(data_dir / "costream.sqlite3", ["host", *names])
+                host = tokens.issue("host")
+                stream = await live_stream(http, url, host)
+                body = {"title": "Drop", "price_cents": 2500, "quantity": args.quantity}
+                listing = (
+                    await post(http, f"{url}/api/streams/{stream['id']}/listings", body, host)
+                )["listing"]
+                headers = [{"Authorization": f"Bearer {tokens.issue(n)}"} for n in names]
+                go = asyncio.Event()
+
+                async def buyer(header: dict[str, str]) -> tuple[int, float]:
+                    await go.wait()
+                    sent = time.perf_counter()
+                    async with http.post(
+                        f"{url}/api/listings/{listing['id']}/buy", json={}, headers=header
+                    ) as response:
+                        await response.read()
+                        return response.status, (time.perf_counter() - sent) * 1000
+
+                tasks = [asyncio.create_task(buyer(h)) for h in headers]
+                await asyncio.sleep(0.5)  # every buyer waits on the start line
+                t0 = time.perf_counter()
+                go.set()
+                results = await asyncio.gather(*tasks)
+                wall = time.perf_counter() - t0
+                async with http.get(
+                    f"{url}/api/streams/{stream['id']}/orders",
+                    headers={"Authorization": f"Bearer {host}"},
+                ) as response:
+                    orders = (await response.json())["orders"]
+        finally:
+            stop(process, timeout=20)
+    statuses: dict[int, int] = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    latencies = [ms for _, ms in results]
+    return {
+        "buyers": args.buyers,
+        "quantity": args.quantity,
+        "statuses": statuses,
+        "orders": len(orders),
+        "exactly_quantity_orders": len(orders) == args.quantity,
+        "wall_s": round(wall, 2),
+        "buy_p50_ms": quantile_ms(latencies, 50),
+        "buy_p99_ms": quantile_ms(latencies, 99),
+    }
+
+
+def main() -> None:
+    bench_main(__doc__, run, {"buyers": (int, 1000), "quantity": (int, 10)})
+
+
+if __name__ == "__main__":
+    main()
