@@ -108,6 +108,21 @@ class RawClient:
                 future = self._acks.pop(ack_id, None)
                 if future is not None and not future.done():
                     future.set_result(json.loads(data[2 + len(str(ack_id)) :])[0])
+            else:
+                self._on_message(data)
+
+    def _on_message(self, data: str) -> None:
+        """One Socket.IO packet other than a ping: time chat, resolve acks."""
+        if data.startswith('42["chat:message"'):
+            match = STAMP.search(data)
+            if match and self._stats.measuring:
+                self._stats.received += 1
+                self._stats.latencies_ms.append((time.time_ns() - int(match[2])) / 1e6)
+        elif data.startswith("43"):
+            ack_id = int(re.match(r"43(\d+)", data)[1])
+            future = self._acks.pop(ack_id, None)
+            if future is not None and not future.done():
+                future.set_result(json.loads(data[2 + len(str(ack_id)) :])[0])
 
     async def close(self) -> None:
         if self._ws is not None:

@@ -194,11 +194,14 @@ class MediaEngine:
         owner: str | None = None,
         title: str | None = None,
         upstream: Callable[[], Upstream] | None = None,
+        audio_only: bool = False,
     ) -> MediaSession:
         """Accept a WHEP offer: the composite and the listener's audio feed.
 
         With `upstream` the stream is encoded on another process: the viewer is
         fed the frames relayed from there (the first such viewer starts it).
+        `audio_only`: the audio mix alone; the offered video is answered inactive, so
+        no picture is composed or sent for this listener.
         """
         check_offer(offer)
         room: Room | RelayedRoom
@@ -208,7 +211,7 @@ class MediaEngine:
             room = self.relayed.get(stream_id) or RelayedRoom(stream_id, upstream())
             self.relayed[stream_id] = room
         session = self._new_session(stream_id, PLAY, listener_seat, owner)
-        self._add_senders(session.pc, room, room.subscribe(listener_seat))
+        self._add_senders(session.pc, room, room.subscribe(listener_seat), audio_only)
         await self._answer(session, offer)
         where = "here" if upstream is None else "relayed"
         logger.info(
@@ -299,7 +302,31 @@ class MediaEngine:
 
         return session
 
+    def seat_health(self, stream_id: str, seat: str, within: float = 3.0) -> tuple[bool, bool]:
+        """(pictures arriving, sound in the last `within` s) for a seat of this process."""
+        room = self.rooms.get(stream_id)
+        publisher = room.publishers.get(seat) if room is not None else None
+        if publisher is None:
+            return False, False
+        now = asyncio.get_running_loop().time()
+        return (
+            publisher.fresh_frame(now, self.config.stall_hold) is not None,
+            publisher.sounding(now, within),
+        )
+
     def _add_senders(
+        self,
+        pc: RTCPeerConnection,
+        room: Room | RelayedRoom,
+        subscription: Subscription,
+        audio_only: bool,
+    ) -> None:
+        if not audio_only:
+            self._add_video_sender(pc, room, subscription)
+        audio = pc.addTransceiver("audio", direction="sendonly")
+        FanoutSender.adopt(audio.sender, subscription.audio, lambda: None)
+
+    def _add_video_sender(
         self, pc: RTCPeerConnection, room: Room | RelayedRoom, subscription: Subscription
     ) -> None:
         video = pc.addTransceiver("video", direction="sendonly")
@@ -312,8 +339,6 @@ class MediaEngine:
             ]
         )
         FanoutSender.adopt(video.sender, subscription.video, room.request_keyframe)
-        audio = pc.addTransceiver("audio", direction="sendonly")
-        FanoutSender.adopt(audio.sender, subscription.audio, lambda: None)
 
     async def _answer(self, session: MediaSession, offer: str) -> None:
         pc = session.pc

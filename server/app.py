@@ -15,6 +15,7 @@ from server import (
     http,
     http_after_sale,
     http_commerce,
+    http_lifecycle,
     http_outputs,
     http_selling,
     http_sharers,
@@ -24,6 +25,7 @@ from server.auth import Argon2Passwords, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
+from server.domain.analytics import AnalyticsService
 from server.domain.auctions import AuctionService
 from server.domain.chat import ChatService
 from server.domain.clock import SellingClock
@@ -32,10 +34,12 @@ from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.giveaways import GiveawayService
 from server.domain.ledger import LedgerService
+from server.domain.lifecycle import LifecycleService
 from server.domain.moderation import ModerationService
 from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
+from server.domain.reminders import ReminderService
 from server.domain.sharers import SharerService
 from server.domain.shipping import ShippingService
 from server.domain.stage import StageWatch
@@ -44,6 +48,7 @@ from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.keys import (
     ACCOUNTS,
+    ANALYTICS,
     AUCTIONS,
     AUTH,
     CHAT,
@@ -53,6 +58,7 @@ from server.keys import (
     EVENTS,
     GIVEAWAYS,
     LEDGER,
+    LIFECYCLE,
     LIVE,
     MEDIA,
     MEDIA_RELAY,
@@ -61,6 +67,7 @@ from server.keys import (
     PRESENCE,
     PROFILES,
     REALTIME,
+    REMINDERS,
     SELLING_CLOCK,
     SETTINGS,
     SHARERS,
@@ -74,6 +81,7 @@ from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
 from server.stores.sql_ledger import SqlLedgerStore
+from server.stores.sql_lifecycle import LifecycleStore
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_selling import SellingStore
@@ -139,6 +147,7 @@ def _live_ctx(
         yield
         if relay is not None:
             await relay.stop()
+        await app[REMINDERS].close()
         await broadcaster.close()
         await app[COHOST].close()
         await app[PRESENCE].close()
@@ -196,7 +205,8 @@ def create_app(settings: Settings) -> web.Application:
     app[EVENTS] = events
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords())
-    app[STREAMS] = StreamService(store, events)
+    app[STREAMS] = StreamService(store, events, settings.restart_window_seconds)
+    lifecycle_store = LifecycleStore(store)
     app[MEDIA] = engine
 
     # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
@@ -214,13 +224,26 @@ def create_app(settings: Settings) -> web.Application:
         rate_limit=settings.chat_rate_limit,
         rate_window=settings.chat_rate_window,
         history=settings.chat_history,
+        moderators=lifecycle_store,
     )
-    app[MODERATION] = ModerationService(store, live, app[ACCOUNTS], events)
+    app[MODERATION] = ModerationService(store, live, app[ACCOUNTS], events, lifecycle_store)
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
     stage = StageWatch(app[STREAMS], events, settings.cohost_grace_seconds)
     engine.seat_listener = stage.seat_media
+    app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
+    app[ANALYTICS] = AnalyticsService(
+        lifecycle_store, app[STREAMS], presence.count, store.stream_orders
+    )
+    app[ANALYTICS].follow(events)
+    app[REMINDERS] = ReminderService(
+        lifecycle_store,
+        events,
+        SmtpMailer(settings) if settings.smtp_host else None,
+        settings.advertised_url,
+    )
+    app[REMINDERS].follow(events)
     app[OUTPUTS] = OutputsService(
         OutputsStore(store),
         app[STREAMS],
@@ -271,6 +294,7 @@ def create_app(settings: Settings) -> web.Application:
     app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
     http.setup(app)
     http_commerce.setup(app)
+    http_lifecycle.setup(app)
     http_outputs.setup(app)
     http_after_sale.setup(app)
     http_selling.setup(app)

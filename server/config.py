@@ -40,6 +40,8 @@ _POSITIVE = (
     "live_ttl_seconds",
     "drain_seconds",
     "auction_snipe_seconds",
+    "restart_window_seconds",
+    "cover_max_bytes",
 )
 
 
@@ -83,11 +85,14 @@ class Settings:
     socketio_batch_ms: int = 0
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
+    # Show lifecycle: an ended show may go live again within this many seconds.
+    restart_window_seconds: int = 2 * 3600
+    cover_max_bytes: int = 5 * 1024 * 1024
     # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
     # and recording of every stream unless its own `record` says otherwise.
     hls: bool = True
     record: bool = False
-    # Outgoing mail (labels to a consignor): unset smtp_host = mail is refused (502).
+    # Outgoing mail (labels to a consignor, show reminders): unset smtp_host = none is sent.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from server.domain.auctions import Auction
@@ -105,9 +105,12 @@ class InviteExpired:
 
 @dataclass(frozen=True)
 class PresenceChanged:
-    """Someone joined or left a stream's live room."""
+    """Someone joined or left a stream's live room (`joined` False: left)."""
 
     stream_id: str
+    conn_id: str | None = None
+    username: str | None = None
+    joined: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,47 @@ class OrderPlaced:
     """Someone bought an item; `order.seller` is the host."""
 
     order: Order
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The host or cohost pinned a message (or unpinned: `pinned` None)."""
+
+    stream_id: str
+    pinned: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ModeratorsChanged:
+    """The host appointed (or dismissed) a moderator."""
+
+    stream_id: str
+    username: str
+    appointed: bool
+
+
+@dataclass(frozen=True)
+class ChatSettingsChanged:
+    """Slow mode changed (blocked words stay with the moderators)."""
+
+    stream_id: str
+    slow_mode_seconds: int
+
+
+@dataclass(frozen=True)
+class Raided:
+    """The host sends this show's viewers to `target` (a live show); this one ends next."""
+
+    stream_id: str
+    target: Stream
+
+
+@dataclass(frozen=True)
+class RemindersDue:
+    """A show went live: each of `usernames` gets `reminder` on every connection."""
+
+    stream: Stream
+    usernames: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -211,6 +255,11 @@ Event = (
     | ListingUpdated
     | ListingPresented
     | OrderPlaced
+    | Pinned
+    | ModeratorsChanged
+    | ChatSettingsChanged
+    | Raided
+    | RemindersDue
     | QrCodeShown
     | AuctionStarted
     | AuctionUpdated

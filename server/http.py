@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -15,6 +17,8 @@ from server.keys import ACCOUNTS, AUTH, OUTPUTS, STREAMS
 from server.lifecycle import DRAIN
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
+NODE_MODULES = (Path(__file__).resolve().parent.parent / "node_modules").resolve()
+VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 routes = web.RouteTableDef()
 
@@ -100,6 +104,20 @@ def _file(relative: str) -> web.FileResponse:
         raise not_found(f"no file {relative!r}")
     # no-cache: browsers revalidate, so a deploy never mixes old and new modules.
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+def vendor_files(directory: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    """A handler serving `{file}` from an npm package's folder (404 JSON when missing)."""
+    root = directory.resolve()
+
+    async def vendor_file(request: web.Request) -> web.FileResponse:
+        name = request.match_info["file"]
+        path = (root / name).resolve()
+        if not VENDOR_FILE.fullmatch(name) or not path.is_relative_to(root) or not path.is_file():
+            raise not_found(f"no file {name!r}")
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    return vendor_file
 
 
 # Other route modules serve their pages the same way.

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from server.auth import TokenService
     from server.config import Settings
     from server.domain.accounts import AccountService
+    from server.domain.analytics import AnalyticsService
     from server.domain.auctions import AuctionService
     from server.domain.chat import ChatService
     from server.domain.clock import SellingClock
@@ -23,10 +24,12 @@ if TYPE_CHECKING:
     from server.domain.commerce import CommerceService
     from server.domain.giveaways import GiveawayService
     from server.domain.ledger import LedgerService
+    from server.domain.lifecycle import LifecycleService
     from server.domain.moderation import ModerationService
     from server.domain.outputs import OutputsService
     from server.domain.presence import PresenceService
     from server.domain.profile import ProfileService
+    from server.domain.reminders import ReminderService
     from server.domain.sharers import SharerService
     from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
@@ -52,6 +55,9 @@ COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")
+LIFECYCLE: web.AppKey[LifecycleService] = web.AppKey("lifecycle")
+ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
+REMINDERS: web.AppKey[ReminderService] = web.AppKey("reminders")
 OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
 PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
 SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")

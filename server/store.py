@@ -24,6 +24,13 @@ _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
     "scheduled_at, started_at, ended_at, created_at"
 )
+# What a read adds to the stored columns (the v2 lifecycle fields and the reminder count).
+STREAM_SELECT = (
+    f"SELECT {_STREAM_COLUMNS}, cover, pinned, restarted_at, live_ms, slow_mode_seconds, "
+    "blocked_words, raided_to, "
+    "(SELECT COUNT(*) FROM reminders WHERE reminders.stream_id = streams.id) AS reminders "
+    "FROM streams"
+)
 
 
 LISTING_COLUMNS = (
@@ -50,9 +57,11 @@ def _dt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _stream(row: sqlite3.Row) -> Stream:
+def stream_from_row(row: sqlite3.Row) -> Stream:
+    """A Stream from a row selected with STREAM_SELECT."""
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
+    pinned = row["pinned"]
     return Stream(
         id=row["id"],
         title=row["title"],
@@ -65,6 +74,14 @@ def _stream(row: sqlite3.Row) -> Stream:
         started_at=_dt(row["started_at"]),
         ended_at=_dt(row["ended_at"]),
         created_at=created_at,
+        cover=row["cover"],
+        pinned=None if pinned is None else json.loads(pinned),
+        restarted_at=_dt(row["restarted_at"]),
+        live_ms=row["live_ms"],
+        slow_mode_seconds=row["slow_mode_seconds"],
+        blocked_words=tuple(json.loads(row["blocked_words"])),
+        raided_to=row["raided_to"],
+        reminders=row["reminders"],
     )
 
 
@@ -265,17 +282,33 @@ class Database:
         )
 
     async def get_stream(self, stream_id: str) -> Stream | None:
-        row = await self.fetchone(
-            f"SELECT {_STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,)
-        )
-        return None if row is None else _stream(row)
+        row = await self.fetchone(f"{STREAM_SELECT} WHERE id = ?", (stream_id,))
+        return None if row is None else stream_from_row(row)
 
     async def mark_live(self, stream_id: str, at: datetime) -> bool:
-        """scheduled -> live; False when it was not scheduled."""
+        """scheduled or rehearsal -> live; False when it was neither."""
         changed = await self.execute(
             "UPDATE streams SET status = 'live', started_at = ? "
-            "WHERE id = ? AND status = 'scheduled'",
+            "WHERE id = ? AND status IN ('scheduled', 'rehearsal')",
             (_iso(at), stream_id),
+        )
+        return changed == 1
+
+    async def mark_rehearsal(self, stream_id: str) -> bool:
+        """scheduled -> rehearsal; False when it was not scheduled."""
+        changed = await self.execute(
+            "UPDATE streams SET status = 'rehearsal' WHERE id = ? AND status = 'scheduled'",
+            (stream_id,),
+        )
+        return changed == 1
+
+    async def mark_restarted(self, stream_id: str, at: datetime, ended_after: datetime) -> bool:
+        """ended -> live again (same id, chat and listings kept) if it ended after
+        `ended_after`; False otherwise."""
+        changed = await self.execute(
+            "UPDATE streams SET status = 'live', restarted_at = ?, ended_at = NULL "
+            "WHERE id = ? AND status = 'ended' AND started_at IS NOT NULL AND ended_at >= ?",
+            (_iso(at), stream_id, _iso(ended_after)),
         )
         return changed == 1
 
@@ -283,14 +316,22 @@ class Database:
         """Not ended -> ended with the seat freed; returns (changed, previous cohost)."""
         async with self.transaction() as conn:
             async with conn.execute(
-                "SELECT cohost FROM streams WHERE id = ? AND status != 'ended'", (stream_id,)
+                "SELECT cohost, status, started_at, restarted_at FROM streams "
+                "WHERE id = ? AND status != 'ended'",
+                (stream_id,),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 return False, None
+            # The stretch live since the (re)start joins live_ms; a rehearsal adds nothing.
+            since = _dt(row["restarted_at"] or row["started_at"])
+            stretch = 0
+            if row["status"] == "live" and since is not None:
+                stretch = max(0, round((at - since).total_seconds() * 1000))
             await conn.execute(
-                "UPDATE streams SET status = 'ended', ended_at = ?, cohost = NULL WHERE id = ?",
-                (_iso(at), stream_id),
+                "UPDATE streams SET status = 'ended', ended_at = ?, cohost = NULL, "
+                "live_ms = live_ms + ? WHERE id = ?",
+                (_iso(at), stretch, stream_id),
             )
             return True, row["cohost"]
 

@@ -23,6 +23,7 @@ from server.events import (
     AuctionUpdated,
     ChatHidden,
     ChatPosted,
+    ChatSettingsChanged,
     CohostChanged,
     CohostDropped,
     Event,
@@ -36,9 +37,13 @@ from server.events import (
     ListingCreated,
     ListingPresented,
     ListingUpdated,
+    ModeratorsChanged,
     OrderPlaced,
+    Pinned,
     PresenceChanged,
     QrCodeShown,
+    Raided,
+    RemindersDue,
     SeatMediaChanged,
     StreamStatusChanged,
     UserMuted,
@@ -81,7 +86,7 @@ class Broadcaster:
     def follow(self, events: EventBus) -> None:
         events.subscribe(self.on_event)
 
-    async def _emit(self, event: str, data: dict[str, Any], room: str) -> None:
+    async def _emit(self, event: str, data: dict[str, Any], room: str | list[str]) -> None:
         await self._sio.emit(event, data, to=room)
 
     async def on_event(self, event: Event) -> None:
@@ -167,6 +172,23 @@ class Broadcaster:
                 await self._stream_event("giveaway:ended", giveaway.stream_id, giveaway=giveaway)
             case PresenceChanged(stream_id=stream_id):
                 self._viewers_later(stream_id)
+            case Pinned(stream_id=stream_id, pinned=pinned):
+                payload = {"pinned": pinned, "stream_id": stream_id}
+                await self._emit("chat:pinned", payload, stream_room(stream_id))
+            case ModeratorsChanged(stream_id=stream_id, username=username, appointed=appointed):
+                payload = {"stream_id": stream_id, "username": username, "moderator": appointed}
+                await self._emit("moderator:changed", payload, stream_room(stream_id))
+            case ChatSettingsChanged(stream_id=stream_id, slow_mode_seconds=slow):
+                payload = {"stream_id": stream_id, "slow_mode_seconds": slow}
+                await self._emit("chat:settings", payload, stream_room(stream_id))
+            case Raided(stream_id=stream_id, target=target):
+                payload = {"to": target.to_dict(), "stream_id": stream_id}
+                await self._emit("raid", payload, stream_room(stream_id))
+            case RemindersDue(stream=stream, usernames=usernames):
+                # One emit for the batch: each connection of each user gets it once.
+                rooms = [user_room(name) for name in usernames]
+                if rooms:
+                    await self._emit("reminder", {"stream": stream.to_dict()}, rooms)
 
     async def _seat_media(self, event: SeatMediaChanged) -> None:
         # Everyone sees who is reconnecting; the host also gets the cohost's state in

@@ -8,10 +8,8 @@ server -> client events is decided by signaling.broadcaster.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -21,7 +19,7 @@ from server.counters import count_error
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import now_ms
-from server.errors import not_found
+from server.http import NODE_MODULES, vendor_files
 from server.keys import (
     AUCTIONS,
     AUTH,
@@ -29,6 +27,7 @@ from server.keys import (
     COHOST,
     COMMERCE,
     GIVEAWAYS,
+    LIFECYCLE,
     LIVE,
     MEDIA,
     MODERATION,
@@ -42,10 +41,6 @@ from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
 log = logging.getLogger(__name__)
 
-VENDOR_DIR = (
-    Path(__file__).resolve().parent.parent / "node_modules" / "socket.io-client" / "dist"
-).resolve()
-VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
 # What a cohost's page reports of its WHIP session (relayed to the host).
 COHOST_MEDIA_STATES = frozenset(
     {"connecting", "connected", "reconnecting", "failed", "closed", "camera_blocked"}
@@ -212,6 +207,10 @@ class Realtime:
             # The server's clock, so pages count down to `ends_at_ms` without drift.
             "now_ms": now_ms(),
             **referral.to_dict(),
+            "pinned": stream.pinned,
+            "slow_mode_seconds": stream.slow_mode_seconds,
+            "moderator": await self.app[LIFECYCLE].is_moderator(stream, conn.user),
+            "reminded": await self.app[LIFECYCLE].reminded(stream.id, conn.user),
         }
 
     def _publishing(self, stream_id: str, role: str) -> bool | None:
@@ -323,15 +322,6 @@ class Realtime:
         return {"giveaway": giveaway.to_dict()}
 
 
-async def vendor_file(request: web.Request) -> web.FileResponse:
-    """The official Socket.IO browser client, from node_modules (404 JSON when missing)."""
-    name = request.match_info["file"]
-    path = (VENDOR_DIR / name).resolve()
-    if not VENDOR_FILE.fullmatch(name) or not path.is_relative_to(VENDOR_DIR) or not path.is_file():
-        raise not_found(f"no file {name!r}")
-    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
-
-
 def create_server(
     redis_url: str | None, redis_timeout: float = 2.0, batch_ms: int = 0
 ) -> socketio.AsyncServer:
@@ -359,5 +349,7 @@ def setup(app: web.Application, sio: socketio.AsyncServer) -> Realtime:
     """Attach Socket.IO at /socket.io/ and serve the browser client under /vendor/socket.io/."""
     realtime = Realtime(app, sio)
     sio.attach(app)
-    app.router.add_get("/vendor/socket.io/{file}", vendor_file)
+    app.router.add_get(
+        "/vendor/socket.io/{file}", vendor_files(NODE_MODULES / "socket.io-client" / "dist")
+    )
     return realtime

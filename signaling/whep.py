@@ -28,7 +28,13 @@ async def play(request: web.Request) -> web.Response:
     home = request.get(MEDIA_HOME)  # set for viewers of streams homed elsewhere
     upstream = request.app[MEDIA_RELAY].upstream(stream.id, home) if home else None
     session = request.app[MEDIA].play(
-        stream.id, offer, listener, owner=user, title=stream.title, upstream=upstream
+        stream.id,
+        offer,
+        listener,
+        owner=user,
+        title=stream.title,
+        upstream=upstream,
+        audio_only=stream.kind == "audio",
     )
     return await answered("whep", session)
 

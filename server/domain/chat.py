@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.domain.errors import ApiError, conflict, forbidden, invalid_field
-from server.domain.streams import Stream
+from server.domain.errors import ApiError, bad_request, conflict, forbidden, invalid_field
+from server.domain.streams import Stream, same_user
 from server.domain.times import format_time, utc_now
 from server.events import ChatPosted, EventBus
 
@@ -77,6 +77,19 @@ class MuteStore(Protocol):
     async def is_muted(self, stream_id: str, username: str) -> bool: ...
 
 
+class ModeratorLookup(Protocol):
+    """Who the host appointed to moderate a stream."""
+
+    async def is_moderator(self, stream_id: str, username: str) -> bool: ...
+
+
+class NoModerators:
+    """A ModeratorLookup for setups without moderators."""
+
+    async def is_moderator(self, stream_id: str, username: str) -> bool:
+        return False
+
+
 class UserLookup(Protocol):
     """Existing accounts (the AccountService)."""
 
@@ -102,6 +115,15 @@ def chat_text(value: object) -> str:
     return text
 
 
+def blocked_word_in(text: str, words: tuple[str, ...]) -> str | None:
+    """The first blocked word `text` contains as a whole word (case-insensitively)."""
+    folded = text.casefold()
+    for word in words:
+        if re.search(rf"(?<!\w){re.escape(word.casefold())}(?!\w)", folded):
+            return word
+    return None
+
+
 def mention_candidates(text: str) -> list[str]:
     """Distinct `@name` tokens (case-insensitively), in order of appearance."""
     seen: dict[str, str] = {}
@@ -124,6 +146,7 @@ class ChatService:
         rate_limit: int,
         rate_window: float,
         history: int,
+        moderators: ModeratorLookup | None = None,
     ) -> None:
         self._log = log
         self._limiter = limiter
@@ -133,24 +156,41 @@ class ChatService:
         self._rate_limit = rate_limit
         self._rate_window = rate_window
         self._history = history
+        self._moderators = moderators or NoModerators()
 
     async def send(self, stream: Stream, user: str, text: object) -> ChatMessage:
-        """Post `text` as `user`: 400 bad text, 403 `muted`, 409 ended, 429 `rate_limited`."""
+        """Post `text` as `user`: 400 bad text or `blocked_word`, 403 `muted`, 409 ended
+        (or, in rehearsal, anyone but host and cohost: `stream_not_live`), 429
+        `rate_limited` or `slow_mode`."""
         clean = chat_text(text)
         if stream.status == "ended":
             raise conflict("stream_ended", "the stream has ended")
+        staff = same_user(user, stream.host) or same_user(user, stream.cohost)
+        if stream.status == "rehearsal" and not staff:
+            raise conflict("stream_not_live", "only the host and cohost chat in a rehearsal")
         if await self._mutes.is_muted(stream.id, user):
             raise forbidden("the host muted you in this stream", "muted")
-        wait = await self._limiter.hit(
-            f"chat:{stream.id}:{user_key(user)}", self._rate_limit, self._rate_window
-        )
-        if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"at most {self._rate_limit} messages per {self._rate_window:g} s; "
-                f"retry in {wait:.1f} s",
+        if not staff and (word := blocked_word_in(clean, stream.blocked_words)) is not None:
+            raise bad_request(f"text: {word!r} is not allowed in this chat", "blocked_word")
+        slow = stream.slow_mode_seconds
+        if slow and not staff and not await self._moderators.is_moderator(stream.id, user):
+            # Slow mode replaces the rate limit: one counter, so a refusal counts nothing.
+            wait = await self._limiter.hit(f"slow:{stream.id}:{user_key(user)}", 1, slow)
+            if wait > 0:
+                raise ApiError(
+                    429, "slow_mode", f"slow mode: one message per {slow} s; retry in {wait:.1f} s"
+                )
+        else:
+            wait = await self._limiter.hit(
+                f"chat:{stream.id}:{user_key(user)}", self._rate_limit, self._rate_window
             )
+            if wait > 0:
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"at most {self._rate_limit} messages per {self._rate_window:g} s; "
+                    f"retry in {wait:.1f} s",
+                )
         mentions = []
         for name in mention_candidates(clean):
             found = await self._users.find(name)

@@ -48,14 +48,14 @@ class PresenceService:
     async def join(self, stream_id: str, conn_id: str, username: str | None) -> None:
         self._local[conn_id] = stream_id
         await self._store.add_presence(stream_id, conn_id, username)
-        await self._events.publish(PresenceChanged(stream_id))
+        await self._events.publish(PresenceChanged(stream_id, conn_id, username, joined=True))
 
     async def leave(self, conn_id: str) -> None:
         """Forget a connection (no-op when it joined nothing)."""
         stream_id = self._local.pop(conn_id, None)
         if stream_id is not None:
             await self._store.remove_presence(stream_id, conn_id)
-            await self._events.publish(PresenceChanged(stream_id))
+            await self._events.publish(PresenceChanged(stream_id, conn_id, joined=False))
 
     async def count(self, stream_id: str) -> int:
         return await self._store.presence_count(stream_id)

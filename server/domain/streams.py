@@ -7,16 +7,16 @@ import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 from server.domain.errors import ApiError, conflict, forbidden, invalid_field, not_found
-from server.domain.times import format_time, parse_time, utc_now
+from server.domain.times import epoch_ms, format_time, parse_time, utc_now
 from server.domain.validation import text_field
 from server.events import CohostChanged, EventBus, StreamStatusChanged
 
 Kind = Literal["video", "audio"]
-Status = Literal["scheduled", "live", "ended"]
+Status = Literal["scheduled", "rehearsal", "live", "ended"]
 Role = Literal["host", "cohost", "viewer"]
 
 KINDS: tuple[str, ...] = ("video", "audio")
@@ -41,9 +41,21 @@ class Stream:
     created_at: datetime
     viewers: int = 0
     sharer_commission_percent: int = 0
+    cover: str | None = None  # file name under the covers folder
+    pinned: dict[str, Any] | None = None  # {"text", "by", "at"}
+    restarted_at: datetime | None = None
+    live_ms: int = 0  # time live over the finished stretches
+    slow_mode_seconds: int = 0
+    blocked_words: tuple[str, ...] = ()  # never sent to clients
+    raided_to: str | None = None
+    reminders: int = 0
+
+    @property
+    def cover_url(self) -> str | None:
+        return None if self.cover is None else f"/covers/{self.cover}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The protocol's `stream` object."""
+        """The protocol's `stream` object (v1 fields, v2 lifecycle fields, `*_ms` times)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -57,6 +69,16 @@ class Stream:
             "scheduled_at": format_time(self.scheduled_at),
             "started_at": format_time(self.started_at),
             "ended_at": format_time(self.ended_at),
+            "cover_url": self.cover_url,
+            "reminders": self.reminders,
+            "pinned": self.pinned,
+            "restarted_at": format_time(self.restarted_at),
+            "scheduled_at_ms": epoch_ms(self.scheduled_at),
+            "started_at_ms": epoch_ms(self.started_at),
+            "ended_at_ms": epoch_ms(self.ended_at),
+            "restarted_at_ms": epoch_ms(self.restarted_at),
+            "slow_mode_seconds": self.slow_mode_seconds,
+            "raided_to": self.raided_to,
         }
 
 
@@ -68,7 +90,15 @@ class StreamStore(Protocol):
     async def get_stream(self, stream_id: str) -> Stream | None: ...
 
     async def mark_live(self, stream_id: str, at: datetime) -> bool:
-        """scheduled -> live; False when the stream was not scheduled."""
+        """scheduled or rehearsal -> live; False when the stream was neither."""
+        ...
+
+    async def mark_rehearsal(self, stream_id: str) -> bool:
+        """scheduled -> rehearsal; False when the stream was not scheduled."""
+        ...
+
+    async def mark_restarted(self, stream_id: str, at: datetime, ended_after: datetime) -> bool:
+        """ended -> live if it ended after `ended_after`; False otherwise."""
         ...
 
     async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
@@ -89,7 +119,7 @@ def same_user(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
 
-def _scheduled_at(value: object) -> datetime | None:
+def scheduled_at_field(value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -100,7 +130,7 @@ def _scheduled_at(value: object) -> datetime | None:
         raise invalid_field("scheduled_at", "must be an ISO 8601 time") from None
 
 
-def _kind(kind: object) -> Kind:
+def kind_field(kind: object) -> Kind:
     if kind is None:
         return "video"
     if kind in KINDS:
@@ -111,16 +141,19 @@ def _kind(kind: object) -> Kind:
 class StreamService:
     """Stream use cases; publishes StreamStatusChanged and CohostChanged on the bus."""
 
-    def __init__(self, store: StreamStore, events: EventBus) -> None:
+    def __init__(
+        self, store: StreamStore, events: EventBus, restart_window_seconds: float = 7200
+    ) -> None:
         self._store = store
         self._events = events
+        self.restart_window = timedelta(seconds=restart_window_seconds)
         # Live audience size; the realtime layer replaces this with its presence count
         # (a coroutine when the count lives in Redis).
         self.viewer_count: Callable[[str], int | Awaitable[int]] = lambda _stream_id: 0
         # Other areas' live fields of the `stream` object (e.g. the sharer commission).
         self.fillers: list[Callable[[Stream], Awaitable[Stream]]] = []
 
-    async def _fill(self, stream: Stream) -> Stream:
+    async def with_viewers(self, stream: Stream) -> Stream:
         count = self.viewer_count(stream.id)
         if inspect.isawaitable(count):
             count = await count
@@ -145,24 +178,24 @@ class StreamService:
             description=text_field(
                 "description", description, min_len=0, max_len=DESCRIPTION_MAX, multiline=True
             ),
-            kind=_kind(kind),
+            kind=kind_field(kind),
             status="scheduled",
             host=host,
             cohost=None,
-            scheduled_at=_scheduled_at(scheduled_at),
+            scheduled_at=scheduled_at_field(scheduled_at),
             started_at=None,
             ended_at=None,
             created_at=utc_now(),
         )
         await self._store.insert_stream(stream)
-        return await self._fill(stream)
+        return await self.with_viewers(stream)
 
     async def get(self, stream_id: str) -> Stream:
         """The stream, or 404 `stream_not_found`."""
         stream = await self._store.get_stream(stream_id)
         if stream is None:
             raise not_found(f"no stream {stream_id!r}", "stream_not_found")
-        return await self._fill(stream)
+        return await self.with_viewers(stream)
 
     async def _hosted(self, stream_id: str, user: str) -> Stream:
         stream = await self.get(stream_id)
@@ -171,18 +204,47 @@ class StreamService:
         return stream
 
     async def start(self, stream_id: str, user: str) -> Stream:
-        """Go live (host only). Idempotent when live; 409 `stream_ended` once ended."""
+        """Go live (host only) from `scheduled` or `rehearsal`; from `ended` within the
+        restart window (same id, chat and listings kept), later 409
+        `restart_window_passed`. Idempotent when live."""
         stream = await self._hosted(stream_id, user)
-        if stream.status == "ended":
-            raise conflict("stream_ended", "the stream has ended")
         if stream.status == "live":
             return stream
-        changed = await self._store.mark_live(stream_id, utc_now())
+        now = utc_now()
+        if stream.status == "ended":
+            changed = await self._store.mark_restarted(stream_id, now, now - self.restart_window)
+            if not changed:
+                stream = await self.get(stream_id)
+                if stream.status == "live":
+                    return stream
+                if stream.started_at is None:  # cancelled before it ever went live
+                    raise conflict("stream_ended", "the stream has ended")
+                raise conflict(
+                    "restart_window_passed",
+                    f"a show restarts only within {self.restart_window} of its end",
+                )
+        else:
+            changed = await self._store.mark_live(stream_id, now)
         stream = await self.get(stream_id)
         if not changed:  # lost a race: ended or started meanwhile
             if stream.status == "ended":
                 raise conflict("stream_ended", "the stream has ended")
             return stream
+        await self._events.publish(StreamStatusChanged(stream))
+        return stream
+
+    async def rehearse(self, stream_id: str, user: str) -> Stream:
+        """scheduled -> rehearsal (host only): media flows for host and cohost, viewers
+        wait, nothing sells. Idempotent while rehearsing; 409 from another status."""
+        stream = await self._hosted(stream_id, user)
+        if stream.status == "rehearsal":
+            return stream
+        if not await self._store.mark_rehearsal(stream_id):
+            stream = await self.get(stream_id)
+            if stream.status == "rehearsal":
+                return stream
+            raise conflict("stream_not_scheduled", f"the stream is {stream.status}")
+        stream = await self.get(stream_id)
         await self._events.publish(StreamStatusChanged(stream))
         return stream
 

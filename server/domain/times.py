@@ -39,3 +39,8 @@ def from_ms(moment_ms: int) -> datetime:
 def ends_at(moment_ms: int) -> dict[str, Any]:
     """A v2 deadline as both protocol fields: `ends_at` (ISO) and `ends_at_ms`."""
     return {"ends_at": format_time(from_ms(moment_ms)), "ends_at_ms": moment_ms}
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """Server epoch milliseconds (the v2 `*_ms` fields clients count down against)."""
+    return None if moment is None else round(moment.timestamp() * 1000)

@@ -6,6 +6,7 @@ import { Camera } from "/static/js/devices.js";
 import { Backoff, play, publish } from "/static/js/media.js";
 import { OutputsPanel } from "/static/js/outputs.js";
 import { Room } from "/static/js/room.js";
+import { ShowTools } from "/static/js/studio_tools.js";
 import {
   AuctionPanel, CodesPanel, GiveawayForm, GiveawayPanel, applySellingAck, followSelling,
   listingActions,
@@ -65,6 +66,7 @@ const room = new Room(streamId, {
 });
 
 const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
+const tools = new ShowTools({ streamId, onRehearse: rehearse, onChange: (next) => applyStream(next) });
 const listings = new ListingsPanel($("#listings"), {
   onPresent: present,
   actions: (listing) => listingActions(listing, { flash: true }),
@@ -153,11 +155,15 @@ function applyStream(next) {
   stream = next;
   setText($("#title"), stream.title);
   document.title = `Studio: ${stream.title} — Costream`;
-  setText($("#subtitle"), stream.status === "scheduled" ? "Scheduled — not live yet" : `Hosted by @${stream.host}`);
+  const subtitles = { scheduled: "Scheduled — not live yet", rehearsal: "Rehearsal — viewers can't see you yet" };
+  setText($("#subtitle"), subtitles[stream.status] || `Hosted by @${stream.host}`);
+  tools.update(stream);
   if (stream.status === "ended") {
     showEnded();
   } else if (stream.status === "live" && whip) {
     badge.live(stream.started_at);
+  } else if (stream.status === "rehearsal") {
+    badge.set("connecting", "Rehearsal");
   }
   if (stream.cohost && seat.state !== "seated") setSeat("seated", stream.cohost);
   if (!stream.cohost && seat.state === "seated") setSeat("none", null);
@@ -232,7 +238,7 @@ function publishing(session) {
 let republishBusy = false;
 
 async function republish() {
-  if (stream?.status !== "live" || !whip || republishBusy) return;
+  if (!["live", "rehearsal"].includes(stream?.status) || !whip || republishBusy) return;
   republishBusy = true;
   $("#republish").hidden = true;
   setChip($("#conn"), "warn", "Reconnecting…");
@@ -262,17 +268,31 @@ async function startMonitor() {
   $("#program-idle").hidden = true;
 }
 
+/** Camera on, publishing and the program monitor (for a rehearsal or the show). */
+async function onAir() {
+  if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
+  if (!whip) publishing(await publish(streamId, me.token, camera.stream));
+  if (!monitor) await startMonitor();
+}
+
+async function rehearse() {
+  ({ stream } = await api("POST", `/api/streams/${streamId}/rehearse`));
+  applyStream(stream);
+  await onAir();
+  toast("Rehearsal: only you and your cohost see this.", "info");
+}
+
 async function goLive() {
   $("#golive").disabled = true;
   badge.set("connecting", "Connecting…");
-  setChip($("#conn"), "connecting", "Connecting…");
+  // Already publishing since the rehearsal: the connection itself does not change.
+  if (!whip) setChip($("#conn"), "connecting", "Connecting…");
   try {
     if (!camera.stream && !(await startCamera())) throw new Error("camera unavailable");
-    if (stream.status === "scheduled") {
+    if (stream.status === "scheduled" || stream.status === "rehearsal") {
       ({ stream } = await api("POST", `/api/streams/${streamId}/start`));
     }
-    publishing(await publish(streamId, me.token, camera.stream));
-    await startMonitor();
+    await onAir();
     badge.live(stream.started_at);
     applyStream(stream);
     $("#golive").hidden = true;

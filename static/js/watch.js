@@ -7,6 +7,9 @@ import { hlsRequested, playHls } from "/static/js/hls.js";
 import { Backoff, play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
+  cover, remindButton, shareBox, showReminder, startCountdown, syncClock,
+} from "/static/js/lifecycle.js";
+import {
   AuctionPanel, GiveawayPanel, applySellingAck, checkout, followSelling, listingActions,
 } from "/static/js/selling.js";
 import {
@@ -64,6 +67,7 @@ const room = new Room(streamId, {
     applySellingAck(ack, selling);
     setSellingRole();
     if (ack.listings) listings.setAll(ack.listings);
+    showPinned(ack.pinned);
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
     else if (stage.active && ack.publishing === false) {
@@ -134,6 +138,20 @@ async function present(listing) {
 
 // --- the show's phases: scheduled -> live -> ended ----------------------------------
 
+let stopCountdown = () => {};
+
+function showPinned(pinned) {
+  const box = $("#pinned");
+  box.hidden = !pinned;
+  if (pinned) {
+    box.replaceChildren(
+      h("span", { class: "pinned-label" }, "Pinned"),
+      h("span", { class: "pinned-text" }, pinned.text),
+      h("span", { class: "muted pinned-by" }, `@${pinned.by}`),
+    );
+  }
+}
+
 function applyStream(next) {
   stream = next;
   setText($("#title"), stream.title);
@@ -148,9 +166,21 @@ function applyStream(next) {
   setText($("#poster-desc"), stream.description || "");
   if (typeof stream.viewers === "number") badge.setViewers(stream.viewers);
 
-  $("#before-live").hidden = stream.status !== "scheduled";
+  const waiting = stream.status === "scheduled" || stream.status === "rehearsal";
+  $("#before-live").hidden = !waiting;
   $("#ended").hidden = stream.status !== "ended";
-  if (stream.status === "scheduled") {
+  $("#audio-cover").hidden = !(stream.kind === "audio" && stream.status === "live");
+  $("#before-cover").replaceChildren(cover(stream, "cover cover-wide"));
+  $("#audio-cover-art").replaceChildren(cover(stream, "cover cover-wide"));
+  stopCountdown();
+  if (waiting) {
+    stopCountdown = startCountdown($("#countdown"), stream);
+    if (!$("#before-actions").childElementCount) {
+      $("#before-actions").append(
+        remindButton(stream, { onNeedSignIn: () => $("#chat").focus() }),
+        shareBox(stream),
+      );
+    }
     badge.set("offline", "Starting soon");
   } else if (stream.status === "live") {
     badge.live(stream.started_at);
@@ -559,12 +589,22 @@ room
   })
   .on("listing:created", ({ listing }) => listings.upsert(listing))
   .on("listing:updated", ({ listing }) => listings.upsert(listing))
-  .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
+  .on("listing:presenting", ({ listing }) => listings.upsert(listing, true))
+  .on("chat:pinned", ({ pinned }) => showPinned(pinned))
+  .on("chat:settings", ({ slow_mode_seconds: slow }) =>
+    toast(slow ? `Slow mode: one message every ${slow} s` : "Slow mode is off", "info"))
+  .on("reminder", ({ stream: live }) => live?.id !== streamId && showReminder(live))
+  .on("raid", ({ to }) => {
+    if (!to) return;
+    toast(`@${stream?.host} is raiding @${to.host}: taking you there…`, "ok", 6000);
+    setTimeout(() => { location.href = `/watch/${encodeURIComponent(to.id)}`; }, 2500);
+  });
 
 // --- start-up --------------------------------------------------------------------------
 
 async function load() {
   renderAccount();
+  await syncClock();
   try {
     ({ stream } = await api("GET", `/api/streams/${streamId}`));
   } catch (error) {

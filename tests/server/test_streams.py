@@ -18,6 +18,17 @@ STREAM_FIELDS = {"id", "title", "description", "kind", "status", "host", "cohost
     "started_at",
     "ended_at",
     "sharer_commission_percent",  # sharers (protocol-sharers.md)
+    # v2: the show lifecycle (docs/protocol-lifecycle.md)
+    "cover_url",
+    "reminders",
+    "pinned",
+    "restarted_at",
+    "scheduled_at_ms",
+    "started_at_ms",
+    "ended_at_ms",
+    "restarted_at_ms",
+    "slow_mode_seconds",
+    "raided_to",
 }
 
 
