@@ -19,8 +19,19 @@ from server.domain.lifecycle import LifecycleService
 from server.domain.streams import Stream, require_role
 from server.errors import json_body, not_found
 from server.http import NODE_MODULES, _file, vendor_files
+from server.http_sharers import SHARER_PATCH_FIELD, apply_sharer_patch
 from server.images import COVER_TYPES, reencode_cover, render_poster
-from server.keys import ANALYTICS, CODES, COMMERCE, LIFECYCLE, MEDIA, PROFILES, SETTINGS, STREAMS
+from server.keys import (
+    ANALYTICS,
+    CODES,
+    COMMERCE,
+    LIFECYCLE,
+    MEDIA,
+    OUTPUTS,
+    PROFILES,
+    SETTINGS,
+    STREAMS,
+)
 
 routes = web.RouteTableDef()
 COVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.jpg$")
@@ -44,11 +55,25 @@ async def discover(request: web.Request) -> web.Response:
     return web.json_response({"streams": [stream.to_dict() for stream in streams]})
 
 
+# Fields of `PATCH /api/streams/{id}` owned by other areas; the rest are details.
+_OUTPUT_FIELDS = ("record", "layout")
+
+
 @routes.patch("/api/streams/{id}")
-async def update_details(request: web.Request) -> web.Response:
+async def update_stream(request: web.Request) -> web.Response:
+    """One PATCH for every area: details (before live), the sharers' commission (until
+    the first attributed order) and the outputs' `record`/`layout` (any time)."""
     user = require_user(request)
     body = await json_body(request)
-    return _stream(await _lifecycle(request).update_details(request.match_info["id"], user, body))
+    stream_id = request.match_info["id"]
+    others = {SHARER_PATCH_FIELD, *_OUTPUT_FIELDS}
+    details = {key: value for key, value in body.items() if key not in others}
+    # Details first: they are refused once live, before anything else has changed.
+    if details or not others & body.keys():
+        await _lifecycle(request).update_details(stream_id, user, details)
+    await apply_sharer_patch(request.app, stream_id, user, body)
+    await request.app[OUTPUTS].apply_fields(stream_id, user, body)
+    return _stream(await request.app[STREAMS].get(stream_id))
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:

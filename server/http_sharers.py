@@ -7,9 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from server.auth import require_user
-from server.domain.errors import invalid_field
 from server.domain.streams import Stream
-from server.errors import json_body
 from server.http import _file
 from server.keys import SETTINGS, SHARERS, STREAMS
 
@@ -27,16 +25,6 @@ async def apply_sharer_patch(
     if SHARER_PATCH_FIELD not in body:
         return None
     return await app[SHARERS].set_commission(stream_id, user, body[SHARER_PATCH_FIELD])
-
-
-@routes.patch("/api/streams/{id}")
-async def patch_stream(request: web.Request) -> web.Response:
-    user = require_user(request)
-    body = await json_body(request)
-    stream = await apply_sharer_patch(request.app, request.match_info["id"], user, body)
-    if stream is None:
-        raise invalid_field(SHARER_PATCH_FIELD, "required")
-    return web.json_response({"stream": stream.to_dict()})
 
 
 @routes.get("/api/streams/{id}/share-link")

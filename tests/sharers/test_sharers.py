@@ -24,7 +24,6 @@ async def test_the_host_sets_the_percent_and_refusals_change_nothing(
         {"sharer_commission_percent": "10"},
         {"sharer_commission_percent": 12.5},
         {"sharer_commission_percent": True},
-        {"title": "only the percent here"},
     ):
         status, error = await show.call("PATCH", show.stream_path, "hostess", body)
         assert (status, error["error"]["code"]) == (400, "invalid_field"), body
