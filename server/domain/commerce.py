@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from server.domain.errors import conflict, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role
+from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import format_time, utc_now
-from server.domain.validation import int_field, money_field, text_field
+from server.domain.validation import int_field, money_field, order_total, text_field
 from server.events import EventBus, ListingCreated, ListingPresented, ListingUpdated, OrderPlaced
 
 ListingStatus = Literal["active", "sold_out", "closed"]
@@ -180,6 +180,9 @@ class CommerceService:
             owner = await self._accounts.find(consignor)
             if owner is None:
                 raise invalid_field("consignor", f"no user {consignor!r}")
+            if same_user(owner, stream.host):
+                # The host's own items need no consignor: it would only mislabel shipments.
+                raise invalid_field("consignor", "must be someone other than the host")
         listing = Listing(
             id=secrets.token_urlsafe(9),
             stream_id=stream.id,
@@ -247,7 +250,7 @@ class CommerceService:
             seller=stream.host,
             quantity=count,
             unit_price_cents=listing.price_cents,
-            total_cents=listing.price_cents * count,
+            total_cents=order_total("quantity", listing.price_cents, count),
             currency=listing.currency,
             consignor=listing.consignor,
             created_at=utc_now(),
