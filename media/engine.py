@@ -38,6 +38,8 @@ class MediaSession:
     seat: str | None  # the publishing seat, or the listener's seat (None: viewer)
     owner: str | None
     pc: RTCPeerConnection
+    # Who opened it when anonymous (the client address): session caps count by it.
+    client: str | None = None
     answer: str = ""
     id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -62,6 +64,7 @@ class MediaEngine:
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
+        self._expiring: set[asyncio.Task[bool]] = set()
         restrict_host_addresses(config.ice_host_addresses)
 
     def room(self, stream_id: str) -> Room:
@@ -74,7 +77,12 @@ class MediaEngine:
         return self.sessions.get(session_id)
 
     async def publish(
-        self, stream_id: str, seat: str, offer: str, owner: str | None = None
+        self,
+        stream_id: str,
+        seat: str,
+        offer: str,
+        owner: str | None = None,
+        client: str | None = None,
     ) -> MediaSession:
         """Accept a WHIP offer for `seat`; a previous session of the seat is replaced.
 
@@ -83,7 +91,7 @@ class MediaEngine:
         """
         check_offer(offer)
         room = self.room(stream_id)
-        session = self._new_session(stream_id, PUBLISH, seat, owner)
+        session = self._new_session(stream_id, PUBLISH, seat, owner, client)
         publisher = Publisher(seat)
         session.pc.on("track", publisher.attach)
         session.cleanup.append(lambda: room.remove_publisher(publisher))
@@ -96,12 +104,17 @@ class MediaEngine:
         return session
 
     async def play(
-        self, stream_id: str, offer: str, listener_seat: str | None = None, owner: str | None = None
+        self,
+        stream_id: str,
+        offer: str,
+        listener_seat: str | None = None,
+        owner: str | None = None,
+        client: str | None = None,
     ) -> MediaSession:
         """Accept a WHEP offer: the composite and the listener's audio feed."""
         check_offer(offer)
         room = self.room(stream_id)
-        session = self._new_session(stream_id, PLAY, listener_seat, owner)
+        session = self._new_session(stream_id, PLAY, listener_seat, owner, client)
         self._add_senders(session.pc, room, room.subscribe(listener_seat))
         await self._answer(session, offer)
         return session
@@ -146,11 +159,17 @@ class MediaEngine:
             await self.close_stream(stream_id)
 
     def _new_session(
-        self, stream_id: str, kind: str, seat: str | None, owner: str | None
+        self, stream_id: str, kind: str, seat: str | None, owner: str | None, client: str | None
     ) -> MediaSession:
         pc = RTCPeerConnection(rtc_configuration(self.config))
-        session = MediaSession(stream_id, kind, seat, owner, pc)
+        session = MediaSession(stream_id, kind, seat, owner, pc, client)
         self.sessions[session.id] = session
+        # An offer without a usable candidate never connects nor fails: without this
+        # deadline its peer connection, UDP socket and ICE polling would live forever.
+        deadline = asyncio.get_running_loop().call_later(
+            self.config.connect_timeout, self._expire_unconnected, session
+        )
+        session.cleanup.append(deadline.cancel)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -158,6 +177,30 @@ class MediaEngine:
                 await self.close_session(session.id)
 
         return session
+
+    def _expire_unconnected(self, session: MediaSession) -> None:
+        if session.pc.connectionState != "connected" and session.id in self.sessions:
+            logger.info("closing %s session %s: not connected in time", session.kind, session.id)
+            task = asyncio.ensure_future(self.close_session(session.id))
+            self._expiring.add(task)
+            task.add_done_callback(self._expiring.discard)
+
+    def sessions_where(
+        self,
+        stream_id: str | None = None,
+        owner: str | None = None,
+        client: str | None = None,
+    ) -> list[MediaSession]:
+        """Open sessions of a stream, of a user (any case), or of an anonymous client."""
+        found = list(self.sessions.values())
+        if stream_id is not None:
+            found = [s for s in found if s.stream_id == stream_id]
+        if owner is not None:
+            key = owner.casefold()
+            found = [s for s in found if s.owner is not None and s.owner.casefold() == key]
+        if client is not None:
+            found = [s for s in found if s.owner is None and s.client == client]
+        return found
 
     def _add_senders(self, pc: RTCPeerConnection, room: Room, subscription: Subscription) -> None:
         video = pc.addTransceiver("video", direction="sendonly")

@@ -35,6 +35,17 @@ _POSITIVE = (
     "chat_rate_limit",
     "chat_rate_window",
     "chat_history",
+    "media_connect_timeout",
+    "max_media_sessions",
+    "max_sessions_per_stream",
+    "max_sessions_per_user",
+    "max_sessions_per_address",
+    "max_rooms_per_user",
+    "auth_rate_limit",
+    "auth_rate_window",
+    "auth_user_rate_limit",
+    "password_hash_concurrency",
+    "join_listings_limit",
 )
 
 
@@ -65,6 +76,24 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Limits (docs/protocol-reliability.md): a WHIP/WHEP session not connected this many
+    # seconds after its answer is closed; session caps per process, stream, user and
+    # anonymous client address; rooms one user may keep open by publishing or watching
+    # as host or cohost.
+    media_connect_timeout: float = 15.0
+    max_media_sessions: int = 500
+    max_sessions_per_stream: int = 300
+    max_sessions_per_user: int = 8
+    max_sessions_per_address: int = 20
+    max_rooms_per_user: int = 3
+    # Login/register attempts per client address (and login attempts per username)
+    # per window; concurrent argon2 computations (each ~64 MiB and a core).
+    auth_rate_limit: int = 10
+    auth_rate_window: float = 60.0
+    auth_user_rate_limit: int = 5
+    password_hash_concurrency: int = 1
+    # Listings carried by the `join` ack (the newest); the rest page over REST.
+    join_listings_limit: int = 50
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -90,6 +119,7 @@ class Settings:
     def media_config(self) -> MediaConfig:
         """The subset the media engine needs."""
         return MediaConfig(
+            connect_timeout=self.media_connect_timeout,
             width=self.video_width,
             height=self.video_height,
             fps=self.video_fps,

@@ -9,6 +9,7 @@ from server.auth import bearer_user
 from server.domain.streams import StreamService
 from server.errors import ApiError
 from server.keys import MEDIA, STREAMS
+from signaling.admission import admit
 from signaling.sdp import answered, read_offer, session_routes
 
 
@@ -24,7 +25,10 @@ async def play(request: web.Request) -> web.Response:
         raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
     offer = await read_offer(request)
     listener = role if role != "viewer" else None
-    return await answered("whep", request.app[MEDIA].play(stream.id, offer, listener, owner=user))
+    client = admit(request, stream.id, user, listener)
+    return await answered(
+        "whep", request.app[MEDIA].play(stream.id, offer, listener, owner=user, client=client)
+    )
 
 
 def setup(app: web.Application) -> None:
