@@ -12,7 +12,7 @@ import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
 from server import http, http_commerce
-from server.auth import Argon2Passwords, TokenService
+from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
 from server.domain.chat import ChatService
@@ -111,7 +111,8 @@ def create_app(settings: Settings) -> web.Application:
     app[STORE] = store
     app[EVENTS] = events
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
-    app[ACCOUNTS] = AccountService(store, Argon2Passwords())
+    hashing = HashingPool(settings.password_hash_concurrency)
+    app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
     app[STREAMS] = StreamService(store, events)
     app[MEDIA] = engine
 
@@ -150,6 +151,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+
+    async def close_hashing(_app: web.Application) -> None:
+        hashing.close()
+
+    app.on_cleanup.append(close_hashing)
 
     http.setup(app)
     http_commerce.setup(app)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -15,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.errors import ApiError, unauthorized
 from server.keys import AUTH
+
+T = TypeVar("T")
 
 
 class Argon2Passwords:
@@ -32,6 +37,23 @@ class Argon2Passwords:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+class HashingPool:
+    """A dedicated pool of `size` threads for argon2 (each hash ~64 MiB and a core for
+    ~0.3 s), behind a semaphore: a burst of logins queues here instead of taking the
+    cores the event loop and the media clocks need."""
+
+    def __init__(self, size: int) -> None:
+        self._pool = ThreadPoolExecutor(size, thread_name_prefix="password-hash")
+        self._slots = asyncio.Semaphore(size)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _b64(data: bytes) -> str:
@@ -76,6 +98,11 @@ class TokenService:
         if not isinstance(username, str) or not isinstance(expires, int):
             return None
         return username if self._clock() < expires else None
+
+
+def client_address(request: web.Request) -> str:
+    """The peer address of the request (what per-address limits count by)."""
+    return request.remote or "unknown"
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth import client_address
 from server.domain.errors import retry_later
 from server.keys import MEDIA, SETTINGS
 
 # A full server or stream frees sessions as viewers leave; a few seconds is a fair wait.
 CAPACITY_RETRY_SECONDS = 5
-
-
-def client_address(request: web.Request) -> str:
-    """The peer address of the request (what anonymous limits count by)."""
-    return request.remote or "unknown"
 
 
 def admit(request: web.Request, stream_id: str, user: str | None, seat: str | None) -> str | None:

@@ -24,7 +24,14 @@ def settings_factory(tmp_path: Path) -> SettingsFactory:
     """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE."""
 
     def make(**overrides: Any) -> Settings:
-        base = Settings(data_dir=tmp_path / "data", ice_host_addresses=("127.0.0.1",))
+        # Every test client logs in from 127.0.0.1, many times a minute: the login
+        # limits are lifted here and tested with small values in tests/limits.
+        base = Settings(
+            data_dir=tmp_path / "data",
+            ice_host_addresses=("127.0.0.1",),
+            auth_rate_limit=10_000,
+            auth_user_rate_limit=10_000,
+        )
         return replace(base, **overrides)
 
     return make
