@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce
+from server import http, http_commerce, security
 from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
@@ -157,6 +157,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_cleanup.append(close_hashing)
 
+    security.setup(app)
     http.setup(app)
     http_commerce.setup(app)
     signaling.whip.setup(app)

@@ -6,7 +6,8 @@ import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
-  $, LiveBadge, ListingsPanel, authForm, formatWhen, h, setChip, setText, toast,
+  $, LiveBadge, ListingsPanel, authForm, confirmDialog, formatPrice, formatWhen, h, setChip, setText,
+  toast,
 } from "/static/js/ui.js";
 
 const streamId = streamIdFromPath();
@@ -212,6 +213,14 @@ async function buy(listing) {
     openSignIn();
     return;
   }
+  // One tap on a live page must not spend money: confirm in the page first.
+  const price = formatPrice(listing.price_cents, listing.currency || "USD");
+  const confirmed = await confirmDialog({
+    title: `Buy ${listing.title}?`,
+    body: `1 item for ${price}, sold by @${stream?.host ?? "the host"}.`,
+    confirm: `Buy for ${price}`,
+  });
+  if (!confirmed) return;
   try {
     await api("POST", `/api/listings/${encodeURIComponent(listing.id)}/buy`, { quantity: 1 });
     toast(`You bought ${listing.title}!`, "ok");
