@@ -23,6 +23,7 @@ from server.domain.presence import PresenceService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.files import private_dir, private_umask
 from server.keys import (
     ACCOUNTS,
     AUTH,
@@ -41,6 +42,7 @@ from server.keys import (
 )
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_listings import SqlListingPages
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -100,6 +102,9 @@ def _live_ctx(
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    # Everything written under the data dir (database, secret, media files) is private.
+    private_umask()
+    private_dir(settings.data_dir)
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
 
     store = Database(settings.resolved_database_path)
@@ -136,7 +141,9 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    app[COMMERCE] = CommerceService(store, app[STREAMS], app[ACCOUNTS], events)
+    app[COMMERCE] = CommerceService(
+        store, app[STREAMS], app[ACCOUNTS], events, SqlListingPages(store)
+    )
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from media.config import IceServer, MediaConfig
+from server.files import private_dir
 
 ENV_PREFIX = "COSTREAM_"
 # Names the config file itself; not a Settings field.
@@ -272,7 +273,7 @@ def load_settings(
 def load_or_create_secret(data_dir: Path) -> str:
     """Read `data_dir/secret_key`, creating it (0600, 32 random bytes hex) on first run."""
     path = data_dir / "secret_key"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     try:
         # O_EXCL: two processes starting at once must not both write a secret.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -20,7 +20,7 @@ from aiohttp import web
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
-from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, STREAMS
+from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, SETTINGS, STREAMS
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -167,12 +167,16 @@ class Realtime:
         if invite is not None:
             await self.sio.emit("cohost:invited", invite.to_dict(), to=conn.sid)
         chat = await self.app[CHAT].history(stream.id)
-        listings = await self.app[COMMERCE].listings(stream.id)
+        # Bounded whatever the stream holds: the newest; older ones page over REST.
+        listings, listings_more = await self.app[COMMERCE].newest_listings(
+            stream.id, self.app[SETTINGS].join_listings_limit
+        )
         return {
             "role": StreamService.role_of(stream, conn.user),
             "stream": stream.to_dict(),
             "chat": [message.to_dict() for message in chat],
             "listings": [listing.to_dict() for listing in listings],
+            "listings_more": listings_more,
             "user": conn.user,
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,

@@ -25,6 +25,9 @@ ListingStatus = Literal["active", "sold_out", "closed"]
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
 QUANTITY_MAX = 100_000
+# One REST page of listings at most (and by default: LISTINGS_PAGE_DEFAULT).
+LISTINGS_PAGE_MAX = 200
+LISTINGS_PAGE_DEFAULT = 100
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 DEFAULT_CURRENCY = "USD"
 
@@ -117,6 +120,18 @@ class CommerceStore(Protocol):
         ...
 
 
+class ListingPages(Protocol):
+    """Listings page by page (bounded answers however many a stream has)."""
+
+    async def seq_of(self, stream_id: str, listing_id: str) -> int | None: ...
+
+    async def page(
+        self, stream_id: str, after_seq: int, limit: int
+    ) -> tuple[list[Listing], bool]: ...
+
+    async def newest(self, stream_id: str, limit: int) -> tuple[list[Listing], bool]: ...
+
+
 class UserFinder(Protocol):
     async def find(self, username: str) -> str | None:
         """The canonical spelling of an existing username, else None."""
@@ -140,8 +155,10 @@ class CommerceService:
         streams: StreamService,
         accounts: UserFinder,
         events: EventBus,
+        pages: ListingPages | None = None,
     ) -> None:
         self._store = store
+        self._pages = pages
         self._streams = streams
         self._accounts = accounts
         self._events = events
@@ -279,3 +296,26 @@ class CommerceService:
         stream: Stream = await self._streams.get(stream_id)
         require_role(stream, user, "host")
         return await self._store.stream_orders(stream_id)
+
+    async def listings_page(
+        self, stream_id: str, after: object, limit: object
+    ) -> tuple[list[Listing], bool]:
+        """Up to `limit` (1-LISTINGS_PAGE_MAX) listings after the listing `after` (None:
+        from the first), oldest first, and whether more follow."""
+        assert self._pages is not None
+        await self._streams.get(stream_id)
+        count = int_field("limit", limit, low=1, high=LISTINGS_PAGE_MAX)
+        after_seq = 0
+        if after is not None:
+            if not isinstance(after, str) or not 1 <= len(after) <= 64:
+                raise invalid_field("after", "must be a listing id")
+            found = await self._pages.seq_of(stream_id, after)
+            if found is None:
+                raise invalid_field("after", f"no listing {after!r} in this stream")
+            after_seq = found
+        return await self._pages.page(stream_id, after_seq, count)
+
+    async def newest_listings(self, stream_id: str, limit: int) -> tuple[list[Listing], bool]:
+        """The newest `limit` listings, oldest first, and whether older ones exist."""
+        assert self._pages is not None
+        return await self._pages.newest(stream_id, limit)

@@ -47,3 +47,16 @@ export async function signIn(username, password, register = false) {
 export function streamIdFromPath() {
   return decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 }
+
+/** Every listing of a stream, oldest first, fetched page by page. */
+export async function allListings(streamId) {
+  const all = [];
+  let after = null;
+  for (;;) {
+    const query = `limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`;
+    const { listings, more } = await api("GET", `/api/streams/${encodeURIComponent(streamId)}/listings?${query}`);
+    all.push(...listings);
+    if (!more || listings.length === 0) return all;
+    after = listings[listings.length - 1].id;
+  }
+}

@@ -1,6 +1,6 @@
 // Host studio: preview, go live (WHIP), program monitor (WHEP mix-minus), chat, cohost seat.
 
-import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
+import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
@@ -36,6 +36,8 @@ const room = new Room(streamId, {
     chat.setAvailable(true);
     chat.setMessages(ack.chat);
     if (ack.listings) listings.setAll(ack.listings);
+    // The join carries the newest listings only; fetch the rest when there are more.
+    if (ack.listings_more) allListings(streamId).then((all) => listings.setAll(all)).catch(() => {});
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
     if (typeof ack.stream?.viewers === "number") badge.setViewers(ack.stream.viewers);
@@ -396,8 +398,8 @@ async function ready() {
     ]);
     return;
   }
-  api("GET", `/api/streams/${streamId}/listings`)
-    .then(({ listings: all }) => listings.setAll(all))
+  allListings(streamId)
+    .then((all) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   room.connect(me.token);
   if (stream.status === "live") {
