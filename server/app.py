@@ -11,7 +11,7 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_commerce, security
+from server import http, http_auth, http_commerce, security
 from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
 from server.domain.accounts import AccountService
@@ -20,6 +20,7 @@ from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
 from server.domain.moderation import ModerationService
 from server.domain.presence import PresenceService
+from server.domain.sessions import SessionService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
@@ -36,6 +37,7 @@ from server.keys import (
     MODERATION,
     PRESENCE,
     REALTIME,
+    SESSIONS,
     SETTINGS,
     STORE,
     STREAMS,
@@ -43,6 +45,7 @@ from server.keys import (
 from server.store import Database
 from server.stores import open_live_store
 from server.stores.sql_listings import SqlListingPages
+from server.stores.sql_tokens import SqlTokenStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 
@@ -101,7 +104,10 @@ def _live_ctx(
 
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[error_middleware, http_auth.revocation_middleware],
+    )
     # Everything written under the data dir (database, secret, media files) is private.
     private_umask()
     private_dir(settings.data_dir)
@@ -118,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
     hashing = HashingPool(settings.password_hash_concurrency)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
+    app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
     app[STREAMS] = StreamService(store, events)
     app[MEDIA] = engine
 
@@ -166,6 +173,7 @@ def create_app(settings: Settings) -> web.Application:
 
     security.setup(app)
     http.setup(app)
+    http_auth.setup(app)
     http_commerce.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)

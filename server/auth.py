@@ -7,9 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -64,6 +66,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a bearer token says: who, until when (epoch s), its id, the user's generation."""
+
+    username: str
+    expires: int
+    token_id: str
+    generation: int
+
+
 class TokenService:
     """Issues and checks `<payload>.<hmac>` tokens: payload = {"u": user, "e": expiry}."""
 
@@ -77,27 +89,48 @@ class TokenService:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, username: str) -> str:
-        """A token for `username`, valid for the configured TTL."""
-        claims = {"u": username, "e": int(self._clock()) + self._ttl}
+    def issue(self, username: str, generation: int = 0) -> str:
+        """A token for `username`, valid for the configured TTL, with its own id (so it
+        can be revoked alone) and the user's token generation (so all can be at once)."""
+        claims = {
+            "u": username,
+            "e": int(self._clock()) + self._ttl,
+            "j": secrets.token_urlsafe(12),
+            "g": generation,
+        }
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
-    def verify(self, token: str) -> str | None:
-        """The username inside a genuine, unexpired token; None otherwise."""
+    def claims(self, token: str) -> TokenClaims | None:
+        """The claims of a genuine, unexpired token; None otherwise. Revocation is not
+        checked here (it needs the database: see server.domain.sessions)."""
         payload, sep, signature = token.partition(".")
         if not sep or not payload.isascii() or not signature.isascii():
             return None
         if not hmac.compare_digest(self._sign(payload), signature):
             return None
         try:
-            claims = json.loads(_unb64(payload))
-            username, expires = claims["u"], claims["e"]
-        except (ValueError, KeyError, TypeError):
+            raw = json.loads(_unb64(payload))
+            username, expires = raw["u"], raw["e"]
+            # Tokens from before revocation existed carry neither: generation 0, no id.
+            token_id, generation = raw.get("j", ""), raw.get("g", 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
         if not isinstance(username, str) or not isinstance(expires, int):
             return None
-        return username if self._clock() < expires else None
+        if not isinstance(token_id, str) or not isinstance(generation, int):
+            return None
+        if self._clock() >= expires:
+            return None
+        return TokenClaims(username, expires, token_id, generation)
+
+    def verify(self, token: str) -> str | None:
+        """The username inside a genuine, unexpired token; None otherwise."""
+        claims = self.claims(token)
+        return None if claims is None else claims.username
+
+    def now(self) -> float:
+        return self._clock()
 
 
 def client_address(request: web.Request) -> str:

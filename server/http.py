@@ -11,15 +11,16 @@ from server.domain.accounts import USERNAME_RE, AccountService
 from server.domain.errors import retry_later
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
-from server.keys import ACCOUNTS, AUTH, LIVE, SETTINGS, STREAMS
+from server.keys import ACCOUNTS, LIVE, SESSIONS, SETTINGS, STREAMS
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 
 routes = web.RouteTableDef()
 
 
-def _session(request: web.Request, username: str, status: int) -> web.Response:
-    token = request.app[AUTH].issue(username)
+async def session_response(request: web.Request, username: str, status: int) -> web.Response:
+    """`{"token", "user"}` with a new token of the user's current generation."""
+    token = await request.app[SESSIONS].issue(username)
     return web.json_response({"token": token, "user": {"username": username}}, status=status)
 
 
@@ -41,7 +42,7 @@ async def _limit(request: web.Request, key: str, limit: int) -> None:
         )
 
 
-async def _limit_auth(request: web.Request, username: object) -> None:
+async def limit_auth(request: web.Request, username: object) -> None:
     """Every password check costs ~0.3 s of a core: cap attempts per client address and,
     so that guessing one account from many addresses is slow too, per username."""
     settings = request.app[SETTINGS]
@@ -53,17 +54,17 @@ async def _limit_auth(request: web.Request, username: object) -> None:
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     body = await json_body(request)
-    await _limit_auth(request, None)
+    await limit_auth(request, None)
     username = await _accounts(request).register(body.get("username"), body.get("password"))
-    return _session(request, username, 201)
+    return await session_response(request, username, 201)
 
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
-    await _limit_auth(request, body.get("username"))
+    await limit_auth(request, body.get("username"))
     username = await _accounts(request).login(body.get("username"), body.get("password"))
-    return _session(request, username, 200)
+    return await session_response(request, username, 200)
 
 
 @routes.post("/api/streams")

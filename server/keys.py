@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from server.domain.commerce import CommerceService
     from server.domain.moderation import ModerationService
     from server.domain.presence import PresenceService
+    from server.domain.sessions import SessionService
     from server.domain.streams import StreamService
     from server.events import EventBus
     from server.store import Database
@@ -41,3 +42,4 @@ MODERATION: web.AppKey[ModerationService] = web.AppKey("moderation")
 COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
+SESSIONS: web.AppKey[SessionService] = web.AppKey("sessions")

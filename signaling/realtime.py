@@ -7,6 +7,7 @@ server -> client events is decided by signaling.broadcaster.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,10 +18,21 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from server.auth import TokenClaims
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
 from server.errors import not_found
-from server.keys import AUTH, CHAT, COHOST, COMMERCE, MODERATION, PRESENCE, SETTINGS, STREAMS
+from server.keys import (
+    AUTH,
+    CHAT,
+    COHOST,
+    COMMERCE,
+    MODERATION,
+    PRESENCE,
+    SESSIONS,
+    SETTINGS,
+    STREAMS,
+)
 from signaling.broadcaster import seat_room, stream_room, user_room
 from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
 
@@ -43,6 +55,9 @@ class Conn:
     sid: str
     user: str | None  # None: anonymous viewer
     stream_id: str | None = None  # the stream joined, if any
+    # The signed-in token's claims, re-checked on every event; its expiry timer.
+    claims: TokenClaims | None = None
+    expiry: asyncio.TimerHandle | None = None
 
 
 Payload = dict[str, Any]
@@ -82,6 +97,7 @@ class Realtime:
         self.app = app
         self.sio = sio
         self.conns: dict[str, Conn] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         sio.on("*", self.unknown)
@@ -109,6 +125,7 @@ class Realtime:
             try:
                 if conn is None:  # raced with its disconnect
                     raise ApiError(400, "not_connected", "the connection is closing")
+                await self._recheck_token(conn)
                 return {"ok": True, **await handler(conn, _payload(args))}
             except ApiError as error:
                 return failure(error)
@@ -132,22 +149,61 @@ class Realtime:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        user = None
+        conn = Conn(sid, None)
         if token not in (None, ""):
-            user = self.app[AUTH].verify(token) if isinstance(token, str) else None
-            if user is None:
+            claims = await self.app[SESSIONS].check(token) if isinstance(token, str) else None
+            if claims is None:
                 # Socket.IO's shape: the client's connect_error gets `message` and `data`.
                 message = "the token is invalid or expired"
                 raise socketio.exceptions.ConnectionRefusedError(
                     message, {"code": "invalid_token", "message": message}
                 )
-            await self.sio.enter_room(sid, user_room(user))
-        self.conns[sid] = Conn(sid, user)
+            conn = Conn(sid, claims.username, claims=claims)
+            await self.sio.enter_room(sid, user_room(claims.username))
+            # At expiry the connection drops to anonymous by itself, events or not.
+            delay = max(0.0, claims.expires - self.app[AUTH].now())
+            conn.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn(self._drop_auth(conn, "expired"))
+            )
+        self.conns[sid] = conn
 
     async def disconnect(self, sid: str, *reason: Any) -> None:
         conn = self.conns.pop(sid, None)
         if conn is not None:
+            if conn.expiry is not None:
+                conn.expiry.cancel()
             await self.app[PRESENCE].leave(sid)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recheck_token(self, conn: Conn) -> None:
+        """A signed-in connection whose token expired or was revoked (logout, password
+        change, on any process) continues anonymous from this event on."""
+        if conn.claims is not None and await self.app[SESSIONS].still_valid(conn.claims) is None:
+            expired = self.app[AUTH].now() >= conn.claims.expires
+            await self._drop_auth(conn, "expired" if expired else "revoked")
+
+    async def _drop_auth(self, conn: Conn, reason: str) -> None:
+        """Make the connection anonymous and tell its client (`auth:expired`)."""
+        user = conn.user
+        if user is None or self.conns.get(conn.sid) is not conn:
+            return
+        conn.user, conn.claims = None, None
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+            conn.expiry = None
+        await self.sio.leave_room(conn.sid, user_room(user))
+        if conn.stream_id is not None:
+            await self.sio.leave_room(conn.sid, seat_room(conn.stream_id, user))
+            await self.app[PRESENCE].join(conn.stream_id, conn.sid, None)
+        await self.sio.emit(
+            "auth:expired",
+            {"reason": reason, "message": f"your session {reason}; sign in again"},
+            to=conn.sid,
+        )
 
     async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))

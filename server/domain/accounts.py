@@ -42,9 +42,9 @@ def _username(value: object) -> str:
     return value
 
 
-def _password(value: object) -> str:
+def _password(value: object, field: str = "password") -> str:
     if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise invalid_field("password", f"must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+        raise invalid_field(field, f"must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
     return value
 
 
@@ -90,6 +90,23 @@ class AccountService:
         if user is None or not ok:
             raise ApiError(401, "invalid_credentials", "wrong username or password")
         return user[0]
+
+    async def new_password_hash(
+        self, username: str, old_password: object, new_password: object
+    ) -> str:
+        """The hash of `new_password` once `old_password` is proven right.
+
+        400 `invalid_field` (new_password), 403 `invalid_credentials` (old_password)."""
+        secret = _password(new_password, "new_password")
+        if not isinstance(old_password, str):
+            raise invalid_field("old_password", "must be a string")
+        try:
+            await self.login(username, old_password)
+        except ApiError as error:
+            if error.code != "invalid_credentials":
+                raise
+            raise ApiError(403, "invalid_credentials", "the old password is wrong") from None
+        return await self._hashing.run(self._passwords.hash, secret)
 
     async def find(self, username: str) -> str | None:
         """The canonical spelling of an existing username, else None."""

@@ -11,7 +11,16 @@ export function currentUser() {
 }
 
 export function signOut() {
+  const token = currentUser()?.token;
   localStorage.removeItem(KEY);
+  // Revoke the token on the server too, so a copy of it is worth nothing.
+  if (token) {
+    fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      keepalive: true,
+    }).catch(() => {});
+  }
 }
 
 export async function api(method, path, body, token = currentUser()?.token) {
