@@ -56,6 +56,20 @@ def check_offer(offer: str) -> None:
         raise MediaError("invalid_sdp", "the offer has no audio or video")
 
 
+async def _stop_transports(pc: RTCPeerConnection) -> None:
+    """What RTCPeerConnection.close() stops, for a peer whose close() failed on a
+    transceiver without transport: free every DTLS/ICE transport (and UDP socket) that
+    does exist."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is not None:
+            for transport in (dtls, dtls.transport):
+                try:
+                    await transport.stop()
+                except Exception:
+                    logger.debug("stopping a transport failed", exc_info=True)
+
+
 class MediaEngine:
     """Owns every room and session of this process."""
 
@@ -131,7 +145,11 @@ class MediaEngine:
             result = step()
             if result is not None:
                 await result
-        await session.pc.close()
+        try:
+            await session.pc.close()
+        except Exception:  # aiortc fails closing a peer left half set up by a bad offer
+            logger.info("closing session %s half set up", session.id, exc_info=True)
+            await _stop_transports(session.pc)
         session.closed.set()
         if not any(s.stream_id == session.stream_id for s in self.sessions.values()):
             await self._close_room(session.stream_id)  # nobody left: free its threads

@@ -8,6 +8,7 @@ server -> client events is decided by signaling.broadcaster.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,25 @@ VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
 COHOST_MEDIA_STATES = frozenset(
     {"connecting", "connected", "reconnecting", "failed", "closed", "camera_blocked"}
 )
+
+
+# What a Socket.IO packet too deeply nested to decode turns into (see BoundedJson).
+TOO_DEEP_EVENT = "costream:too-deep"
+
+
+class BoundedJson:
+    """The json module Socket.IO decodes packets with, except that a payload nested too
+    deeply to decode (RecursionError) becomes the event TOO_DEEP_EVENT, answered with
+    `invalid_payload`, instead of an exception that leaves the client's ack hanging."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return json.loads(text, *args, **kwargs)
+        except RecursionError:
+            return [TOO_DEEP_EVENT]
 
 
 @dataclass
@@ -101,6 +121,7 @@ class Realtime:
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         sio.on("*", self.unknown)
+        sio.on(TOO_DEEP_EVENT, self.too_deep)
         for event, handler in {
             "join": self.join,
             "leave": self.leave,
@@ -204,6 +225,9 @@ class Realtime:
             {"reason": reason, "message": f"your session {reason}; sign in again"},
             to=conn.sid,
         )
+
+    async def too_deep(self, sid: str, *args: Any) -> Payload:
+        return failure(ApiError(400, "invalid_payload", "the payload is nested too deeply"))
 
     async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
@@ -336,6 +360,7 @@ def create_server(redis_url: str | None) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
+        json=BoundedJson,
         cors_allowed_origins=None,  # same origin only (clients without Origin are fine)
         logger=False,
         engineio_logger=False,
