@@ -3,7 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # package:command pairs
-APT_PACKAGES := chromium:chromium redis-server:redis-server iproute2:ip util-linux:unshare
+APT_PACKAGES := chromium:chromium redis-server:redis-server iproute2:ip util-linux:unshare \
+	nginx:nginx libnginx-mod-rtmp:libnginx-mod-rtmp
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-deps

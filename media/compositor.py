@@ -11,7 +11,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from media.layout import Rect, fit, tiles
+from media.layout import DEFAULT_LAYOUT, Placement, place
 
 # Video-range black in Y, U, V.
 _BLACK = (16, 128, 128)
@@ -38,20 +38,26 @@ class Compositor:
         """Drop the scaler state kept for a source that left."""
         self._reformatters.pop(source_id, None)
 
-    def compose(self, sources: list[tuple[str, av.VideoFrame]]) -> av.VideoFrame:
-        """A new output frame with `sources` (id, frame) left to right."""
+    def resize(self, width: int, height: int) -> None:
+        """A new output size (a layout turned portrait or back)."""
+        self.width, self.height = width, height
+
+    def compose(
+        self, sources: list[tuple[str, av.VideoFrame]], layout: str = DEFAULT_LAYOUT
+    ) -> av.VideoFrame:
+        """A new output frame with `sources` (id, frame) placed in seat order by `layout`."""
         out = av.VideoFrame(self.width, self.height, "yuv420p")
         planes = plane_views(out)
         for view, value in zip(planes, _BLACK, strict=True):
             view.fill(value)
-        for (source_id, frame), area in zip(
-            sources, tiles(len(sources), self.width, self.height), strict=True
-        ):
-            self._paste(source_id, frame, fit(frame.width, frame.height, area), planes)
+        sizes = [(frame.width, frame.height) for _, frame in sources]
+        placements = place(layout, sizes, self.width, self.height)
+        for (source_id, frame), placement in zip(sources, placements, strict=True):
+            self._paste(source_id, frame, placement, planes)
         return out
 
     def _paste(
-        self, source_id: str, frame: av.VideoFrame, rect: Rect, planes: list[np.ndarray]
+        self, source_id: str, frame: av.VideoFrame, placement: Placement, planes: list[np.ndarray]
     ) -> None:
         reformatter = self._reformatters.get(source_id)
         if reformatter is None:
@@ -59,9 +65,16 @@ class Compositor:
         # One swscale thread: the room already runs a thread per clock, and
         # swscale's own threads cost ~15% more CPU per frame here (bench/).
         scaled = reformatter.reformat(
-            frame, width=rect.width, height=rect.height, format="yuv420p", threads=1
+            frame,
+            width=placement.scaled_width,
+            height=placement.scaled_height,
+            format="yuv420p",
+            threads=1,
         )
+        dest = placement.dest
         for index, (target, source) in enumerate(zip(planes, plane_views(scaled), strict=True)):
             shift = 1 if index else 0  # chroma planes are half size
-            y, x = rect.y >> shift, rect.x >> shift
-            target[y : y + source.shape[0], x : x + source.shape[1]] = source
+            y, x = dest.y >> shift, dest.x >> shift
+            height, width = dest.height >> shift, dest.width >> shift
+            top, left = placement.crop_y >> shift, placement.crop_x >> shift
+            target[y : y + height, x : x + width] = source[top : top + height, left : left + width]

@@ -44,7 +44,20 @@ class VideoEncoder:
         self.keyframes = KeyframeGate()
         self.frames_encoded = 0
         self.keyframes_forced = 0
-        gop = max(1, round(fps * keyframe_interval))
+        self._fps, self._bitrate, self._keyframe_interval = fps, bitrate, keyframe_interval
+        self.resize(width, height)
+        # x264 counts frames; a loaded clock makes fewer frames per second, so the
+        # interval is also kept in time (HLS segments end at keyframes: <= interval).
+        self._keyframe_ticks = round(keyframe_interval / VIDEO_CLOCK)
+        self._frame_ticks = round(1 / (fps * VIDEO_CLOCK))
+        self._last_keyframe_pts: int | None = None
+        self._last_pts: int | None = None
+
+    def resize(self, width: int, height: int) -> None:
+        """A new x264 for a new picture size (its first frame is an IDR with new SPS)."""
+        self.width, self.height = width, height
+        fps, bitrate = self._fps, self._bitrate
+        gop = max(1, round(fps * self._keyframe_interval))
         kbps = bitrate // 1000
         context = av.CodecContext.create("libx264", "w")
         context.width = width
@@ -65,6 +78,14 @@ class VideoEncoder:
         }
         self._context = context
 
+    def _keyframe_due(self, pts: int) -> bool:
+        """Whether waiting for the next frame would pass the interval (by the last gap)."""
+        last_key, previous = self._last_keyframe_pts, self._last_pts
+        if last_key is None or previous is None:
+            return False
+        gap = max(self._frame_ticks, pts - previous)
+        return pts - last_key + gap > self._keyframe_ticks
+
     def encode(self, frame: av.VideoFrame, pts: int) -> list[av.Packet]:
         """Encode one composite frame (`pts` in 1/90000). Runs off the loop."""
         now = time.monotonic()
@@ -73,12 +94,16 @@ class VideoEncoder:
         if self.keyframes.take(now):
             frame.pict_type = PictureType.I
             self.keyframes_forced += 1
+        elif self._keyframe_due(pts):
+            frame.pict_type = PictureType.I
+        self._last_pts = pts
         packets = self._context.encode(frame)
         self.frames_encoded += 1
         for packet in packets:
             packet.time_base = VIDEO_CLOCK
             if packet.is_keyframe:
                 self.keyframes.note_keyframe(now)
+                self._last_keyframe_pts = packet.pts
         return packets
 
 

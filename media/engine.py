@@ -7,6 +7,7 @@ stream ids, seats ("host", "cohost") and session ids.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,11 @@ from aiortc.sdp import SessionDescription
 from media.config import MediaConfig
 from media.errors import MediaError
 from media.ice import announce_public_address, restrict_host_addresses, rtc_configuration
+from media.layout import LAYOUTS
+from media.outputs import MuxSink, OutputPlan
+from media.outputs.overlay import LowerThird
 from media.publisher import Publisher
-from media.room import Room, Subscription
+from media.room import Room, StreamChoices, Subscription
 from media.rtpsender import FanoutSender
 
 logger = logging.getLogger(__name__)
@@ -79,13 +83,52 @@ class MediaEngine:
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
         self._expiring: set[asyncio.Task[bool]] = set()
+        self._choices: dict[str, StreamChoices] = {}
+        # Called on the loop when a stream's picture shows a QR code (stream_id, payload).
+        self.on_qr_code: Callable[[str, str], None] | None = None
         restrict_host_addresses(config.ice_host_addresses)
 
     def room(self, stream_id: str) -> Room:
         room = self.rooms.get(stream_id)
         if room is None:
-            room = self.rooms[stream_id] = Room(stream_id, self.config)
+            room = self.rooms[stream_id] = Room(stream_id, self.config, self._qr_found)
+            room.apply(self._choices.get(stream_id) or StreamChoices())
         return room
+
+    def _choose(self, stream_id: str, **changes: object) -> None:
+        """Remember a stream's choices (kept while its room comes and goes), apply them."""
+        choices = dataclasses.replace(self._choices.get(stream_id) or StreamChoices(), **changes)
+        self._choices[stream_id] = choices
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.apply(choices)
+
+    def set_outputs(self, stream_id: str, plan: OutputPlan | None) -> None:
+        """The outputs of a live stream (None: none)."""
+        self._choose(stream_id, outputs=plan)
+
+    def set_layout(self, stream_id: str, layout: str) -> None:
+        """The stream's layout mode (media/layout.py LAYOUTS), applied live."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}")
+        self._choose(stream_id, layout=layout)
+
+    def set_lower_third(self, stream_id: str, lower_third: LowerThird | None) -> None:
+        """The item on stage drawn into the composite (None: no bar)."""
+        self._choose(stream_id, lower_third=lower_third)
+
+    def output_plan(self, stream_id: str) -> OutputPlan | None:
+        choices = self._choices.get(stream_id)
+        return choices.outputs if choices is not None else None
+
+    def _qr_found(self, stream_id: str, payload: str) -> None:
+        if self.on_qr_code is not None:
+            self.on_qr_code(stream_id, payload)
+
+    def output(self, stream_id: str, key: str) -> MuxSink | None:
+        """A running output of the stream ("hls", "recording", "rtmp:<id>")."""
+        room = self.rooms.get(stream_id)
+        return room.outputs.sink(key) if room is not None else None
 
     def session(self, session_id: str) -> MediaSession | None:
         return self.sessions.get(session_id)
@@ -163,6 +206,7 @@ class MediaEngine:
 
     async def close_stream(self, stream_id: str) -> None:
         """End every session of a stream and free its room."""
+        self._choices.pop(stream_id, None)
         for session in [s for s in self.sessions.values() if s.stream_id == stream_id]:
             await self.close_session(session.id)
         await self._close_room(stream_id)

@@ -23,7 +23,11 @@ from media.compositor import Compositor
 from media.config import MediaConfig
 from media.encoder import VIDEO_CLOCK, AudioEncoder, VideoEncoder
 from media.fanout import FrameFeed
+from media.layout import DEFAULT_LAYOUT, LAYOUTS, output_size
 from media.mixer import SAMPLE_RATE, SAMPLES_PER_TICK, AudioMixer, pcm_frame
+from media.outputs import OutputHub, OutputPlan
+from media.outputs.overlay import LowerThird, LowerThirdPainter
+from media.outputs.qrguard import QrGuard
 from media.publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,15 @@ class RoomStats:
 
 
 @dataclass(frozen=True)
+class StreamChoices:
+    """What the domain chose for a stream's picture and outputs."""
+
+    layout: str = DEFAULT_LAYOUT
+    outputs: OutputPlan | None = None  # None: no outputs (not live)
+    lower_third: LowerThird | None = None
+
+
+@dataclass(frozen=True)
 class Subscription:
     """What one listener receives: the composite and its audio feed."""
 
@@ -54,11 +67,17 @@ class Subscription:
 class Room:
     """One stream's compositor, mixer, encoders and fan-outs."""
 
-    def __init__(self, stream_id: str, config: MediaConfig) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        config: MediaConfig,
+        on_qr_code: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.stream_id = stream_id
         self.config = config
         self.publishers: dict[str, Publisher] = {}
         self.stats = RoomStats()
+        self.layout_mode = DEFAULT_LAYOUT
         self._compositor = Compositor(config.width, config.height)
         self.video_encoder = VideoEncoder(
             config.width, config.height, config.fps, config.video_bitrate, config.keyframe_interval
@@ -69,6 +88,12 @@ class Room:
         self._audio_out: dict[str | None, FrameFeed] = {}
         self._video_thread = ThreadPoolExecutor(1, thread_name_prefix=f"video-{stream_id}")
         self._audio_thread = ThreadPoolExecutor(1, thread_name_prefix=f"audio-{stream_id}")
+        # HLS, recording, simulcast: fed from the same encode, each on its own thread.
+        self.outputs = OutputHub(config.width, config.height, config.fps)
+        self.lower_third = LowerThirdPainter()
+        loop = asyncio.get_running_loop()
+        self._on_qr_code = on_qr_code
+        self.qr_guard = QrGuard(lambda payload: loop.call_soon_threadsafe(self._qr_found, payload))
         self._tasks = [
             asyncio.ensure_future(self._video_clock()),
             asyncio.ensure_future(self._audio_clock()),
@@ -105,14 +130,44 @@ class Room:
         """A viewer joined or lost the picture (PLI/FIR)."""
         self.video_encoder.keyframes.request()
 
+    def apply(self, choices: StreamChoices) -> None:
+        """Layout, outputs and lower third as the domain chose them (loop thread)."""
+        self.set_layout(choices.layout)
+        self.set_outputs(choices.outputs or OutputPlan())
+        self.lower_third.current = choices.lower_third
+
+    def _qr_found(self, payload: str) -> None:
+        if self._on_qr_code is not None:
+            self._on_qr_code(self.stream_id, payload)
+
+    def set_layout(self, layout: str) -> None:
+        """Switch the layout mode live; the video thread applies it at the next frame."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}")
+        self.layout_mode = layout
+
+    def set_outputs(self, plan: OutputPlan) -> None:
+        """Start or stop outputs; a new one starts at the next (requested) keyframe."""
+        before = set(self.outputs.sinks)
+        self.outputs.apply(plan)
+        if set(self.outputs.sinks) - before:
+            self.request_keyframe()
+
     @property
     def listeners(self) -> int:
         return len(self._video_out)
+
+    @property
+    def encoding(self) -> bool:
+        """The composite is encoded while anyone watches or any output runs."""
+        return bool(self._video_out) or self.outputs.active
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.outputs.close()  # their threads finish the playlist and the files
+        self.qr_guard.close()
         for publisher in list(self.publishers.values()):
             await self.remove_publisher(publisher)
         self._video_thread.shutdown(wait=False)
@@ -130,7 +185,18 @@ class Room:
     def _compose_and_encode(
         self, sources: list[tuple[str, av.VideoFrame]], pts: int
     ) -> list[av.Packet]:
-        return self.video_encoder.encode(self._compositor.compose(sources), pts)
+        layout = self.layout_mode
+        size = output_size(layout, self.config.width, self.config.height)
+        if size != (self._compositor.width, self._compositor.height):
+            # Portrait and back: a new picture size, so a new x264 (starts with an IDR).
+            self._compositor.resize(*size)
+            self.video_encoder.resize(*size)
+        composite = self._compositor.compose(sources, layout)
+        self.qr_guard.sample(composite)  # before the lower third: only what cameras show
+        self.lower_third.paint(composite)
+        packets = self.video_encoder.encode(composite, pts)
+        self.outputs.video(packets)
+        return packets
 
     async def _video_clock(self) -> None:
         loop = asyncio.get_running_loop()
@@ -139,7 +205,7 @@ class Room:
         while True:
             now = loop.time()
             self.stats.video_ticks += 1
-            if self._video_out:
+            if self.encoding:
                 pts = round((now - start) / VIDEO_CLOCK)
                 packets = await self._off_loop(
                     self._video_thread, self._compose_and_encode, self._fresh_frames(now), pts
@@ -149,9 +215,15 @@ class Room:
             deadline = max(deadline + period, loop.time())
             await asyncio.sleep(deadline - loop.time())
 
-    def _encode_mixes(self, mixes: dict[str | None, np.ndarray], pts: int) -> dict:
+    def _encode_mixes(
+        self, mixes: dict[str | None, np.ndarray], listened: set[str | None], pts: int
+    ) -> dict:
+        if None in mixes:
+            self.outputs.audio(mixes[None], pts)  # AAC once, for every output
         encoded = {}
         for feed, mix in mixes.items():
+            if feed not in listened:
+                continue
             encoder = self._audio_encoders.get(feed)
             if encoder is None:
                 encoder = self._audio_encoders[feed] = AudioEncoder()
@@ -163,12 +235,15 @@ class Room:
         deadline = loop.time()
         while True:
             # Mixing is cheap and touches buffers the loop fills: keep it here.
-            feeds = [feed for feed, fanout in self._audio_out.items() if fanout]
-            mixes = self._mixer.tick(feeds)
+            listened = {feed for feed, fanout in self._audio_out.items() if fanout}
+            wanted = listened | {None} if self.outputs.active else listened
+            mixes = self._mixer.tick(list(wanted))
             pts = self.stats.audio_ticks * SAMPLES_PER_TICK
             self.stats.audio_ticks += 1
             if mixes:
-                encoded = await self._off_loop(self._audio_thread, self._encode_mixes, mixes, pts)
+                encoded = await self._off_loop(
+                    self._audio_thread, self._encode_mixes, mixes, listened, pts
+                )
                 for feed, packets in (encoded or {}).items():
                     self._audio_out[feed].publish(packets)
             deadline = max(deadline + AUDIO_TICK, loop.time())

@@ -11,40 +11,71 @@ import signaling.realtime
 import signaling.whep
 import signaling.whip
 from media.engine import MediaEngine
-from server import http, http_auth, http_commerce, security
+from server import (
+    http,
+    http_after_sale,
+    http_auth,
+    http_commerce,
+    http_outputs,
+    http_selling,
+    security,
+)
 from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
+from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
+from server.domain.auctions import AuctionService
 from server.domain.chat import ChatService
+from server.domain.clock import SellingClock
+from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.giveaways import GiveawayService
+from server.domain.ledger import LedgerService
 from server.domain.moderation import ModerationService
+from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
+from server.domain.profile import ProfileService
 from server.domain.sessions import SessionService
+from server.domain.shipping import ShippingService
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.files import private_dir, private_umask
 from server.keys import (
     ACCOUNTS,
+    AUCTIONS,
     AUTH,
     CHAT,
+    CODES,
     COHOST,
     COMMERCE,
     EVENTS,
+    GIVEAWAYS,
+    LEDGER,
     LIVE,
     MEDIA,
     MODERATION,
+    OUTPUTS,
     PRESENCE,
+    PROFILES,
     REALTIME,
+    SELLING_CLOCK,
     SESSIONS,
     SETTINGS,
+    SHIPPING,
     STORE,
     STREAMS,
 )
+from server.mail import SmtpMailer
 from server.store import Database
 from server.stores import open_live_store
+from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_listings import SqlListingPages
+from server.stores.sql_outputs import OutputsStore
+from server.stores.sql_profile import SqlProfileStore
+from server.stores.sql_selling import SellingStore
+from server.stores.sql_shipping import SqlShippingStore
 from server.stores.sql_tokens import SqlTokenStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
@@ -102,6 +133,42 @@ def _live_ctx(
     return ctx
 
 
+async def _clock_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Started once storage and presence are up (a draw asks who is present), stopped first.
+    app[SELLING_CLOCK].start()
+    yield
+    await app[SELLING_CLOCK].close()
+
+
+def _selling(
+    app: web.Application, store: Database, presence: PresenceService, events: EventBus
+) -> None:
+    """Buy-now, flash sales, codes, auctions and giveaways, and the clock of their deadlines."""
+    settings = app[SETTINGS]
+    sales = SellingStore(store)
+    commerce = CommerceService(
+        store,
+        sales,
+        app[STREAMS],
+        app[ACCOUNTS],
+        events,
+        settings.min_present_seconds,
+        pages=SqlListingPages(store),
+    )
+    auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
+    giveaways = GiveawayService(sales, app[STREAMS], presence, events)
+    clock = SellingClock(
+        sales.next_deadline_ms,
+        [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],
+    )
+    auctions.wake = giveaways.wake = clock.wake
+    app[COMMERCE] = commerce
+    app[CODES] = CodeService(sales, app[STREAMS])
+    app[AUCTIONS] = auctions
+    app[GIVEAWAYS] = giveaways
+    app[SELLING_CLOCK] = clock
+
+
 def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
     app = web.Application(
@@ -148,15 +215,34 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    app[COMMERCE] = CommerceService(
-        store, app[STREAMS], app[ACCOUNTS], events, SqlListingPages(store)
+    app[OUTPUTS] = OutputsService(
+        OutputsStore(store),
+        app[STREAMS],
+        engine,
+        settings.data_dir,
+        hls=settings.hls,
+        record=settings.record,
     )
+    # After the sale: addresses and email, shipments and labels, the ledger.
+    app[PROFILES] = ProfileService(SqlProfileStore(store))
+    app[SHIPPING] = ShippingService(
+        SqlShippingStore(store),
+        app[STREAMS],
+        app[PROFILES],
+        app[ACCOUNTS],
+        LabelDocuments(),
+        SmtpMailer(settings),
+    )
+    app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
+    app[LEDGER].follow(events)
+    _selling(app, store, presence, events)
     sio = signaling.realtime.create_server(settings.redis_url)
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
         app.middlewares.append(home_middleware(homes))
@@ -165,6 +251,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+    app.cleanup_ctx.append(_clock_ctx)
 
     async def close_hashing(_app: web.Application) -> None:
         hashing.close()
@@ -175,6 +262,9 @@ def create_app(settings: Settings) -> web.Application:
     http.setup(app)
     http_auth.setup(app)
     http_commerce.setup(app)
+    http_outputs.setup(app)
+    http_after_sale.setup(app)
+    http_selling.setup(app)
     signaling.whip.setup(app)
     signaling.whep.setup(app)
     app[REALTIME] = signaling.realtime.setup(app, sio)

@@ -36,6 +36,7 @@ _POSITIVE = (
     "chat_rate_limit",
     "chat_rate_window",
     "chat_history",
+    "auction_snipe_seconds",
     "media_connect_timeout",
     "max_media_sessions",
     "max_sessions_per_stream",
@@ -77,6 +78,21 @@ class Settings:
     chat_rate_limit: int = 5
     chat_rate_window: float = 5.0
     chat_history: int = 200
+    # Outputs beyond WebRTC (docs/protocol-outputs.md): HLS of every live stream,
+    # and recording of every stream unless its own `record` says otherwise.
+    hls: bool = True
+    record: bool = False
+    # Outgoing mail (labels to a consignor): unset smtp_host = mail is refused (502).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "costream@localhost"
+    smtp_starttls: bool = False
+    # A listing stays on stage at least this long before another is presented.
+    min_present_seconds: float = 3.0
+    # Anti-sniping: a bid with this little time left pushes the end to now + this.
+    auction_snipe_seconds: float = 10.0
     # Limits (docs/protocol-reliability.md): a WHIP/WHEP session not connected this many
     # seconds after its answer is closed; session caps per process, stream, user and
     # anonymous client address; rooms one user may keep open by publishing or watching
@@ -102,8 +118,14 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.min_present_seconds < 0:
+            raise ConfigError(f"min_present_seconds must be >= 0, got {self.min_present_seconds}")
         if self.video_width % 2 or self.video_height % 2:
             raise ConfigError("video_width and video_height must be even (the composite halves)")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
+        if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):
+            raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
 
@@ -160,6 +182,16 @@ def _parse_float(name: str, value: object) -> float:
     raise ConfigError(f"{name}: expected a number, got {value!r}")
 
 
+def _parse_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _parse_str(name: str, value: object) -> str:
     if isinstance(value, str):
         return value
@@ -211,6 +243,7 @@ def _parse_ice_servers(name: str, value: object) -> tuple[IceServer, ...]:
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
+    "bool": _parse_bool,
     "str": _parse_str,
     "Path": _parse_path,
     "tuple[str, ...]": _parse_str_tuple,

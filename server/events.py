@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from server.domain.auctions import Auction
     from server.domain.chat import ChatMessage
     from server.domain.cohost import Invite
     from server.domain.commerce import Listing, Order
+    from server.domain.giveaways import Giveaway
     from server.domain.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,63 @@ class OrderPlaced:
     order: Order
 
 
+@dataclass(frozen=True)
+class QrCodeShown:
+    """The composite showed a QR code (seller rules forbid it): warn the host."""
+
+    stream_id: str
+    host: str
+    payload: str
+    detected_at: str
+
+
+@dataclass(frozen=True)
+class AuctionStarted:
+    auction: Auction
+
+
+@dataclass(frozen=True)
+class AuctionUpdated:
+    """A bid was accepted (the auction after it)."""
+
+    auction: Auction
+
+
+@dataclass(frozen=True)
+class AuctionOutbid:
+    """`username` lost the lead (or a proxy beat their bid at once)."""
+
+    auction: Auction
+    username: str
+
+
+@dataclass(frozen=True)
+class AuctionEnded:
+    """Closed: `order` is the winner's, None when nobody bid."""
+
+    auction: Auction
+    order: Order | None
+
+
+@dataclass(frozen=True)
+class GiveawayStarted:
+    giveaway: Giveaway
+
+
+@dataclass(frozen=True)
+class GiveawayUpdated:
+    """Someone new entered (the entrant count changed)."""
+
+    giveaway: Giveaway
+
+
+@dataclass(frozen=True)
+class GiveawayEnded:
+    """Drawn: the seed is revealed and `winner` set (or None)."""
+
+    giveaway: Giveaway
+
+
 Event = (
     StreamStatusChanged
     | CohostChanged
@@ -126,6 +185,14 @@ Event = (
     | ListingUpdated
     | ListingPresented
     | OrderPlaced
+    | QrCodeShown
+    | AuctionStarted
+    | AuctionUpdated
+    | AuctionOutbid
+    | AuctionEnded
+    | GiveawayStarted
+    | GiveawayUpdated
+    | GiveawayEnded
 )
 Handler = Callable[[Event], Awaitable[None]]
 

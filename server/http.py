@@ -9,9 +9,10 @@ from aiohttp import web
 from server.auth import client_address, require_user
 from server.domain.accounts import USERNAME_RE, AccountService
 from server.domain.errors import retry_later
+from server.domain.outputs import record_field
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
-from server.keys import ACCOUNTS, LIVE, SESSIONS, SETTINGS, STREAMS
+from server.keys import ACCOUNTS, LIVE, OUTPUTS, SESSIONS, SETTINGS, STREAMS
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 
@@ -71,6 +72,8 @@ async def login(request: web.Request) -> web.Response:
 async def create_stream(request: web.Request) -> web.Response:
     host = require_user(request)
     body = await json_body(request)
+    # Outputs (docs/protocol-outputs.md): checked before anything is created.
+    record = record_field(body["record"]) if "record" in body else None
     stream = await request.app[STREAMS].create(
         host,
         title=body.get("title"),
@@ -78,6 +81,8 @@ async def create_stream(request: web.Request) -> web.Response:
         kind=body.get("kind"),
         scheduled_at=body.get("scheduled_at"),
     )
+    if record is not None:
+        await request.app[OUTPUTS].set_record(stream.id, host, record)
     return _stream(stream, 201)
 
 
@@ -110,6 +115,10 @@ def _file(relative: str) -> web.FileResponse:
         raise not_found(f"no file {relative!r}")
     # no-cache: browsers revalidate, so a deploy never mixes old and new modules.
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+# Other route modules serve their pages the same way.
+page = _file
 
 
 @routes.get("/")

@@ -20,17 +20,7 @@ def _commerce(request: web.Request) -> CommerceService:
 async def create_listing(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await json_body(request)
-    listing = await _commerce(request).create_listing(
-        request.match_info["id"],
-        user,
-        title=body.get("title"),
-        price_cents=body.get("price_cents"),
-        quantity=body.get("quantity"),
-        currency=body.get("currency"),
-        description=body.get("description"),
-        compare_at_cents=body.get("compare_at_cents"),
-        consignor=body.get("consignor"),
-    )
+    listing = await _commerce(request).create_listing(request.match_info["id"], user, body)
     return web.json_response({"listing": listing.to_dict()}, status=201)
 
 
@@ -70,6 +60,24 @@ async def buy_listing(request: web.Request) -> web.Response:
         discount_code=body.get("discount_code"),
     )
     return web.json_response({"order": order.to_dict()}, status=201)
+
+
+@routes.post("/api/listings/{id}/quote")
+async def quote(request: web.Request) -> web.Response:
+    """What buying would cost now (flash price, code discount), with the same refusals."""
+    user = require_user(request)
+    body = await json_body(request) if request.can_read_body else {}
+    order = await _commerce(request).buy(
+        request.match_info["id"],
+        user,
+        quantity=body.get("quantity"),
+        discount_code=body.get("discount_code"),
+        quote=True,
+    )
+    draft = order.to_dict()
+    for unknown_yet in ("id", "created_at"):
+        draft.pop(unknown_yet)
+    return web.json_response({"quote": draft})
 
 
 @routes.get("/api/streams/{id}/orders")

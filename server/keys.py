@@ -15,12 +15,20 @@ if TYPE_CHECKING:
     from server.auth import TokenService
     from server.config import Settings
     from server.domain.accounts import AccountService
+    from server.domain.auctions import AuctionService
     from server.domain.chat import ChatService
+    from server.domain.clock import SellingClock
+    from server.domain.codes import CodeService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.giveaways import GiveawayService
+    from server.domain.ledger import LedgerService
     from server.domain.moderation import ModerationService
+    from server.domain.outputs import OutputsService
     from server.domain.presence import PresenceService
+    from server.domain.profile import ProfileService
     from server.domain.sessions import SessionService
+    from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
     from server.events import EventBus
     from server.store import Database
@@ -43,3 +51,11 @@ COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 SESSIONS: web.AppKey[SessionService] = web.AppKey("sessions")
+OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
+PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
+SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")
+LEDGER: web.AppKey[LedgerService] = web.AppKey("ledger")
+AUCTIONS: web.AppKey[AuctionService] = web.AppKey("auctions")
+CODES: web.AppKey[CodeService] = web.AppKey("codes")
+GIVEAWAYS: web.AppKey[GiveawayService] = web.AppKey("giveaways")
+SELLING_CLOCK: web.AppKey[SellingClock] = web.AppKey("selling_clock")

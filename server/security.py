@@ -17,6 +17,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         # The stylesheet's icons are data: SVG masks; covers and posters may be blobs.
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
+        # hls.js transmuxes in a worker it builds from a blob: URL.
+        "worker-src 'self' blob:",
         # Same-origin fetch, WebSocket (Socket.IO) and WHIP/WHEP.
         "connect-src 'self'",
         "object-src 'none'",

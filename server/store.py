@@ -15,10 +15,11 @@ from typing import Any, cast
 import aiosqlite
 
 from server.domain.chat import ChatMessage
-from server.domain.commerce import Listing, ListingStatus, Order
+from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sqlite_files
 from server.migrations import apply_migrations
+from server.stores.sql_ledger import insert_sale_entry
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -26,14 +27,18 @@ _STREAM_COLUMNS = (
 )
 
 
-_LISTING_COLUMNS = (
+LISTING_COLUMNS = (
     "id, stream_id, title, description, price_cents, currency, quantity, remaining, "
-    "consignor, status, compare_at_cents, created_at"
+    "consignor, status, compare_at_cents, created_at, format, sku, per_buyer_limit, "
+    "daily_cap, increment_cents, auction_seconds, sudden_death, flash_price_cents, "
+    "flash_ends_at_ms"
 )
-_ORDER_COLUMNS = (
+ORDER_COLUMNS = (
     "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
-    "currency, consignor, created_at"
+    "currency, consignor, created_at, discount_code, discount_cents, giveaway_id"
 )
+# A giveaway's prize order has no listing: NULL on the wire, '' in the NOT NULL column.
+_NO_LISTING = ""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -76,7 +81,7 @@ def _chat(row: sqlite3.Row) -> ChatMessage:
     )
 
 
-def _listing(row: sqlite3.Row) -> Listing:
+def listing_from_row(row: sqlite3.Row) -> Listing:
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
     return Listing(
@@ -92,16 +97,25 @@ def _listing(row: sqlite3.Row) -> Listing:
         status=cast(ListingStatus, row["status"]),
         compare_at_cents=row["compare_at_cents"],
         created_at=created_at,
+        format=cast(ListingFormat, row["format"]),
+        sku=row["sku"],
+        per_buyer_limit=row["per_buyer_limit"],
+        daily_cap=row["daily_cap"],
+        increment_cents=row["increment_cents"],
+        auction_seconds=row["auction_seconds"],
+        sudden_death=bool(row["sudden_death"]),
+        flash_price_cents=row["flash_price_cents"],
+        flash_ends_at_ms=row["flash_ends_at_ms"],
     )
 
 
-def _order(row: sqlite3.Row) -> Order:
+def order_from_row(row: sqlite3.Row) -> Order:
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
     return Order(
         id=row["id"],
         stream_id=row["stream_id"],
-        listing_id=row["listing_id"],
+        listing_id=row["listing_id"] or None,
         buyer=row["buyer"],
         seller=row["seller"],
         quantity=row["quantity"],
@@ -110,6 +124,9 @@ def _order(row: sqlite3.Row) -> Order:
         currency=row["currency"],
         consignor=row["consignor"],
         created_at=created_at,
+        discount_code=row["discount_code"],
+        discount_cents=row["discount_cents"],
+        giveaway_id=row["giveaway_id"],
     )
 
 
@@ -118,11 +135,11 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
     win, giveaway) is written here, so whatever must accompany an order (the ledger's
     sale entry, analytics) is added in one place."""
     await conn.execute(
-        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+        f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 14)})",
         (
             order.id,
             order.stream_id,
-            order.listing_id,
+            _NO_LISTING if order.listing_id is None else order.listing_id,
             order.buyer,
             order.seller,
             order.quantity,
@@ -131,8 +148,12 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> None:
             order.currency,
             order.consignor,
             _iso(order.created_at),
+            order.discount_code,
+            order.discount_cents,
+            order.giveaway_id,
         ),
     )
+    await insert_sale_entry(conn, order)
 
 
 class Database:
@@ -347,7 +368,7 @@ class Database:
 
     async def insert_listing(self, listing: Listing) -> None:
         await self.execute(
-            f"INSERT INTO listings ({_LISTING_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+            f"INSERT INTO listings ({LISTING_COLUMNS}) VALUES ({', '.join('?' * 21)})",
             (
                 listing.id,
                 listing.stream_id,
@@ -361,47 +382,34 @@ class Database:
                 listing.status,
                 listing.compare_at_cents,
                 _iso(listing.created_at),
+                listing.format,
+                listing.sku,
+                listing.per_buyer_limit,
+                listing.daily_cap,
+                listing.increment_cents,
+                listing.auction_seconds,
+                listing.sudden_death,
+                listing.flash_price_cents,
+                listing.flash_ends_at_ms,
             ),
         )
 
     async def get_listing(self, listing_id: str) -> Listing | None:
         row = await self.fetchone(
-            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
+            f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
         )
-        return None if row is None else _listing(row)
+        return None if row is None else listing_from_row(row)
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
         rows = await self.fetchall(
-            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE stream_id = ? ORDER BY seq",
+            f"SELECT {LISTING_COLUMNS} FROM listings WHERE stream_id = ? ORDER BY seq",
             (stream_id,),
         )
-        return [_listing(row) for row in rows]
-
-    async def sell(self, order: Order) -> Listing | None:
-        """Take the stock and record the order in one transaction; None when the listing
-        is not active, has fewer than `order.quantity` left, or its stream is not live."""
-        async with self.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE listings SET remaining = remaining - ?, "
-                "status = CASE WHEN remaining = ? THEN 'sold_out' ELSE status END "
-                "WHERE id = ? AND remaining >= ? AND status = 'active' AND EXISTS ("
-                "SELECT 1 FROM streams WHERE streams.id = listings.stream_id "
-                "AND streams.status = 'live')",
-                (order.quantity, order.quantity, order.listing_id, order.quantity),
-            )
-            if cursor.rowcount != 1:
-                return None
-            await insert_order(conn, order)
-            async with conn.execute(
-                f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = ?", (order.listing_id,)
-            ) as select:
-                row = await select.fetchone()
-            assert row is not None  # updated just above
-            return _listing(row)
+        return [listing_from_row(row) for row in rows]
 
     async def stream_orders(self, stream_id: str) -> list[Order]:
         rows = await self.fetchall(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE stream_id = ? ORDER BY seq",
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE stream_id = ? ORDER BY seq",
             (stream_id,),
         )
-        return [_order(row) for row in rows]
+        return [order_from_row(row) for row in rows]

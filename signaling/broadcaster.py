@@ -17,11 +17,18 @@ from server.domain.chat import user_key
 from server.domain.cohost import Invite
 from server.domain.presence import PresenceService
 from server.events import (
+    AuctionEnded,
+    AuctionOutbid,
+    AuctionStarted,
+    AuctionUpdated,
     ChatHidden,
     ChatPosted,
     CohostChanged,
     Event,
     EventBus,
+    GiveawayEnded,
+    GiveawayStarted,
+    GiveawayUpdated,
     InviteDeclined,
     InviteExpired,
     InviteSent,
@@ -30,6 +37,7 @@ from server.events import (
     ListingUpdated,
     OrderPlaced,
     PresenceChanged,
+    QrCodeShown,
     StreamStatusChanged,
     UserMuted,
 )
@@ -125,11 +133,38 @@ class Broadcaster:
                 payload = {"order": order.to_dict()}
                 await self._emit("order:created", payload, user_room(order.buyer))
                 await self._emit("order:created", payload, user_room(order.seller))
+            case QrCodeShown(stream_id=stream_id, host=host, payload=payload, detected_at=at):
+                warning = {"stream_id": stream_id, "payload": payload, "detected_at": at}
+                await self._emit("qr:detected", warning, user_room(host))
+            case AuctionStarted(auction=auction):
+                await self._stream_event("auction:started", auction.stream_id, auction=auction)
+            case AuctionUpdated(auction=auction):
+                await self._stream_event("auction:updated", auction.stream_id, auction=auction)
+            case AuctionOutbid(auction=auction, username=username):
+                await self._emit(
+                    "auction:outbid", {"auction": auction.to_dict()}, user_room(username)
+                )
+            case AuctionEnded(auction=auction, order=order):
+                payload = {"auction": auction.to_dict()}
+                if order is not None:
+                    payload["order"] = order.to_dict()
+                await self._emit("auction:ended", payload, stream_room(auction.stream_id))
+            case GiveawayStarted(giveaway=giveaway):
+                await self._stream_event("giveaway:started", giveaway.stream_id, giveaway=giveaway)
+            case GiveawayUpdated(giveaway=giveaway):
+                await self._stream_event("giveaway:updated", giveaway.stream_id, giveaway=giveaway)
+            case GiveawayEnded(giveaway=giveaway):
+                await self._stream_event("giveaway:ended", giveaway.stream_id, giveaway=giveaway)
             case PresenceChanged(stream_id=stream_id):
                 self._viewers_later(stream_id)
 
     async def _listing(self, event: str, stream_id: str, listing: dict[str, Any]) -> None:
         await self._emit(event, {"listing": listing}, stream_room(stream_id))
+
+    async def _stream_event(self, event: str, stream_id: str, **objects: Any) -> None:
+        """`{name: object.to_dict()}` to everyone in the stream."""
+        payload = {name: value.to_dict() for name, value in objects.items()}
+        await self._emit(event, payload, stream_room(stream_id))
 
     def _viewers_later(self, stream_id: str) -> None:
         # Coalesce: a burst of joins and leaves becomes one `viewers` per interval.

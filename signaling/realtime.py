@@ -22,12 +22,15 @@ from aiohttp import web
 from server.auth import TokenClaims
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
+from server.domain.times import now_ms
 from server.errors import not_found
 from server.keys import (
+    AUCTIONS,
     AUTH,
     CHAT,
     COHOST,
     COMMERCE,
+    GIVEAWAYS,
     MODERATION,
     PRESENCE,
     SESSIONS,
@@ -135,6 +138,8 @@ class Realtime:
             "cohost:remove": self.cohost_remove,
             "cohost:leave": self.cohost_leave,
             "cohost:media": self.cohost_media,
+            "auction:bid": self.auction_bid,
+            "giveaway:enter": self.giveaway_enter,
         }.items():
             sio.on(event, self._acked(handler))
 
@@ -251,6 +256,8 @@ class Realtime:
         listings, listings_more = await self.app[COMMERCE].newest_listings(
             stream.id, self.app[SETTINGS].join_listings_limit
         )
+        auction = await self.app[AUCTIONS].running(stream.id)
+        giveaway = await self.app[GIVEAWAYS].open_in(stream.id)
         return {
             "role": StreamService.role_of(stream, conn.user),
             "stream": stream.to_dict(),
@@ -261,6 +268,10 @@ class Realtime:
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,
             "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
+            "auction": None if auction is None else auction.to_dict(),
+            "giveaway": None if giveaway is None else giveaway.to_dict(),
+            # The server's clock, so pages count down to `ends_at_ms` without drift.
+            "now_ms": now_ms(),
         }
 
     async def leave(self, conn: Conn, payload: Payload) -> Payload:
@@ -342,6 +353,23 @@ class Realtime:
         report = {"stream_id": stream.id, "username": stream.cohost, "state": state}
         await self.sio.emit("cohost:media", report, room=seat_room(stream.id, stream.host))
         return {}
+
+    # -- selling ---------------------------------------------------------------------------
+
+    async def auction_bid(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        listing_id = payload.get("listing_id")
+        if not isinstance(listing_id, str) or not 1 <= len(listing_id) <= 64:
+            raise invalid_field("listing_id", "must be a listing id")
+        auction = await self.app[AUCTIONS].bid(
+            listing_id, user, payload.get("amount_cents"), payload.get("max_cents")
+        )
+        return {"auction": auction.to_dict()}
+
+    async def giveaway_enter(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        giveaway = await self.app[GIVEAWAYS].enter(payload.get("giveaway_id"), user, conn.stream_id)
+        return {"giveaway": giveaway.to_dict()}
 
 
 async def vendor_file(request: web.Request) -> web.FileResponse:

@@ -60,6 +60,10 @@ class PresenceService:
     async def count(self, stream_id: str) -> int:
         return await self._store.presence_count(stream_id)
 
+    async def users(self, stream_id: str) -> list[str]:
+        """Signed-in usernames connected to the stream now (every process)."""
+        return await self._store.present_users(stream_id)
+
     async def suggest(self, stream_id: str, asker: str, prefix: object) -> list[str]:
         """Usernames starting with `prefix`: people in the stream first, then others."""
         if not isinstance(prefix, str) or (match := PREFIX_RE.fullmatch(prefix)) is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 
 def utc_now() -> datetime:
@@ -27,3 +29,17 @@ def parse_time(text: str) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{text!r} is out of range in UTC") from None
+
+
+def now_ms() -> int:
+    """The server's clock in epoch milliseconds: the only judge of v2 deadlines."""
+    return time.time_ns() // 1_000_000
+
+
+def from_ms(moment_ms: int) -> datetime:
+    return datetime.fromtimestamp(moment_ms / 1000, UTC)
+
+
+def ends_at(moment_ms: int) -> dict[str, Any]:
+    """A v2 deadline as both protocol fields: `ends_at` (ISO) and `ends_at_ms`."""
+    return {"ends_at": format_time(from_ms(moment_ms)), "ends_at_ms": moment_ms}

@@ -1,4 +1,4 @@
-// The home page: sign in or register, then create a show and open its studio.
+// The home page: sign in or register, create a show, and (for hosts) their shows.
 
 import { api, currentUser, signIn, signOut } from "/static/js/api.js";
 import { $, authForm, h, setText } from "/static/js/ui.js";
@@ -10,9 +10,12 @@ function render() {
   $("#account").replaceChildren(
     ...(me
       ? [h("span", { class: "muted" }, "Signed in as ", h("strong", {}, `@${me.username}`)),
+         h("a", { class: "btn btn-small", href: "/me/orders" }, "My orders"),
+         h("a", { class: "btn btn-small", href: "/me/profile" }, "Profile"),
          h("button", { type: "button", class: "btn btn-small", onclick: () => { signOut(); render(); } }, "Sign out")]
       : []),
   );
+  renderShows();
 }
 $("#auth").append(authForm({
   idPrefix: "home-auth",
@@ -21,6 +24,22 @@ $("#auth").append(authForm({
     render();
   },
 }));
+// The host's show list: each show's studio and its orders & shipping page.
+async function renderShows() {
+  const me = currentUser();
+  $("#my-shows").hidden = true;
+  if (!me) return;
+  const { streams } = await api("GET", "/api/me/streams").catch(() => ({ streams: [] }));
+  $("#my-shows").hidden = !streams.length;
+  $("#show-list").replaceChildren(...streams.map((stream) => {
+    const id = encodeURIComponent(stream.id);
+    return h("li", { class: "card" },
+      h("span", {}, h("strong", {}, stream.title), h("span", { class: "muted" }, ` · ${stream.status}`)),
+      h("span", { class: "row" },
+        h("a", { class: "btn btn-small", href: `/studio/${id}` }, "Studio"),
+        h("a", { class: "btn btn-small", href: `/shows/${id}/orders` }, "Orders & shipping")));
+  }));
+}
 $("#create-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData(event.target);

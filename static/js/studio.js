@@ -4,6 +4,7 @@ import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { play, publish } from "/static/js/media.js";
+import { OutputsPanel } from "/static/js/outputs.js";
 import { Room } from "/static/js/room.js";
 import {
   $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
@@ -354,6 +355,8 @@ room
   .on("listing:updated", ({ listing }) => listings.upsert(listing))
   .on("listing:presenting", ({ listing }) => listings.upsert(listing, true));
 
+const outputs = new OutputsPanel($("#outputs"), streamId, room);
+
 // --- start-up --------------------------------------------------------------------
 
 function gate(content) {
@@ -402,6 +405,7 @@ async function ready() {
     .then((all) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   room.connect(me.token);
+  outputs.start();
   if (stream.status === "live") {
     setText($("#golive"), "Resume broadcast");
     badge.set("offline", "Live — not publishing");
@@ -420,3 +424,6 @@ window.addEventListener("beforeunload", (event) => {
   if (whip && stream?.status === "live") event.preventDefault();
 });
 load();
+
+// The link to this show's orders and shipping page.
+document.getElementById("orders-link").href = `/shows/${encodeURIComponent(streamIdFromPath())}/orders`;

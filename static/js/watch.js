@@ -3,6 +3,7 @@
 import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
+import { hlsRequested, playHls } from "/static/js/hls.js";
 import { play, publish } from "/static/js/media.js";
 import { Room } from "/static/js/room.js";
 import {
@@ -114,8 +115,15 @@ async function startPlayback() {
   }
 }
 
+// WebRTC attempts before a viewer falls back to HLS (cohosts never do: they talk live).
+const WEBRTC_ATTEMPTS_BEFORE_HLS = 2;
+
 async function playLoop(seq) {
   await stopPlayback(false);
+  if (role === "viewer" && hlsRequested()) {
+    await playBehind(seq);
+    return;
+  }
   for (let attempt = 0; attempt < 6 && seq === playSeq; attempt += 1) {
     try {
       const session = await play(streamId, me?.token);
@@ -128,7 +136,9 @@ async function playLoop(seq) {
       session.onState((state) => {
         if (state === "failed" && seq === playSeq && stream?.status === "live") {
           playback = null;
-          setTimeout(() => seq === playSeq && startPlayback(), 1500);
+          // WebRTC got through signalling but not the network: HLS goes over HTTP.
+          if (role === "viewer") playBehind(seq);
+          else setTimeout(() => seq === playSeq && startPlayback(), 1500);
         }
       });
       player.play().catch(() => {});
@@ -136,8 +146,30 @@ async function playLoop(seq) {
       return;
     } catch (error) {
       if (error.code === "stream_ended" || stream?.status === "ended") return;
+      const fallback = error.code === "capacity" || attempt + 1 >= WEBRTC_ATTEMPTS_BEFORE_HLS;
+      if (role === "viewer" && fallback) {
+        await playBehind(seq);
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
     }
+  }
+}
+
+/** HLS over plain HTTP (any cache or CDN), a few seconds behind; bids still work. */
+async function playBehind(seq) {
+  if (seq !== playSeq) return;
+  try {
+    const session = await playHls(player, streamId);
+    if (seq !== playSeq) {
+      session.stop();
+      return;
+    }
+    playback = session;
+    $("#behind-note").hidden = false;
+    updateUnmute();
+  } catch {
+    toast("The video could not start. Reload the page to try again.", "error");
   }
 }
 
@@ -146,6 +178,7 @@ async function stopPlayback(bump = true) {
   const session = playback;
   playback = null;
   player.srcObject = null;
+  $("#behind-note").hidden = true;
   await session?.stop();
 }
 

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import av
+import numpy as np
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -137,6 +139,21 @@ def solid_y4m(
     frame = b"FRAME\n" + bytes([y]) * (width * height) + bytes([u]) * chroma + bytes([v]) * chroma
     header = f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode()
     path.write_bytes(header + frame * frames)
+    return path
+
+
+def picture_y4m(path: Path, rgb: np.ndarray, frames: int = 3) -> Path:
+    """A YUV4MPEG2 file of an RGB picture (h, w, 3), for Chrome's fake camera."""
+    height, width = rgb.shape[:2]
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    planes = b"".join(
+        np.frombuffer(plane, np.uint8)
+        .reshape(-1, plane.line_size)[: plane.height, : plane.width]
+        .tobytes()
+        for plane in frame.planes
+    )
+    header = f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + (b"FRAME\n" + planes) * frames)
     return path
 
 

@@ -118,11 +118,12 @@ class Cluster:
             stop(node.process)
 
 
-def start_cluster(count: int, redis_url: str, data_dir: Path, **settings: str) -> Cluster:
+def start_cluster(count: int, redis_url: str | None, data_dir: Path, **settings: str) -> Cluster:
+    """`count` processes; one process may run without Redis (`redis_url` None)."""
     secret = "cluster-test-secret-key-0123456789"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("COSTREAM_")},
-        "COSTREAM_REDIS_URL": redis_url,
+        **({"COSTREAM_REDIS_URL": redis_url} if redis_url else {}),
         "COSTREAM_DATA_DIR": str(data_dir),
         "COSTREAM_SECRET_KEY": secret,
         **{f"COSTREAM_{k.upper()}": v for k, v in settings.items()},

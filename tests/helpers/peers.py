@@ -40,13 +40,19 @@ class ColorTrack(VideoStreamTrack):
         self.width, self.height = width, height
         self.sending = asyncio.Event()  # clear it to stall the camera
         self.sending.set()
+        self.picture: np.ndarray | None = None  # (height, width, 3) RGB shown instead
 
     async def recv(self) -> av.VideoFrame:
         await self.sending.wait()
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        for plane, value in zip(frame.planes, self.color, strict=True):
-            plane.update(bytes([value]) * plane.buffer_size)
+        if self.picture is not None:  # an RGB image instead of the colour
+            frame = av.VideoFrame.from_ndarray(self.picture, format="rgb24").reformat(
+                format="yuv420p"
+            )
+        else:
+            frame = av.VideoFrame(self.width, self.height, "yuv420p")
+            for plane, value in zip(frame.planes, self.color, strict=True):
+                plane.update(bytes([value]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         return frame
 
@@ -156,15 +162,7 @@ class Viewer:
         letterbox bars.
         """
         assert self.frame is not None
-        rgb = self.frame.to_ndarray(format="rgb24").astype(np.float32)
-        height, width = rgb.shape[:2]
-        rows = slice(height * 2 // 5, height * 3 // 5)
-
-        def centre(x: int) -> tuple[float, ...]:
-            patch = rgb[rows, x - width // 16 : x + width // 16]
-            return tuple(patch.reshape(-1, 3).mean(axis=0))
-
-        return centre(width // 4), centre(width * 3 // 4)
+        return halves(self.frame)
 
     def tones(self, frequencies: list[float]) -> dict[float, float]:
         """Relative strength of each frequency in the last second of audio."""
@@ -179,6 +177,23 @@ class Viewer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def centre_colour(
+    frame: av.VideoFrame, x: float, y: float, radius: tuple[float, float] = (1 / 16, 1 / 10)
+) -> tuple[float, ...]:
+    """Mean RGB of a patch centred at (x, y); position and radius are fractions of the picture."""
+    rgb = frame.to_ndarray(format="rgb24").astype(np.float32)
+    height, width = rgb.shape[:2]
+    cx, cy = int(width * x), int(height * y)
+    dx, dy = max(1, int(width * radius[0])), max(1, int(height * radius[1]))
+    patch = rgb[cy - dy : cy + dy, cx - dx : cx + dx]
+    return tuple(patch.reshape(-1, 3).mean(axis=0))
+
+
+def halves(frame: av.VideoFrame) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean RGB at the centres of a picture's left and right halves."""
+    return centre_colour(frame, 0.25, 0.5), centre_colour(frame, 0.75, 0.5)
 
 
 def looks(rgb: tuple[float, ...], color: str) -> bool:

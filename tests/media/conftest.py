@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -42,13 +44,53 @@ class Show:
 
     async def on_stage(self) -> tuple[Publisher, HttpSignal, Viewer]:
         """Host red (440 Hz) and seated cohost bob blue (880 Hz); a viewer sees red|blue."""
-        bob_token, _ = await self.api.register("bob")
-        await self.seat("bob")
         await self.publish(self.host_token, RED, 440)
-        bob, bob_signal = await self.publish(bob_token, BLUE, 880)
+        bob, bob_signal = await self.on_stage_cohost()
         viewer = await self.watch()
         await viewer.wait_for(showing(viewer, "red", "blue"))
         return bob, bob_signal, viewer
+
+    async def first_frame(self, seat: str, timeout: float = 15.0) -> float:
+        """Wait until the room has a picture from `seat`; returns time.monotonic() then."""
+        async with asyncio.timeout(timeout):
+            while seat not in self.room.layout:
+                await asyncio.sleep(0.02)
+        return time.monotonic()
+
+    async def on_stage_cohost(self) -> tuple[Publisher, HttpSignal]:
+        """Seat cohost bob and publish blue (880 Hz) from him."""
+        bob_token, _ = await self.api.register("bob")
+        await self.seat("bob")
+        return await self.publish(bob_token, BLUE, 880)
+
+    async def record(self, with_cohost: bool = True) -> tuple[float, dict]:
+        """Host red, then cohost blue for at least as long again, then the end.
+
+        Needs a server that records; returns (the show's seconds, its recording).
+        """
+        started = time.monotonic()
+        await self.publish(self.host_token, RED, 440)
+        recorder = self.server.app[MEDIA].output(self.stream_id, "recording")
+        assert recorder is not None
+        if with_cohost:
+            await self.on_stage_cohost()
+            viewer = await self.watch()
+            await viewer.wait_for(showing(viewer, "red", "blue"), timeout=20)
+            # The show's length, not a synchronisation: red|blue must fill its middle.
+            await asyncio.sleep(time.monotonic() - started + 1)
+        else:
+            async with asyncio.timeout(15):  # a second of media written
+                while recorder.packets_written < 60:
+                    await asyncio.sleep(0.05)
+        assert recorder.status == "live"
+        await self.api.end(self.host_token, self.stream_id)
+        ended = time.monotonic()
+        assert await asyncio.to_thread(recorder.join, 15)  # its thread finished the file
+        status, recording = await self.api.request(
+            "GET", f"/api/streams/{self.stream_id}/recording"
+        )
+        assert status == 200, recording
+        return ended - started, recording
 
     async def seat(self, username: str) -> None:
         """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""

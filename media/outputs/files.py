@@ -1,0 +1,67 @@
+"""File outputs: the HLS ladder of segments and the MP4 recording."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import av
+
+from media.outputs.sink import MuxSink
+
+PLAYLIST = "index.m3u8"
+# Segments a live playlist lists (each at most one keyframe interval long).
+HLS_LIST_SIZE = 8
+
+
+class HlsSink(MuxSink):
+    """A sliding HLS playlist; a segment ends at every keyframe of the encode.
+
+    `hls_time` is only a minimum: the muxer cuts at the first keyframe past
+    it, so a tiny value cuts at each keyframe and no segment is longer than
+    the encoder's keyframe interval. Segment names carry a per-run prefix:
+    they are cached as immutable, so a name is never reused for new content.
+    """
+
+    label = "hls"
+
+    def __init__(self, directory: Path, width: int, height: int, fps: int) -> None:
+        self.directory = directory
+        self.run = secrets.token_hex(4)
+        super().__init__(width, height, fps)
+
+    def open_container(self) -> av.container.OutputContainer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for old in self.directory.glob("*.ts"):  # an earlier run of this stream
+            old.unlink(missing_ok=True)
+        return av.open(
+            str(self.directory / PLAYLIST),
+            "w",
+            format="hls",
+            options={
+                "hls_time": "0.1",
+                "hls_list_size": str(HLS_LIST_SIZE),
+                "hls_flags": "delete_segments+independent_segments+temp_file",
+                "hls_segment_filename": str(self.directory / f"{self.run}-%d.ts"),
+            },
+        )
+
+
+class RecordingSink(MuxSink):
+    """Fragmented MP4 (a fragment per keyframe), so a crash leaves a playable file."""
+
+    label = "recording"
+
+    def __init__(self, directory: Path, width: int, height: int, fps: int) -> None:
+        self.path = directory / f"{int(time.time() * 1000)}.mp4"
+        super().__init__(width, height, fps)
+
+    def open_container(self) -> av.container.OutputContainer:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return av.open(
+            str(self.path),
+            "w",
+            format="mp4",
+            options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+        )

@@ -1,0 +1,1 @@
+"""Generated documents (shipping labels as PDF and CSV)."""

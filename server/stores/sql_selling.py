@@ -1,0 +1,459 @@
+"""SQLite storage of the selling formats: sales with limits and codes, flash sales,
+the stage, auctions and giveaways.
+
+Every rule that concurrency could break is judged inside one `BEGIN IMMEDIATE`
+transaction, which serialises this process's coroutines (the Database lock) and
+every other process sharing the file (SQLite's write lock). A judge that refuses
+raises, the transaction rolls back, and nothing has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+import aiosqlite
+
+from server.domain.auctions import Auction, AuctionStatus, BidOutcome, Closing
+from server.domain.codes import DiscountCode
+from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
+from server.domain.errors import conflict, forbidden
+from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
+from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
+
+_AUCTION_COLUMNS = (
+    "seq, listing_id, stream_id, status, start_cents, increment_cents, high_bid_cents, "
+    "high_bidder, high_max_cents, ends_at_ms, sudden_death, bid_count, order_id"
+)
+_GIVEAWAY_SELECT = (
+    "SELECT g.id, g.stream_id, g.title, g.status, g.ends_at_ms, g.eligibility, g.seed, "
+    "g.commitment, g.winner, (SELECT COUNT(*) FROM giveaway_entrants e "
+    "WHERE e.giveaway_id = g.id) AS entrant_count FROM giveaways g"
+)
+
+
+def _auction(row: sqlite3.Row) -> Auction:
+    return Auction(
+        seq=row["seq"],
+        listing_id=row["listing_id"],
+        stream_id=row["stream_id"],
+        status=cast(AuctionStatus, row["status"]),
+        start_cents=row["start_cents"],
+        increment_cents=row["increment_cents"],
+        high_bid_cents=row["high_bid_cents"],
+        high_bidder=row["high_bidder"],
+        high_max_cents=row["high_max_cents"],
+        ends_at_ms=row["ends_at_ms"],
+        sudden_death=bool(row["sudden_death"]),
+        bid_count=row["bid_count"],
+        order_id=row["order_id"],
+    )
+
+
+def _code(row: sqlite3.Row) -> DiscountCode:
+    return DiscountCode(
+        stream_id=row["stream_id"],
+        code=row["code"],
+        percent_off=row["percent_off"],
+        amount_off_cents=row["amount_off_cents"],
+        max_uses=row["max_uses"],
+        per_buyer=row["per_buyer"],
+        listing_ids=None if row["listing_ids"] is None else tuple(json.loads(row["listing_ids"])),
+        uses=row["uses"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _giveaway(row: sqlite3.Row) -> Giveaway:
+    return Giveaway(
+        id=row["id"],
+        stream_id=row["stream_id"],
+        title=row["title"],
+        status=cast(GiveawayStatus, row["status"]),
+        ends_at_ms=row["ends_at_ms"],
+        eligibility=cast(Eligibility, row["eligibility"]),
+        seed=row["seed"],
+        commitment=row["commitment"],
+        winner=row["winner"],
+        entrant_count=row["entrant_count"],
+    )
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
+    async with conn.execute(sql, params) as cursor:
+        return cast(sqlite3.Row | None, await cursor.fetchone())
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    row = await _one(conn, sql, params)
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
+async def _listing_in(conn: aiosqlite.Connection, listing_id: str) -> Listing:
+    row = await _one(conn, f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,))
+    assert row is not None  # listings are never deleted
+    return listing_from_row(row)
+
+
+class SellingStore:
+    """The selling formats' tables, on the server's Database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- buy-now: limits, caps, codes, flash prices --------------------------------------
+
+    async def sell(
+        self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
+    ) -> tuple[Listing, Order]:
+        async with self._db.transaction() as conn:
+            listing = await _listing_in(conn, listing_id)
+            stream = await _one(
+                conn, "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
+            )
+            assert stream is not None
+            code_row = None
+            if code is not None:
+                code_row = await _one(
+                    conn,
+                    "SELECT * FROM discount_codes WHERE stream_id = ? AND code = ?",
+                    (listing.stream_id, code),
+                )
+            facts = SaleFacts(
+                listing=listing,
+                stream_status=stream["status"],
+                seller=stream["host"],
+                bought_by_buyer=await _scalar(
+                    conn,
+                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
+                    (listing.id, buyer),
+                ),
+                sold_today=await _scalar(
+                    conn,
+                    # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
+                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
+                    "AND substr(created_at, 1, 10) = strftime('%Y-%m-%d', 'now')",
+                    (listing.id,),
+                ),
+                code=None if code_row is None else _code(code_row),
+                code_used_by_buyer=await _scalar(
+                    conn,
+                    "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND discount_code = ? "
+                    "AND buyer = ?",
+                    (listing.stream_id, code, buyer),
+                )
+                if code_row is not None
+                else 0,
+            )
+            order = judge(facts)
+            if dry_run:  # a quote: the same judgement, nothing written
+                return listing, order
+            await conn.execute(
+                "UPDATE listings SET remaining = remaining - ?, "
+                "status = CASE WHEN remaining = ? THEN 'sold_out' ELSE status END WHERE id = ?",
+                (order.quantity, order.quantity, listing.id),
+            )
+            if order.discount_code is not None:
+                await conn.execute(
+                    "UPDATE discount_codes SET uses = uses + 1 WHERE stream_id = ? AND code = ?",
+                    (listing.stream_id, order.discount_code),
+                )
+            await insert_order(conn, order)
+            return await _listing_in(conn, listing.id), order
+
+    async def compare_at_backed(
+        self, seller: str, sku: str, compare_at_cents: int, since: datetime
+    ) -> bool:
+        row = await self._db.fetchone(
+            "SELECT 1 FROM orders o JOIN listings l ON l.id = o.listing_id "
+            "WHERE o.seller = ? AND l.sku = ? AND o.unit_price_cents >= ? AND o.created_at >= ? "
+            "LIMIT 1",
+            (seller, sku, compare_at_cents, since.isoformat()),
+        )
+        return row is not None
+
+    async def take_stage(self, stream_id: str, listing_id: str, at_ms: int, min_ms: int) -> bool:
+        async with self._db.transaction() as conn:
+            row = await _one(conn, "SELECT * FROM stages WHERE stream_id = ?", (stream_id,))
+            if row is not None and row["listing_id"] == listing_id:
+                return True  # already on stage: it keeps its time
+            if row is not None and at_ms - row["presented_at_ms"] < min_ms:
+                return False
+            await conn.execute(
+                "INSERT OR REPLACE INTO stages (stream_id, listing_id, presented_at_ms) "
+                "VALUES (?, ?, ?)",
+                (stream_id, listing_id, at_ms),
+            )
+            return True
+
+    async def set_flash(self, listing_id: str, price_cents: int, ends_at_ms: int) -> Listing:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE listings SET flash_price_cents = ?, flash_ends_at_ms = ? WHERE id = ?",
+                (price_cents, ends_at_ms, listing_id),
+            )
+            return await _listing_in(conn, listing_id)
+
+    async def end_due_flashes(self, at_ms: int) -> list[Listing]:
+        ended: list[Listing] = []
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id FROM listings WHERE flash_ends_at_ms <= ?", (at_ms,)
+            ) as cursor:
+                due = [row["id"] for row in await cursor.fetchall()]
+            for listing_id in due:
+                await conn.execute(
+                    "UPDATE listings SET flash_price_cents = NULL, flash_ends_at_ms = NULL "
+                    "WHERE id = ?",
+                    (listing_id,),
+                )
+                ended.append(await _listing_in(conn, listing_id))
+        return ended
+
+    # -- codes ---------------------------------------------------------------------------
+
+    async def insert_code(self, code: DiscountCode) -> bool:
+        try:
+            await self._db.execute(
+                "INSERT INTO discount_codes (stream_id, code, percent_off, amount_off_cents, "
+                "max_uses, per_buyer, listing_ids, uses, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                (
+                    code.stream_id,
+                    code.code,
+                    code.percent_off,
+                    code.amount_off_cents,
+                    code.max_uses,
+                    code.per_buyer,
+                    None if code.listing_ids is None else json.dumps(list(code.listing_ids)),
+                    code.created_at.isoformat(),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    async def stream_codes(self, stream_id: str) -> list[DiscountCode]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM discount_codes WHERE stream_id = ? ORDER BY created_at, code",
+            (stream_id,),
+        )
+        return [_code(row) for row in rows]
+
+    async def stream_listing_ids(self, stream_id: str) -> set[str]:
+        rows = await self._db.fetchall("SELECT id FROM listings WHERE stream_id = ?", (stream_id,))
+        return {row["id"] for row in rows}
+
+    # -- auctions ------------------------------------------------------------------------
+
+    async def start_auction(self, auction: Auction) -> Auction | None:
+        async with self._db.transaction() as conn:
+            try:
+                cursor = await conn.execute(
+                    "INSERT INTO auctions (listing_id, stream_id, status, start_cents, "
+                    "increment_cents, ends_at_ms, sudden_death, bid_count, started_at_ms) "
+                    "VALUES (?, ?, 'running', ?, ?, ?, ?, 0, "
+                    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                    (
+                        auction.listing_id,
+                        auction.stream_id,
+                        auction.start_cents,
+                        auction.increment_cents,
+                        auction.ends_at_ms,
+                        auction.sudden_death,
+                    ),
+                )
+            except sqlite3.IntegrityError:  # auctions_one_running: the stream has one
+                return None
+            row = await _one(
+                conn, f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE seq = ?", (cursor.lastrowid,)
+            )
+            assert row is not None
+            return _auction(row)
+
+    async def bid(
+        self, listing_id: str, judge: Callable[[Auction | None], BidOutcome]
+    ) -> BidOutcome:
+        async with self._db.transaction() as conn:
+            row = await _one(
+                conn,
+                f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE listing_id = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (listing_id,),
+            )
+            outcome = judge(None if row is None else _auction(row))
+            after = outcome.auction
+            await conn.execute(
+                "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
+                "ends_at_ms = ?, bid_count = ? WHERE seq = ?",
+                (
+                    after.high_bid_cents,
+                    after.high_bidder,
+                    after.high_max_cents,
+                    after.ends_at_ms,
+                    after.bid_count,
+                    after.seq,
+                ),
+            )
+            await conn.execute(
+                "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (after.seq, outcome.bidder, outcome.amount_cents, outcome.max_cents, outcome.at_ms),
+            )
+            return outcome
+
+    async def latest_auction(self, listing_id: str) -> Auction | None:
+        row = await self._db.fetchone(
+            f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE listing_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (listing_id,),
+        )
+        return None if row is None else _auction(row)
+
+    async def running_auction(self, stream_id: str) -> Auction | None:
+        row = await self._db.fetchone(
+            f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE stream_id = ? AND status = 'running'",
+            (stream_id,),
+        )
+        return None if row is None else _auction(row)
+
+    async def due_auctions(self, at_ms: int) -> list[Auction]:
+        rows = await self._db.fetchall(
+            f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE status = 'running' AND ends_at_ms <= ?",
+            (at_ms,),
+        )
+        return [_auction(row) for row in rows]
+
+    async def close_auction(
+        self, seq: int, at_ms: int, make_order: Callable[[Auction, Listing], Order]
+    ) -> Closing | None:
+        async with self._db.transaction() as conn:
+            row = await _one(
+                conn,
+                f"SELECT {_AUCTION_COLUMNS} FROM auctions "
+                "WHERE seq = ? AND status = 'running' AND ends_at_ms <= ?",
+                (seq, at_ms),
+            )
+            if row is None:  # closed by another process, or a bid extended it
+                return None
+            auction = _auction(row)
+            listing = await _listing_in(conn, auction.listing_id)
+            order = None
+            if auction.high_bidder is not None:
+                order = make_order(auction, listing)
+                await insert_order(conn, order)
+                await conn.execute(
+                    "UPDATE listings SET remaining = 0, status = 'sold_out' WHERE id = ?",
+                    (listing.id,),
+                )
+                listing = await _listing_in(conn, listing.id)
+            status = "unsold" if order is None else "sold"
+            await conn.execute(
+                "UPDATE auctions SET status = ?, order_id = ? WHERE seq = ?",
+                (status, None if order is None else order.id, seq),
+            )
+            closed = replace(auction, status=status, order_id=None if order is None else order.id)
+            return Closing(closed, listing, order)
+
+    # -- giveaways -----------------------------------------------------------------------
+
+    async def insert_giveaway(self, giveaway: Giveaway) -> bool:
+        try:
+            await self._db.execute(
+                "INSERT INTO giveaways (id, stream_id, title, status, ends_at_ms, eligibility, "
+                "seed, commitment, created_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, "
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                (
+                    giveaway.id,
+                    giveaway.stream_id,
+                    giveaway.title,
+                    giveaway.ends_at_ms,
+                    giveaway.eligibility,
+                    giveaway.seed,
+                    giveaway.commitment,
+                ),
+            )
+        except sqlite3.IntegrityError:  # giveaways_one_open
+            return False
+        return True
+
+    async def get_giveaway(self, giveaway_id: str) -> Giveaway | None:
+        row = await self._db.fetchone(f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
+        return None if row is None else _giveaway(row)
+
+    async def open_giveaway(self, stream_id: str) -> Giveaway | None:
+        row = await self._db.fetchone(
+            f"{_GIVEAWAY_SELECT} WHERE g.stream_id = ? AND g.status = 'open'", (stream_id,)
+        )
+        return None if row is None else _giveaway(row)
+
+    async def enter_giveaway(
+        self, giveaway_id: str, username: str, at_ms: int, buyers_only: bool
+    ) -> tuple[Giveaway, bool]:
+        async with self._db.transaction() as conn:
+            row = await _one(conn, f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
+            assert row is not None
+            giveaway = _giveaway(row)
+            if giveaway.status != "open" or at_ms >= giveaway.ends_at_ms:
+                raise conflict("giveaway_closed", "this giveaway is closed")
+            if buyers_only and not await _scalar(
+                conn,
+                "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND buyer = ? "
+                "AND giveaway_id IS NULL",
+                (giveaway.stream_id, username),
+            ):
+                raise forbidden("only buyers in this stream may enter", "not_eligible")
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO giveaway_entrants (giveaway_id, username) VALUES (?, ?)",
+                (giveaway_id, username),
+            )
+            added = cursor.rowcount == 1
+            row = await _one(conn, f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
+            assert row is not None
+            return _giveaway(row), added
+
+    async def entrants(self, giveaway_id: str) -> list[str]:
+        rows = await self._db.fetchall(
+            "SELECT username FROM giveaway_entrants WHERE giveaway_id = ?", (giveaway_id,)
+        )
+        return [row["username"] for row in rows]
+
+    async def due_giveaways(self, at_ms: int) -> list[Giveaway]:
+        rows = await self._db.fetchall(
+            f"{_GIVEAWAY_SELECT} WHERE g.status = 'open' AND g.ends_at_ms <= ?", (at_ms,)
+        )
+        return [_giveaway(row) for row in rows]
+
+    async def finish_giveaway(
+        self, giveaway_id: str, at_ms: int, winner: str | None, order: Order | None
+    ) -> Giveaway | None:
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE giveaways SET status = 'drawn', winner = ?, order_id = ? "
+                "WHERE id = ? AND status = 'open' AND ends_at_ms <= ?",
+                (winner, None if order is None else order.id, giveaway_id, at_ms),
+            )
+            if cursor.rowcount != 1:
+                return None
+            if order is not None:
+                await insert_order(conn, order)
+            row = await _one(conn, f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
+            assert row is not None
+            return _giveaway(row)
+
+    # -- the selling clock ---------------------------------------------------------------
+
+    async def next_deadline_ms(self) -> int | None:
+        """The earliest pending deadline: an auction's end, a draw, a flash sale's end."""
+        row = await self._db.fetchone(
+            "SELECT MIN(t) FROM ("
+            "SELECT MIN(ends_at_ms) AS t FROM auctions WHERE status = 'running' "
+            "UNION ALL SELECT MIN(ends_at_ms) FROM giveaways WHERE status = 'open' "
+            "UNION ALL SELECT MIN(flash_ends_at_ms) FROM listings "
+            "WHERE flash_ends_at_ms IS NOT NULL)",
+        )
+        return None if row is None or row[0] is None else int(row[0])

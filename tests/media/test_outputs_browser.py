@@ -1,0 +1,122 @@
+"""Chromium on the outputs: the watch page on HLS (?mode=hls), the replay page."""
+
+from __future__ import annotations
+
+import pytest
+
+from media.engine import PLAY
+from server.keys import MEDIA
+from tests.conftest import ServerFactory
+from tests.helpers.browser import (
+    chromium,
+    frames_advance,
+    picture_y4m,
+    screenshot,
+    wait_for_halves,
+)
+from tests.helpers.cluster import free_port
+from tests.helpers.outputs import qr_picture
+from tests.helpers.peers import RED
+from tests.helpers.server import RunningServer, add_user
+from tests.media.conftest import Show
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def server(server_factory: ServerFactory) -> RunningServer:
+    """Shows of this module are recorded (for the replay page)."""
+    return await server_factory(record=True)
+
+
+async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
+    show: Show, tmp_path
+) -> None:
+    await show.publish(show.host_token, RED, 440)
+    await show.on_stage_cohost()
+    carol = await add_user(show.server, "carol")
+    async with chromium(show.server.url, tmp_path / "carol", viewport=(390, 844)) as person:
+        await person.sign_in_as(carol, "carol")
+        page = await person.open(f"/watch/{show.stream_id}?mode=hls")
+        await page.wait_for_selector("#behind-note", state="visible", timeout=20000)
+        assert await frames_advance(page, "#player", timeout=30) == 1280
+        await wait_for_halves(page, "#player", "red", "blue")
+        engine = show.server.app[MEDIA]
+        assert not [s for s in engine.sessions.values() if s.kind == PLAY]  # no WebRTC
+        assert "behind live" in await page.text_content("#behind-note")
+
+        status, body = await show.api.request(
+            "POST",
+            f"/api/streams/{show.stream_id}/listings",
+            token=show.host_token,
+            json={"title": "Denim jacket", "price_cents": 3900, "quantity": 2},
+        )
+        assert status == 201, body
+        card = f"#listings .listing[data-id='{body['listing']['id']}']"
+        await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector(f"{card} >> text=1 left")
+        await screenshot(page, "outputs-watch-hls-phone")
+        assert not person.errors, person.errors
+
+
+async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
+    show: Show, tmp_path
+) -> None:
+    _, recording = await show.record()
+    async with chromium(show.server.url, tmp_path / "replayer", viewport=(390, 844)) as person:
+        page = await person.open(f"/replay/{show.stream_id}")
+        ranges: list[int] = []
+        page.on("response", lambda r: r.url.endswith(".mp4") and ranges.append(r.status))
+        await page.wait_for_function(
+            "document.querySelector('#player').readyState >= 1", timeout=20000
+        )
+        duration = await page.evaluate("document.querySelector('#player').duration")
+        assert abs(duration - recording["duration_s"]) <= 0.5
+        target = duration / 2
+        await page.evaluate(
+            """(t) => new Promise((resolve) => {
+                const video = document.querySelector('#player');
+                video.addEventListener('seeked', resolve, { once: true });
+                video.currentTime = t;
+            })""",
+            target,
+        )
+        await wait_for_halves(page, "#player", "red", "blue")
+        position = await page.evaluate("document.querySelector('#player').currentTime")
+        assert abs(position - target) < 0.5
+        assert 206 in ranges, ranges  # the browser fetched byte ranges, not the whole file
+        await screenshot(page, "outputs-replay-phone")
+        assert not person.errors, person.errors
+
+
+async def test_the_studio_warns_of_a_qr_code_and_shows_destination_status(
+    server, api, tmp_path
+) -> None:
+    token = await add_user(server, "hostess")
+    stream = await api.create_stream(token, title="Thrift haul")
+    camera = picture_y4m(tmp_path / "qr.y4m", qr_picture("https://pay.example/x", (640, 480), 300))
+    async with chromium(server.url, tmp_path / "host", camera, viewport=(390, 844)) as host:
+        await host.sign_in_as(token, "hostess")
+        studio = await host.open(f"/studio/{stream['id']}")
+        await studio.click("#golive")
+        await studio.wait_for_function(
+            "document.querySelector('#status').textContent === 'LIVE'", timeout=20000
+        )
+        await studio.wait_for_selector("#qr-warning", state="visible", timeout=15000)
+        assert "QR code" in await studio.text_content("#qr-warning")
+
+        await studio.fill("#destination-url", f"rtmp://127.0.0.1:{free_port()}/live/key123")
+        await studio.click("#outputs button[type=submit]")
+        row = "#destinations .destination"
+        await studio.wait_for_selector(
+            f"{row}[data-status='failed'], {row}[data-status='retrying']"
+        )
+        assert "key123" not in await studio.text_content("#destinations")  # the key stays hidden
+
+        await studio.select_option("#layout-select", "portrait")
+        await studio.wait_for_function(
+            "document.querySelector('#program').videoHeight === 1280", timeout=20000
+        )
+        await studio.locator("#outputs").scroll_into_view_if_needed()
+        await screenshot(studio, "outputs-studio-phone")
+        assert not host.errors, host.errors

@@ -1,0 +1,85 @@
+"""One auction, two `costream serve` processes on one Redis and one database: every
+bid is ordered exactly once whichever process it reaches, and one process closes it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.api import Api
+from tests.helpers.cluster import Cluster, Redis, start_cluster
+from tests.helpers.sio import Connect
+from tests.realtime.test_cluster import People, live_stream
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    data_dir = tmp_path_factory.mktemp("selling-cluster") / "data"
+    running = start_cluster(2, redis_server.url, data_dir, auction_snipe_seconds="1")
+    yield running
+    running.stop()
+
+
+async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect: Connect) -> None:
+    people = People(cluster)
+    one, two = (node.url for node in cluster.nodes)
+    stream_id, _, host_token = await live_stream(cluster, people)
+    (bob_name, bob_token), (carol_name, carol_token) = people.add("bob"), people.add("carol")
+    async with Api(one) as api:
+        status, body = await api.request(
+            "POST",
+            f"/api/streams/{stream_id}/listings",
+            token=host_token,
+            json={
+                "title": "Rare card",
+                "price_cents": 500,
+                "format": "auction",
+                "auction_seconds": 5,
+            },
+        )
+        assert status == 201, body
+        listing_id = body["listing"]["id"]
+        bob = await connect(two, bob_token, "bob@2")
+        carol = await connect(one, carol_token, "carol@1")
+        for client in (bob, carol):
+            await client.ok("join", {"stream_id": stream_id})
+        status, body = await api.request(
+            "POST", f"/api/listings/{listing_id}/auction/start", token=host_token
+        )
+        assert status == 200, body
+        assert (await bob.next("auction:started"))["auction"]["status"] == "running"
+
+        accepted = 0
+        amount = 500
+        for _ in range(8):  # equal bids at once through both processes
+            acks = await asyncio.gather(
+                *(
+                    client.call("auction:bid", {"listing_id": listing_id, "amount_cents": amount})
+                    for client in (bob, carol)
+                )
+            )
+            assert sorted(ack["ok"] for ack in acks) == [False, True], acks
+            accepted += 1
+            amount += 100
+        ended = [await client.next("auction:ended", timeout=20) for client in (bob, carol)]
+        assert ended[0] == ended[1]
+        auction = ended[0]["auction"]
+        assert (auction["status"], auction["bid_count"], auction["high_bid_cents"]) == (
+            "sold",
+            accepted,
+            amount - 100,
+        )
+        for client in (bob, carol):
+            await client.barrier()
+            assert len(client.seen("auction:ended")) == 1  # closed by exactly one process
+    with sqlite3.connect(cluster.data_dir / "costream.sqlite3") as db:
+        rows = db.execute(
+            "SELECT buyer, total_cents FROM orders WHERE listing_id = ?", (listing_id,)
+        ).fetchall()
+    assert rows == [(auction["high_bidder"], amount - 100)]
+    assert auction["high_bidder"] in (bob_name, carol_name)
