@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.domain.commerce import Listing
-from server.store import _LISTING_COLUMNS, Database, _listing
+from server.store import LISTING_COLUMNS, Database, listing_from_row
 
 
 class SqlListingPages:
@@ -23,17 +23,17 @@ class SqlListingPages:
         """Up to `limit` listings created after `after_seq`, oldest first; and whether
         more follow."""
         rows = await self._db.fetchall(
-            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE stream_id = ? AND seq > ? "
+            f"SELECT {LISTING_COLUMNS} FROM listings WHERE stream_id = ? AND seq > ? "
             "ORDER BY seq LIMIT ?",
             (stream_id, after_seq, limit + 1),
         )
-        return [_listing(row) for row in rows[:limit]], len(rows) > limit
+        return [listing_from_row(row) for row in rows[:limit]], len(rows) > limit
 
     async def newest(self, stream_id: str, limit: int) -> tuple[list[Listing], bool]:
         """The newest `limit` listings, oldest first; and whether older ones exist."""
         rows = await self._db.fetchall(
-            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE stream_id = ? "
+            f"SELECT {LISTING_COLUMNS} FROM listings WHERE stream_id = ? "
             "ORDER BY seq DESC LIMIT ?",
             (stream_id, limit + 1),
         )
-        return [_listing(row) for row in reversed(rows[:limit])], len(rows) > limit
+        return [listing_from_row(row) for row in reversed(rows[:limit])], len(rows) > limit
