@@ -113,7 +113,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--profile-out", type=Path)
     args = parser.parse_args()
-    settings = Settings(port=args.port, data_dir=args.data_dir, ice_host_addresses=("127.0.0.1",))
+    # Every bench viewer comes from 127.0.0.1: lift the per-address and per-stream caps.
+    settings = Settings(
+        port=args.port,
+        data_dir=args.data_dir,
+        ice_host_addresses=("127.0.0.1",),
+        max_sessions_per_address=10_000,
+        max_sessions_per_stream=10_000,
+        max_media_sessions=10_000,
+    )
     app = create_app(settings)
     add_bench_routes(app, args.profile_out)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, handle_signals=True)

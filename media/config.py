@@ -31,3 +31,6 @@ class MediaConfig:
     ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
     # Address announced in place of the gathered one (1:1 NAT / public IP).
     ice_public_address: str | None = None
+    # A session whose peer connection is not connected this long after the answer is
+    # closed (an offer without usable candidates would otherwise linger forever).
+    connect_timeout: float = 15.0

@@ -46,6 +46,8 @@ class MediaSession:
     seat: str | None  # the publishing seat, or the listener's seat (None: viewer)
     owner: str | None
     pc: RTCPeerConnection
+    # Who opened it when anonymous (the client address): session caps count by it.
+    client: str | None = None
     answer: str = ""
     id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -67,6 +69,20 @@ def check_offer(offer: str) -> None:
         raise MediaError("invalid_sdp", "the offer has no audio or video")
 
 
+async def _stop_transports(pc: RTCPeerConnection) -> None:
+    """What RTCPeerConnection.close() stops, for a peer whose close() failed on a
+    transceiver without transport: free every DTLS/ICE transport (and UDP socket) that
+    does exist."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is not None:
+            for transport in (dtls, dtls.transport):
+                try:
+                    await transport.stop()
+                except Exception:
+                    logger.debug("stopping a transport failed", exc_info=True)
+
+
 class MediaEngine:
     """Owns every room and session of this process."""
 
@@ -79,6 +95,7 @@ class MediaEngine:
         self._publishing: dict[tuple[str, str], MediaSession] = {}
         self.seat_listener: SeatListener | None = None
         self._notices: set[asyncio.Task[None]] = set()
+        self._expiring: set[asyncio.Task[bool]] = set()
         self._choices: dict[str, StreamChoices] = {}
         # Called on the loop when a stream's picture shows a QR code (stream_id, payload).
         self.on_qr_code: Callable[[str, str], None] | None = None
@@ -163,6 +180,7 @@ class MediaEngine:
         offer: str,
         owner: str | None = None,
         title: str | None = None,
+        client: str | None = None,
     ) -> MediaSession:
         """Accept a WHIP offer for `seat`; a previous session of the seat is replaced.
 
@@ -171,7 +189,7 @@ class MediaEngine:
         """
         check_offer(offer)
         room = self.room(stream_id, title)
-        session = self._new_session(stream_id, PUBLISH, seat, owner)
+        session = self._new_session(stream_id, PUBLISH, seat, owner, client)
         publisher = Publisher(seat)
         session.pc.on("track", publisher.attach)
         session.cleanup.append(lambda: room.remove_publisher(publisher))
@@ -195,6 +213,7 @@ class MediaEngine:
         title: str | None = None,
         upstream: Callable[[], Upstream] | None = None,
         audio_only: bool = False,
+        client: str | None = None,
     ) -> MediaSession:
         """Accept a WHEP offer: the composite and the listener's audio feed.
 
@@ -210,7 +229,7 @@ class MediaEngine:
         else:
             room = self.relayed.get(stream_id) or RelayedRoom(stream_id, upstream())
             self.relayed[stream_id] = room
-        session = self._new_session(stream_id, PLAY, listener_seat, owner)
+        session = self._new_session(stream_id, PLAY, listener_seat, owner, client)
         self._add_senders(session.pc, room, room.subscribe(listener_seat), audio_only)
         await self._answer(session, offer)
         where = "here" if upstream is None else "relayed"
@@ -235,7 +254,11 @@ class MediaEngine:
             result = step()
             if result is not None:
                 await result
-        await session.pc.close()
+        try:
+            await session.pc.close()
+        except Exception:  # aiortc fails closing a peer left half set up by a bad offer
+            logger.info("closing session %s half set up", session.id, exc_info=True)
+            await _stop_transports(session.pc)
         session.closed.set()
         logger.info("session %s (%s) closed", session.id[:8], session.kind, extra=session.log)
         await self._close_if_unused(session.stream_id)
@@ -289,11 +312,17 @@ class MediaEngine:
             await self.close_stream(stream_id)
 
     def _new_session(
-        self, stream_id: str, kind: str, seat: str | None, owner: str | None
+        self, stream_id: str, kind: str, seat: str | None, owner: str | None, client: str | None
     ) -> MediaSession:
         pc = RTCPeerConnection(rtc_configuration(self.config))
-        session = MediaSession(stream_id, kind, seat, owner, pc)
+        session = MediaSession(stream_id, kind, seat, owner, pc, client)
         self.sessions[session.id] = session
+        # An offer without a usable candidate never connects nor fails: without this
+        # deadline its peer connection, UDP socket and ICE polling would live forever.
+        deadline = asyncio.get_running_loop().call_later(
+            self.config.connect_timeout, self._expire_unconnected, session
+        )
+        session.cleanup.append(deadline.cancel)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -301,6 +330,30 @@ class MediaEngine:
                 await self.close_session(session.id)
 
         return session
+
+    def _expire_unconnected(self, session: MediaSession) -> None:
+        if session.pc.connectionState != "connected" and session.id in self.sessions:
+            logger.info("closing %s session %s: not connected in time", session.kind, session.id)
+            task = asyncio.ensure_future(self.close_session(session.id))
+            self._expiring.add(task)
+            task.add_done_callback(self._expiring.discard)
+
+    def sessions_where(
+        self,
+        stream_id: str | None = None,
+        owner: str | None = None,
+        client: str | None = None,
+    ) -> list[MediaSession]:
+        """Open sessions of a stream, of a user (any case), or of an anonymous client."""
+        found = list(self.sessions.values())
+        if stream_id is not None:
+            found = [s for s in found if s.stream_id == stream_id]
+        if owner is not None:
+            key = owner.casefold()
+            found = [s for s in found if s.owner is not None and s.owner.casefold() == key]
+        if client is not None:
+            found = [s for s in found if s.owner is None and s.client == client]
+        return found
 
     def seat_health(self, stream_id: str, seat: str, within: float = 3.0) -> tuple[bool, bool]:
         """(pictures arriving, sound in the last `within` s) for a seat of this process."""

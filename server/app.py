@@ -14,14 +14,16 @@ from media.engine import MediaEngine
 from server import (
     http,
     http_after_sale,
+    http_auth,
     http_commerce,
     http_lifecycle,
     http_outputs,
     http_selling,
     http_sharers,
     metrics,
+    security,
 )
-from server.auth import Argon2Passwords, TokenService
+from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
@@ -40,12 +42,14 @@ from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
 from server.domain.reminders import ReminderService
+from server.domain.sessions import SessionService
 from server.domain.sharers import SharerService
 from server.domain.shipping import ShippingService
 from server.domain.stage import StageWatch
 from server.domain.streams import StreamService
 from server.errors import error_middleware
 from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.files import private_dir, private_umask
 from server.keys import (
     ACCOUNTS,
     ANALYTICS,
@@ -69,6 +73,7 @@ from server.keys import (
     REALTIME,
     REMINDERS,
     SELLING_CLOCK,
+    SESSIONS,
     SETTINGS,
     SHARERS,
     SHIPPING,
@@ -82,11 +87,13 @@ from server.store import Database
 from server.stores import open_live_store
 from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_lifecycle import LifecycleStore
+from server.stores.sql_listings import SqlListingPages
 from server.stores.sql_outputs import OutputsStore
 from server.stores.sql_profile import SqlProfileStore
 from server.stores.sql_selling import SellingStore
 from server.stores.sql_sharers import SqlSharerStore
 from server.stores.sql_shipping import SqlShippingStore
+from server.stores.sql_tokens import SqlTokenStore
 from signaling.broadcaster import Broadcaster
 from signaling.home import StreamHomes, home_middleware
 from signaling.relay import MediaRelay
@@ -170,7 +177,13 @@ def _selling(
     settings = app[SETTINGS]
     sales = SellingStore(store)
     commerce = CommerceService(
-        store, sales, app[STREAMS], app[ACCOUNTS], events, settings.min_present_seconds
+        store,
+        sales,
+        app[STREAMS],
+        app[ACCOUNTS],
+        events,
+        settings.min_present_seconds,
+        pages=SqlListingPages(store),
     )
     auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
     giveaways = GiveawayService(sales, app[STREAMS], presence, events)
@@ -190,9 +203,13 @@ def create_app(settings: Settings) -> web.Application:
     """The whole server: every AppKey is set here, before start-up freezes the app."""
     drain = Drain()
     app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, drain.middleware]
+        client_max_size=settings.max_body_bytes,
+        middlewares=[error_middleware, drain.middleware, http_auth.revocation_middleware],
     )
     app[DRAIN] = drain
+    # Everything written under the data dir (database, secret, media files) is private.
+    private_umask()
+    private_dir(settings.data_dir)
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
 
     store = Database(settings.resolved_database_path)
@@ -204,7 +221,9 @@ def create_app(settings: Settings) -> web.Application:
     app[STORE] = store
     app[EVENTS] = events
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
-    app[ACCOUNTS] = AccountService(store, Argon2Passwords())
+    hashing = HashingPool(settings.password_hash_concurrency)
+    app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
+    app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
     app[STREAMS] = StreamService(store, events, settings.restart_window_seconds)
     lifecycle_store = LifecycleStore(store)
     app[MEDIA] = engine
@@ -292,7 +311,15 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_clock_ctx)
 
     app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
+
+    async def close_hashing(_app: web.Application) -> None:
+        hashing.close()
+
+    app.on_cleanup.append(close_hashing)
+
+    security.setup(app)
     http.setup(app)
+    http_auth.setup(app)
     http_commerce.setup(app)
     http_lifecycle.setup(app)
     http_outputs.setup(app)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -15,6 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.errors import ApiError, unauthorized
 from server.keys import AUTH
+
+T = TypeVar("T")
 
 
 class Argon2Passwords:
@@ -34,12 +41,39 @@ class Argon2Passwords:
             return False
 
 
+class HashingPool:
+    """A dedicated pool of `size` threads for argon2 (each hash ~64 MiB and a core for
+    ~0.3 s), behind a semaphore: a burst of logins queues here instead of taking the
+    cores the event loop and the media clocks need."""
+
+    def __init__(self, size: int) -> None:
+        self._pool = ThreadPoolExecutor(size, thread_name_prefix="password-hash")
+        self._slots = asyncio.Semaphore(size)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a bearer token says: who, until when (epoch s), its id, the user's generation."""
+
+    username: str
+    expires: int
+    token_id: str
+    generation: int
 
 
 class TokenService:
@@ -55,27 +89,53 @@ class TokenService:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, username: str) -> str:
-        """A token for `username`, valid for the configured TTL."""
-        claims = {"u": username, "e": int(self._clock()) + self._ttl}
+    def issue(self, username: str, generation: int = 0) -> str:
+        """A token for `username`, valid for the configured TTL, with its own id (so it
+        can be revoked alone) and the user's token generation (so all can be at once)."""
+        claims = {
+            "u": username,
+            "e": int(self._clock()) + self._ttl,
+            "j": secrets.token_urlsafe(12),
+            "g": generation,
+        }
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
-    def verify(self, token: str) -> str | None:
-        """The username inside a genuine, unexpired token; None otherwise."""
+    def claims(self, token: str) -> TokenClaims | None:
+        """The claims of a genuine, unexpired token; None otherwise. Revocation is not
+        checked here (it needs the database: see server.domain.sessions)."""
         payload, sep, signature = token.partition(".")
         if not sep or not payload.isascii() or not signature.isascii():
             return None
         if not hmac.compare_digest(self._sign(payload), signature):
             return None
         try:
-            claims = json.loads(_unb64(payload))
-            username, expires = claims["u"], claims["e"]
-        except (ValueError, KeyError, TypeError):
+            raw = json.loads(_unb64(payload))
+            username, expires = raw["u"], raw["e"]
+            # Tokens from before revocation existed carry neither: generation 0, no id.
+            token_id, generation = raw.get("j", ""), raw.get("g", 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
         if not isinstance(username, str) or not isinstance(expires, int):
             return None
-        return username if self._clock() < expires else None
+        if not isinstance(token_id, str) or not isinstance(generation, int):
+            return None
+        if self._clock() >= expires:
+            return None
+        return TokenClaims(username, expires, token_id, generation)
+
+    def verify(self, token: str) -> str | None:
+        """The username inside a genuine, unexpired token; None otherwise."""
+        claims = self.claims(token)
+        return None if claims is None else claims.username
+
+    def now(self) -> float:
+        return self._clock()
+
+
+def client_address(request: web.Request) -> str:
+    """The peer address of the request (what per-address limits count by)."""
+    return request.remote or "unknown"
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from media.config import IceServer, MediaConfig
+from server.files import private_dir
 
 ENV_PREFIX = "COSTREAM_"
 # Names the config file itself; not a Settings field.
@@ -42,6 +43,17 @@ _POSITIVE = (
     "auction_snipe_seconds",
     "restart_window_seconds",
     "cover_max_bytes",
+    "media_connect_timeout",
+    "max_media_sessions",
+    "max_sessions_per_stream",
+    "max_sessions_per_user",
+    "max_sessions_per_address",
+    "max_rooms_per_user",
+    "auth_rate_limit",
+    "auth_rate_window",
+    "auth_user_rate_limit",
+    "password_hash_concurrency",
+    "join_listings_limit",
 )
 
 
@@ -103,6 +115,24 @@ class Settings:
     min_present_seconds: float = 3.0
     # Anti-sniping: a bid with this little time left pushes the end to now + this.
     auction_snipe_seconds: float = 10.0
+    # Limits (docs/protocol-reliability.md): a WHIP/WHEP session not connected this many
+    # seconds after its answer is closed; session caps per process, stream, user and
+    # anonymous client address; rooms one user may keep open by publishing or watching
+    # as host or cohost.
+    media_connect_timeout: float = 15.0
+    max_media_sessions: int = 500
+    max_sessions_per_stream: int = 300
+    max_sessions_per_user: int = 8
+    max_sessions_per_address: int = 20
+    max_rooms_per_user: int = 3
+    # Login/register attempts per client address (and login attempts per username)
+    # per window; concurrent argon2 computations (each ~64 MiB and a core).
+    auth_rate_limit: int = 10
+    auth_rate_window: float = 60.0
+    auth_user_rate_limit: int = 5
+    password_hash_concurrency: int = 1
+    # Listings carried by the `join` ack (the newest); the rest page over REST.
+    join_listings_limit: int = 50
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -138,6 +168,7 @@ class Settings:
     def media_config(self) -> MediaConfig:
         """The subset the media engine needs."""
         return MediaConfig(
+            connect_timeout=self.media_connect_timeout,
             width=self.video_width,
             height=self.video_height,
             fps=self.video_fps,
@@ -301,7 +332,7 @@ def load_settings(
 def load_or_create_secret(data_dir: Path) -> str:
     """Read `data_dir/secret_key`, creating it (0600, 32 random bytes hex) on first run."""
     path = data_dir / "secret_key"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     try:
         # O_EXCL: two processes starting at once must not both write a secret.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

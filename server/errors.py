@@ -72,7 +72,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like pass through untouched
@@ -85,6 +87,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (RFC 8259), whatever Python's parser allows."""
+    raise ValueError(f"{name} is not JSON")
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; 415 for another content type, 400 for bad JSON, 413 if huge."""
     if request.content_type != "application/json":
@@ -92,8 +99,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     # read() enforces client_max_size and raises HTTPRequestEntityTooLarge (413).
     raw = await request.read()
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: thousands of nested brackets exhaust the parser's stack.
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")

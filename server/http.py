@@ -8,12 +8,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.auth import require_user
-from server.domain.accounts import AccountService
+from server.auth import client_address, require_user
+from server.domain.accounts import USERNAME_RE, AccountService
+from server.domain.errors import retry_later
 from server.domain.outputs import record_field
 from server.domain.streams import Stream
 from server.errors import json_body, not_found
-from server.keys import ACCOUNTS, AUTH, OUTPUTS, STREAMS
+from server.keys import ACCOUNTS, LIVE, OUTPUTS, SESSIONS, SETTINGS, STREAMS
 from server.lifecycle import DRAIN
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
@@ -23,8 +24,9 @@ VENDOR_FILE = re.compile(r"^[A-Za-z0-9._-]+$")
 routes = web.RouteTableDef()
 
 
-def _session(request: web.Request, username: str, status: int) -> web.Response:
-    token = request.app[AUTH].issue(username)
+async def session_response(request: web.Request, username: str, status: int) -> web.Response:
+    """`{"token", "user"}` with a new token of the user's current generation."""
+    token = await request.app[SESSIONS].issue(username)
     return web.json_response({"token": token, "user": {"username": username}}, status=status)
 
 
@@ -36,18 +38,39 @@ def _accounts(request: web.Request) -> AccountService:
     return request.app[ACCOUNTS]
 
 
+async def _limit(request: web.Request, key: str, limit: int) -> None:
+    """Count one attempt on `key`; 429 `rate_limited` with Retry-After past `limit`."""
+    window = request.app[SETTINGS].auth_rate_window
+    wait = await request.app[LIVE].hit(key, limit, window)
+    if wait > 0:
+        raise retry_later(
+            429, "rate_limited", f"too many attempts (at most {limit} per {window:g} s)", wait
+        )
+
+
+async def limit_auth(request: web.Request, username: object) -> None:
+    """Every password check costs ~0.3 s of a core: cap attempts per client address and,
+    so that guessing one account from many addresses is slow too, per username."""
+    settings = request.app[SETTINGS]
+    await _limit(request, f"auth:addr:{client_address(request)}", settings.auth_rate_limit)
+    if isinstance(username, str) and USERNAME_RE.fullmatch(username):
+        await _limit(request, f"auth:user:{username.lower()}", settings.auth_user_rate_limit)
+
+
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     body = await json_body(request)
+    await limit_auth(request, None)
     username = await _accounts(request).register(body.get("username"), body.get("password"))
-    return _session(request, username, 201)
+    return await session_response(request, username, 201)
 
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
+    await limit_auth(request, body.get("username"))
     username = await _accounts(request).login(body.get("username"), body.get("password"))
-    return _session(request, username, 200)
+    return await session_response(request, username, 200)
 
 
 @routes.post("/api/streams")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.auth import require_user
-from server.domain.commerce import CommerceService
-from server.errors import json_body
+from server.domain.commerce import LISTINGS_PAGE_DEFAULT, CommerceService
+from server.errors import invalid_field, json_body
 from server.keys import COMMERCE
 
 routes = web.RouteTableDef()
@@ -26,8 +26,19 @@ async def create_listing(request: web.Request) -> web.Response:
 
 @routes.get("/api/streams/{id}/listings")
 async def list_listings(request: web.Request) -> web.Response:
-    listings = await _commerce(request).listings(request.match_info["id"])
-    return web.json_response({"listings": [listing.to_dict() for listing in listings]})
+    """A page of listings, oldest first: `?after=<listing id>&limit=` (default 100,
+    at most 200); `more` says whether another page follows."""
+    raw_limit = request.query.get("limit")
+    try:
+        limit = LISTINGS_PAGE_DEFAULT if raw_limit is None else int(raw_limit)
+    except ValueError:
+        raise invalid_field("limit", "must be an integer") from None
+    listings, more = await _commerce(request).listings_page(
+        request.match_info["id"], request.query.get("after"), limit
+    )
+    return web.json_response(
+        {"listings": [listing.to_dict() for listing in listings], "more": more}
+    )
 
 
 @routes.post("/api/listings/{id}/present")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from server.domain.presence import PresenceService
     from server.domain.profile import ProfileService
     from server.domain.reminders import ReminderService
+    from server.domain.sessions import SessionService
     from server.domain.sharers import SharerService
     from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
@@ -58,6 +59,7 @@ MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")
 LIFECYCLE: web.AppKey[LifecycleService] = web.AppKey("lifecycle")
 ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
 REMINDERS: web.AppKey[ReminderService] = web.AppKey("reminders")
+SESSIONS: web.AppKey[SessionService] = web.AppKey("sessions")
 OUTPUTS: web.AppKey[OutputsService] = web.AppKey("outputs")
 PROFILES: web.AppKey[ProfileService] = web.AppKey("profiles")
 SHIPPING: web.AppKey[ShippingService] = web.AppKey("shipping")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import aiosqlite
 from server.domain.chat import ChatMessage
 from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
+from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sqlite_files
 from server.migrations import apply_migrations
 from server.stores.sql_ledger import insert_sale_entry
 from server.stores.sql_sharers import attribute_order
@@ -199,7 +201,11 @@ class Database:
 
     async def open(self) -> None:
         """Open (creating if needed) the database file and its schema."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A directory we create is private; the file is created 0600 before SQLite opens
+        # it, and SQLite gives its -wal and -shm files the database file's mode.
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+        private_files(*sqlite_files(self.path))
         # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row

@@ -7,6 +7,8 @@ server -> client events is decided by signaling.broadcaster.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from server.auth import TokenClaims
 from server.counters import count_error
 from server.domain.errors import ApiError, invalid_field, unauthorized
 from server.domain.streams import Stream, StreamService, require_role
@@ -32,6 +35,8 @@ from server.keys import (
     MEDIA,
     MODERATION,
     PRESENCE,
+    SESSIONS,
+    SETTINGS,
     SHARERS,
     STREAMS,
 )
@@ -47,6 +52,25 @@ COHOST_MEDIA_STATES = frozenset(
 )
 
 
+# What a Socket.IO packet too deeply nested to decode turns into (see BoundedJson).
+TOO_DEEP_EVENT = "costream:too-deep"
+
+
+class BoundedJson:
+    """The json module Socket.IO decodes packets with, except that a payload nested too
+    deeply to decode (RecursionError) becomes the event TOO_DEEP_EVENT, answered with
+    `invalid_payload`, instead of an exception that leaves the client's ack hanging."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return json.loads(text, *args, **kwargs)
+        except RecursionError:
+            return [TOO_DEEP_EVENT]
+
+
 @dataclass
 class Conn:
     """One Socket.IO connection of this process."""
@@ -54,6 +78,9 @@ class Conn:
     sid: str
     user: str | None  # None: anonymous viewer
     stream_id: str | None = None  # the stream joined, if any
+    # The signed-in token's claims, re-checked on every event; its expiry timer.
+    claims: TokenClaims | None = None
+    expiry: asyncio.TimerHandle | None = None
 
 
 Payload = dict[str, Any]
@@ -94,9 +121,11 @@ class Realtime:
         self.app = app
         self.sio = sio
         self.conns: dict[str, Conn] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         sio.on("*", self.unknown)
+        sio.on(TOO_DEEP_EVENT, self.too_deep)
         for event, handler in {
             "join": self.join,
             "leave": self.leave,
@@ -124,6 +153,7 @@ class Realtime:
             try:
                 if conn is None:  # raced with its disconnect
                     raise ApiError(400, "not_connected", "the connection is closing")
+                await self._recheck_token(conn)
                 return {"ok": True, **await handler(conn, _payload(args))}
             except ApiError as error:
                 return failure(error)
@@ -149,25 +179,67 @@ class Realtime:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        user = None
+        conn = Conn(sid, None)
         if token not in (None, ""):
-            user = self.app[AUTH].verify(token) if isinstance(token, str) else None
-            if user is None:
+            claims = await self.app[SESSIONS].check(token) if isinstance(token, str) else None
+            if claims is None:
                 # Socket.IO's shape: the client's connect_error gets `message` and `data`.
                 message = "the token is invalid or expired"
                 raise socketio.exceptions.ConnectionRefusedError(
                     message, {"code": "invalid_token", "message": message}
                 )
-            await self.sio.enter_room(sid, user_room(user))
-        self.conns[sid] = Conn(sid, user)
+            conn = Conn(sid, claims.username, claims=claims)
+            await self.sio.enter_room(sid, user_room(claims.username))
+            # At expiry the connection drops to anonymous by itself, events or not.
+            delay = max(0.0, claims.expires - self.app[AUTH].now())
+            conn.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn(self._drop_auth(conn, "expired"))
+            )
+        self.conns[sid] = conn
 
     async def disconnect(self, sid: str, *reason: Any) -> None:
         conn = self.conns.pop(sid, None)
         if conn is not None:
+            if conn.expiry is not None:
+                conn.expiry.cancel()
             try:
                 await self.app[PRESENCE].leave(sid)
             except ApiError as error:  # Redis down: the entry expires with its TTL
                 log.warning("presence of %s not removed: %s", sid, error.message)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recheck_token(self, conn: Conn) -> None:
+        """A signed-in connection whose token expired or was revoked (logout, password
+        change, on any process) continues anonymous from this event on."""
+        if conn.claims is not None and await self.app[SESSIONS].still_valid(conn.claims) is None:
+            expired = self.app[AUTH].now() >= conn.claims.expires
+            await self._drop_auth(conn, "expired" if expired else "revoked")
+
+    async def _drop_auth(self, conn: Conn, reason: str) -> None:
+        """Make the connection anonymous and tell its client (`auth:expired`)."""
+        user = conn.user
+        if user is None or self.conns.get(conn.sid) is not conn:
+            return
+        conn.user, conn.claims = None, None
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+            conn.expiry = None
+        await self.sio.leave_room(conn.sid, user_room(user))
+        if conn.stream_id is not None:
+            await self.sio.leave_room(conn.sid, seat_room(conn.stream_id, user))
+            await self.app[PRESENCE].join(conn.stream_id, conn.sid, None)
+        await self.sio.emit(
+            "auth:expired",
+            {"reason": reason, "message": f"your session {reason}; sign in again"},
+            to=conn.sid,
+        )
+
+    async def too_deep(self, sid: str, *args: Any) -> Payload:
+        return failure(ApiError(400, "invalid_payload", "the payload is nested too deeply"))
 
     async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
@@ -188,7 +260,10 @@ class Realtime:
         if invite is not None:
             await self.sio.emit("cohost:invited", invite.to_dict(), to=conn.sid)
         chat = await self.app[CHAT].history(stream.id)
-        listings = await self.app[COMMERCE].listings(stream.id)
+        # Bounded whatever the stream holds: the newest; older ones page over REST.
+        listings, listings_more = await self.app[COMMERCE].newest_listings(
+            stream.id, self.app[SETTINGS].join_listings_limit
+        )
         role = StreamService.role_of(stream, conn.user)
         auction = await self.app[AUCTIONS].running(stream.id)
         giveaway = await self.app[GIVEAWAYS].open_in(stream.id)
@@ -198,6 +273,7 @@ class Realtime:
             "stream": stream.to_dict(),
             "chat": [message.to_dict() for message in chat],
             "listings": [listing.to_dict() for listing in listings],
+            "listings_more": listings_more,
             "user": conn.user,
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,
@@ -339,6 +415,7 @@ def create_server(
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
+        json=BoundedJson,
         cors_allowed_origins=None,  # same origin only (clients without Origin are fine)
         logger=False,
         engineio_logger=False,

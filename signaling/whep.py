@@ -9,6 +9,7 @@ from server.auth import bearer_user
 from server.domain.streams import StreamService
 from server.errors import ApiError
 from server.keys import MEDIA, MEDIA_RELAY, STREAMS
+from signaling.admission import admit
 from signaling.home import MEDIA_HOME
 from signaling.sdp import answered, read_offer, session_routes
 
@@ -25,6 +26,7 @@ async def play(request: web.Request) -> web.Response:
         raise ApiError(409, "stream_not_live", f"the stream is {stream.status}")
     offer = await read_offer(request)
     listener = role if role != "viewer" else None
+    client = admit(request, stream.id, user, listener)
     home = request.get(MEDIA_HOME)  # set for viewers of streams homed elsewhere
     upstream = request.app[MEDIA_RELAY].upstream(stream.id, home) if home else None
     session = request.app[MEDIA].play(
@@ -35,6 +37,7 @@ async def play(request: web.Request) -> web.Response:
         title=stream.title,
         upstream=upstream,
         audio_only=stream.kind == "audio",
+        client=client,
     )
     return await answered("whep", session)
 

@@ -9,6 +9,7 @@ from server.auth import require_user
 from server.domain.streams import require_role
 from server.errors import ApiError
 from server.keys import MEDIA, STREAMS
+from signaling.admission import admit
 from signaling.sdp import answered, read_offer, session_routes
 
 
@@ -20,9 +21,11 @@ async def publish(request: web.Request) -> web.Response:
     if stream.status == "ended":
         raise ApiError(409, "stream_ended", "the stream has ended")
     offer = await read_offer(request)
-    return await answered(
-        "whip", request.app[MEDIA].publish(stream.id, seat, offer, owner=user, title=stream.title)
+    client = admit(request, stream.id, user, seat)
+    session = request.app[MEDIA].publish(
+        stream.id, seat, offer, owner=user, title=stream.title, client=client
     )
+    return await answered("whip", session)
 
 
 def setup(app: web.Application) -> None:

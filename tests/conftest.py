@@ -26,7 +26,15 @@ def settings_factory(tmp_path: Path) -> SettingsFactory:
     def make(**overrides: Any) -> Settings:
         # HLS off unless a test turns it on: every live show would otherwise mux
         # (and encode without viewers) on a machine the suite already loads.
-        base = Settings(data_dir=tmp_path / "data", ice_host_addresses=("127.0.0.1",), hls=False)
+        # Every test client logs in from 127.0.0.1, many times a minute: the login
+        # limits are lifted here and tested with small values in tests/limits.
+        base = Settings(
+            data_dir=tmp_path / "data",
+            ice_host_addresses=("127.0.0.1",),
+            hls=False,
+            auth_rate_limit=10_000,
+            auth_user_rate_limit=10_000,
+        )
         return replace(base, **overrides)
 
     return make

@@ -17,9 +17,9 @@ from typing import Any, Literal, Protocol
 
 from server.domain.codes import DiscountCode, code_text
 from server.domain.errors import bad_request, conflict, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role
+from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import ends_at, format_time, now_ms, utc_now
-from server.domain.validation import int_field, money_field, text_field
+from server.domain.validation import int_field, money_field, order_total, text_field
 from server.events import EventBus, ListingCreated, ListingPresented, ListingUpdated, OrderPlaced
 
 ListingStatus = Literal["active", "sold_out", "closed"]
@@ -36,6 +36,9 @@ COMPARE_AT_WINDOW = timedelta(days=30)
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
 QUANTITY_MAX = 100_000
+# One REST page of listings at most (and by default: LISTINGS_PAGE_DEFAULT).
+LISTINGS_PAGE_MAX = 200
+LISTINGS_PAGE_DEFAULT = 100
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 DEFAULT_CURRENCY = "USD"
 
@@ -159,6 +162,18 @@ class CommerceStore(Protocol):
         ...
 
 
+class ListingPages(Protocol):
+    """Listings page by page (bounded answers however many a stream has)."""
+
+    async def seq_of(self, stream_id: str, listing_id: str) -> int | None: ...
+
+    async def page(
+        self, stream_id: str, after_seq: int, limit: int
+    ) -> tuple[list[Listing], bool]: ...
+
+    async def newest(self, stream_id: str, limit: int) -> tuple[list[Listing], bool]: ...
+
+
 class SalesStore(Protocol):
     """The v2 selling rules that must be judged inside one storage transaction."""
 
@@ -235,6 +250,8 @@ def judge_sale(facts: SaleFacts, buyer: str, count: int, code: str | None, at_ms
         raise conflict("daily_cap_reached", "today's allowance of this item is sold")
     flash = listing.flash_price_at(at_ms)
     unit = listing.price_cents if flash is None else flash
+    # No order may carry more money than any single amount may (MONEY_MAX_CENTS).
+    subtotal = order_total("quantity", unit, count)
     discount = 0
     if facts.code is not None:
         if not facts.code.applies_to(listing.id):
@@ -243,7 +260,7 @@ def judge_sale(facts: SaleFacts, buyer: str, count: int, code: str | None, at_ms
             raise conflict("code_exhausted", "the code has been used up")
         if facts.code_used_by_buyer >= facts.code.per_buyer:
             raise conflict("code_limit_reached", "you have used this code already")
-        discount = facts.code.discount_cents(unit * count)
+        discount = facts.code.discount_cents(subtotal)
     return Order(
         id=secrets.token_urlsafe(9),
         stream_id=listing.stream_id,
@@ -252,7 +269,7 @@ def judge_sale(facts: SaleFacts, buyer: str, count: int, code: str | None, at_ms
         seller=facts.seller,
         quantity=count,
         unit_price_cents=unit,
-        total_cents=max(0, unit * count - discount),
+        total_cents=max(0, subtotal - discount),
         currency=listing.currency,
         consignor=listing.consignor,
         created_at=utc_now(),
@@ -300,9 +317,11 @@ class CommerceService:
         accounts: UserFinder,
         events: EventBus,
         min_present_seconds: float = 3.0,
+        pages: ListingPages | None = None,
     ) -> None:
         self._store = store
         self._sales = sales
+        self._pages = pages
         self._streams = streams
         self._accounts = accounts
         self._events = events
@@ -340,6 +359,9 @@ class CommerceService:
             owner = await self._accounts.find(consignor)
             if owner is None:
                 raise invalid_field("consignor", f"no user {consignor!r}")
+            if same_user(owner, stream.host):
+                # The host's own items need no consignor: it would only mislabel shipments.
+                raise invalid_field("consignor", "must be someone other than the host")
         description = body.get("description")
         listing = Listing(
             id=secrets.token_urlsafe(9),
@@ -482,3 +504,26 @@ class CommerceService:
         stream: Stream = await self._streams.get(stream_id)
         require_role(stream, user, "host")
         return await self._store.stream_orders(stream_id)
+
+    async def listings_page(
+        self, stream_id: str, after: object, limit: object
+    ) -> tuple[list[Listing], bool]:
+        """Up to `limit` (1-LISTINGS_PAGE_MAX) listings after the listing `after` (None:
+        from the first), oldest first, and whether more follow."""
+        assert self._pages is not None
+        await self._streams.get(stream_id)
+        count = int_field("limit", limit, low=1, high=LISTINGS_PAGE_MAX)
+        after_seq = 0
+        if after is not None:
+            if not isinstance(after, str) or not 1 <= len(after) <= 64:
+                raise invalid_field("after", "must be a listing id")
+            found = await self._pages.seq_of(stream_id, after)
+            if found is None:
+                raise invalid_field("after", f"no listing {after!r} in this stream")
+            after_seq = found
+        return await self._pages.page(stream_id, after_seq, count)
+
+    async def newest_listings(self, stream_id: str, limit: int) -> tuple[list[Listing], bool]:
+        """The newest `limit` listings, oldest first, and whether older ones exist."""
+        assert self._pages is not None
+        return await self._pages.newest(stream_id, limit)

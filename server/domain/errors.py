@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
 class ApiError(Exception):
     """A failure with an HTTP status and a snake_case protocol code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Extra HTTP headers (e.g. `Retry-After` on 429 and 503).
+        self.headers = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol's error object (HTTP body `error`, Socket.IO ack `error`)."""
@@ -45,3 +50,9 @@ def not_found(message: str, code: str = "not_found") -> ApiError:
 
 def conflict(code: str, message: str) -> ApiError:
     return ApiError(409, code, message)
+
+
+def retry_later(status: int, code: str, message: str, retry_after: float) -> ApiError:
+    """429 or 503 with `Retry-After` in whole seconds (at least 1)."""
+    seconds = max(1, math.ceil(retry_after))
+    return ApiError(status, code, f"{message}; retry in {seconds} s", {"Retry-After": str(seconds)})

@@ -20,11 +20,15 @@ def format_time(moment: datetime | None) -> str | None:
 
 
 def parse_time(text: str) -> datetime:
-    """Parse ISO 8601; a missing offset means UTC. Raises ValueError when unparsable."""
+    """Parse ISO 8601; a missing offset means UTC. Raises ValueError when unparsable or
+    when the UTC moment falls outside years 1-9999 (e.g. 9999-12-31T23:59:59-23:59)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def now_ms() -> int:

@@ -14,11 +14,14 @@ from server.domain.errors import invalid_field
 # No amount above this is accepted anywhere (PROTOCOL.md v2): 1 000 000.00 in cents.
 MONEY_MAX_CENTS = 100_000_000
 
-# C0 and C1 controls, DEL; and U+202A-U+202E, U+2066-U+2069 (bidi embeddings,
-# overrides and isolates). Line and paragraph separators count as line breaks.
-_ONE_LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# C0 and C1 controls, DEL; U+202A-U+202E, U+2066-U+2069 (bidi embeddings, overrides
+# and isolates); lone surrogates (JSON's "\\ud800" decodes to one, and it cannot be
+# stored or sent as UTF-8). Line and paragraph separators count as line breaks.
+_ONE_LINE_FORBIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 _MULTI_LINE_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
 )
 
 
@@ -52,3 +55,12 @@ def int_field(field: str, value: object, *, low: int, high: int | None = None) -
 def money_field(field: str, value: object, *, low: int = 0) -> int:
     """An amount in integer cents, low..MONEY_MAX_CENTS."""
     return int_field(field, value, low=low, high=MONEY_MAX_CENTS)
+
+
+def order_total(field: str, unit_cents: int, quantity: int) -> int:
+    """`unit_cents * quantity`, refused (400 on `field`) above MONEY_MAX_CENTS: no order
+    may carry more money than any single amount may."""
+    total = unit_cents * quantity
+    if total > MONEY_MAX_CENTS:
+        raise invalid_field(field, f"the total would exceed {MONEY_MAX_CENTS} cents")
+    return total

@@ -11,7 +11,16 @@ export function currentUser() {
 }
 
 export function signOut() {
+  const token = currentUser()?.token;
   localStorage.removeItem(KEY);
+  // Revoke the token on the server too, so a copy of it is worth nothing.
+  if (token) {
+    fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      keepalive: true,
+    }).catch(() => {});
+  }
 }
 
 export async function api(method, path, body, token = currentUser()?.token) {
@@ -46,4 +55,17 @@ export async function signIn(username, password, register = false) {
 
 export function streamIdFromPath() {
   return decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+}
+
+/** Every listing of a stream, oldest first, fetched page by page. */
+export async function allListings(streamId) {
+  const all = [];
+  let after = null;
+  for (;;) {
+    const query = `limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`;
+    const { listings, more } = await api("GET", `/api/streams/${encodeURIComponent(streamId)}/listings?${query}`);
+    all.push(...listings);
+    if (!more || listings.length === 0) return all;
+    after = listings[listings.length - 1].id;
+  }
 }

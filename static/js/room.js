@@ -1,6 +1,8 @@
 // The realtime room: one Socket.IO connection joined to one stream.
 // The socket.io client is the official npm package, served by the server at /vendor/.
 
+import { signOut } from "/static/js/api.js";
+
 const CLIENT_URL = "/vendor/socket.io/socket.io.esm.min.js";
 
 export class RealtimeError extends Error {
@@ -39,6 +41,12 @@ export class Room {
     this.socket = io({ auth: token ? { token } : {}, reconnectionDelayMax: 4000 });
     for (const [event, handler] of this.handlers) this.socket.on(event, handler);
     this.socket.on("connect", () => this.join());
+    // The token expired or was revoked (logout or password change elsewhere): the
+    // server already treats us as anonymous; forget the token and start over signed out.
+    this.socket.on("auth:expired", () => {
+      signOut();
+      location.reload();
+    });
     this.socket.on("disconnect", (reason) => {
       this.onConnection("reconnecting");
       // A draining server disconnects us on purpose; the client does not retry that by

@@ -1,6 +1,6 @@
 // Host studio: preview, go live (WHIP), program monitor (WHEP mix-minus), chat, cohost seat.
 
-import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
+import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { Backoff, play, publish } from "/static/js/media.js";
@@ -50,6 +50,8 @@ const room = new Room(streamId, {
     chat.setMessages(ack.chat);
     applySellingAck(ack, selling);
     if (ack.listings) listings.setAll(ack.listings);
+    // The join carries the newest listings only; fetch the rest when there are more.
+    if (ack.listings_more) allListings(streamId).then((all) => listings.setAll(all)).catch(() => {});
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
     // Rejoined after a restart or a network cut: publish again if our media is lost.
@@ -502,8 +504,8 @@ async function ready() {
     ]);
     return;
   }
-  api("GET", `/api/streams/${streamId}/listings`)
-    .then(({ listings: all }) => listings.setAll(all))
+  allListings(streamId)
+    .then((all) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   codes.refresh();
   room.connect(me.token);
@@ -526,3 +528,6 @@ window.addEventListener("beforeunload", (event) => {
   if (whip && stream?.status === "live") event.preventDefault();
 });
 load();
+
+// The link to this show's orders and shipping page.
+document.getElementById("orders-link").href = `/shows/${encodeURIComponent(streamIdFromPath())}/orders`;

@@ -1,6 +1,6 @@
 // Viewer watch page; also the cohost's page once they accept an invite.
 
-import { api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
+import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { hlsRequested, playHls } from "/static/js/hls.js";
@@ -68,6 +68,8 @@ const room = new Room(streamId, {
     setSellingRole();
     if (ack.listings) listings.setAll(ack.listings);
     showPinned(ack.pinned);
+    // The join carries the newest listings only; fetch the rest when there are more.
+    if (ack.listings_more) allListings(streamId).then((all) => listings.setAll(all)).catch(() => {});
     if (ack.stream) applyStream(ack.stream);
     if (role === "cohost" && !stage.active) enterStage();
     else if (stage.active && ack.publishing === false) {
@@ -614,8 +616,8 @@ async function load() {
     return;
   }
   applyStream(stream);
-  api("GET", `/api/streams/${streamId}/listings`)
-    .then(({ listings: all }) => listings.setAll(all))
+  allListings(streamId)
+    .then((all) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   await room.connect(me?.token);
 }

@@ -16,7 +16,9 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
     stream = await api.create_stream(host_token, title="Vintage denim")
     await api.start(host_token, stream["id"])
     listings = f"/api/streams/{stream['id']}/listings"
-    async with chromium(server.url, tmp_path / "carol", viewport=(390, 844)) as carol:
+    async with chromium(
+        server.url, tmp_path / "carol", viewport=(390, 844), enforce_csp=True
+    ) as carol:
         await carol.sign_in_as(carol_token, "carol")
         page = await carol.open(f"/watch/{stream['id']}")
         await page.wait_for_selector("#listings .listings-empty", state="visible")
@@ -38,8 +40,18 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
         await page.wait_for_selector(f"{card}[data-presenting='true'] >> text=Now showing")
         await screenshot(page, "watch-4-shop-phone")
 
+        # Buying asks first, in the page: cancelling buys nothing.
         await page.click(f"{card} button:has-text('Buy')")
         await page.wait_for_selector("#checkout-summary >> text=Total $45.00")
+        await page.click("#checkout-cancel")
+        await page.wait_for_selector("#checkout-confirm", state="detached")
+        status, body = await api.request(
+            "GET", f"/api/streams/{stream['id']}/orders", token=host_token
+        )
+        assert body["orders"] == []
+        await page.click(f"{card} button:has-text('Buy')")
+        await page.wait_for_selector("#checkout-summary >> text=Total $45.00")
+        await screenshot(page, "watch-5-buy-confirm-phone")
         await page.click("#checkout-confirm")
         await page.wait_for_selector(f"{card} >> text=Sold out")
         await page.wait_for_selector(f"{card} button:has-text('Buy')", state="detached")
@@ -53,7 +65,7 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
 async def test_the_host_lists_and_presents_items_from_the_studio(server, api, tmp_path) -> None:
     host_token, _ = await api.register("hostess")
     stream = await api.create_stream(host_token, title="Sneaker Sunday")
-    async with chromium(server.url, tmp_path / "host") as host:
+    async with chromium(server.url, tmp_path / "host", enforce_csp=True) as host:
         await host.sign_in_as(host_token, "hostess")
         studio = await host.open(f"/studio/{stream['id']}")
         await studio.fill("#listing-title", "Air Max 90, size 42")

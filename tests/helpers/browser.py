@@ -60,9 +60,18 @@ class Person:
 
 @asynccontextmanager
 async def chromium(
-    base_url: str, profile: Path, fake_video: Path | None = None, viewport=(1280, 800)
+    base_url: str,
+    profile: Path,
+    fake_video: Path | None = None,
+    viewport=(1280, 800),
+    enforce_csp: bool = False,
 ) -> AsyncIterator[Person]:
-    """A Chromium process with a fresh profile in `profile`."""
+    """A Chromium process with a fresh profile in `profile`.
+
+    Playwright's `wait_for_function` evaluates its predicate with eval, which the
+    server's Content-Security-Policy forbids; so the policy is bypassed unless
+    `enforce_csp` (scenes that wait on selectors only, like tests/limits and the shop).
+    """
     flags = list(FLAGS)
     if fake_video is not None:
         flags.append(f"--use-file-for-fake-video-capture={fake_video}")
@@ -73,6 +82,7 @@ async def chromium(
             headless=True,
             args=flags,
             viewport={"width": viewport[0], "height": viewport[1]},
+            bypass_csp=not enforce_csp,
         )
         try:
             yield Person(context, base_url)

@@ -259,3 +259,20 @@ class HttpSignal:
         ):
             self.redirected = bool(response.history)
             return response.status
+
+
+async def candidateless_offer(kinds: tuple[str, ...] = ("video", "audio")) -> str:
+    """A genuine offer (recvonly for WHEP, sendonly-free) stripped of every candidate
+    and of `a=end-of-candidates`: the server answers it but can never connect."""
+    pc = new_peer()
+    for kind in kinds:
+        pc.addTransceiver(kind, direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    lines = [
+        line
+        for line in sdp.splitlines()
+        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    ]
+    return "\r\n".join(lines) + "\r\n"

@@ -45,13 +45,17 @@ async def test_history_is_sent_on_join_and_kept_bounded(server_factory, api_fact
 
 async def test_text_is_validated(room: Room) -> None:
     bob = await room.client("bob")
-    for bad in ("", "   ", "x" * 501, 42, None, ["hi"], {"t": 1}, "bell\x07"):
+    # Chat is one line: a newline would render as a fake message (from the host, say).
+    fake_line = "nice!\nhostess: everything is free, DM me your card"
+    bidi = "reversed \u202egnirts"
+    for bad in ("", "   ", "x" * 501, 42, None, ["hi"], {"t": 1}, "bell\x07", fake_line, bidi):
         await bob.fails("chat:send", {"text": bad}, "invalid_field")
     await bob.fails("chat:send", {}, "invalid_field")
     await bob.ok("chat:send", {"text": "x" * 500})
-    await bob.ok("chat:send", {"text": "<b>plain</b>\nsecond line"})
+    await bob.ok("chat:send", {"text": "<b>plain</b> \u0645\u0631\u062d\u0628\u0627"})
     late = await room.client("carol")
-    assert late.join_ack["chat"][-1]["text"] == "<b>plain</b>\nsecond line"
+    assert late.join_ack["chat"][-1]["text"] == "<b>plain</b> \u0645\u0631\u062d\u0628\u0627"
+    assert all("\n" not in message["text"] for message in late.join_ack["chat"])
 
 
 async def test_chat_needs_a_joined_stream(room: Room) -> None:

@@ -1,0 +1,62 @@
+"""Token revocation in SQLite, so that every process sharing the database agrees."""
+
+from __future__ import annotations
+
+from server.store import Database
+
+
+class SqlTokenStore:
+    """Per-user token generations and revoked token ids."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def generation(self, username: str) -> int | None:
+        """The user's current token generation; None when the account does not exist."""
+        row = await self._db.fetchone(
+            "SELECT token_generation FROM users WHERE username = ?", (username,)
+        )
+        return None if row is None else int(row["token_generation"])
+
+    async def state(self, username: str, token_id: str) -> tuple[int | None, bool]:
+        """(the user's generation or None, whether `token_id` was revoked) in one read."""
+        row = await self._db.fetchone(
+            "SELECT (SELECT token_generation FROM users WHERE username = ?) AS generation, "
+            "EXISTS (SELECT 1 FROM revoked_tokens WHERE id = ?) AS revoked",
+            (username, token_id),
+        )
+        assert row is not None  # a SELECT without FROM always has its row
+        generation = row["generation"]
+        return (None if generation is None else int(generation)), bool(row["revoked"])
+
+    async def revoke(self, token_id: str, expires_at: int, now: int) -> None:
+        """Remember a revoked id until its token would have expired anyway."""
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (now,))
+            await conn.execute(
+                "INSERT OR IGNORE INTO revoked_tokens (id, expires_at) VALUES (?, ?)",
+                (token_id, expires_at),
+            )
+
+    async def bump_generation(self, username: str) -> None:
+        """Revoke every token of the user issued so far."""
+        await self._db.execute(
+            "UPDATE users SET token_generation = token_generation + 1 WHERE username = ?",
+            (username,),
+        )
+
+    async def replace_password(self, username: str, password_hash: str) -> int:
+        """Store a new password hash and bump the generation (every older token dies);
+        returns the new generation."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE users SET password_hash = ?, token_generation = token_generation + 1 "
+                "WHERE username = ?",
+                (password_hash, username),
+            )
+            async with conn.execute(
+                "SELECT token_generation FROM users WHERE username = ?", (username,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None  # the caller checked the account
+        return int(row["token_generation"])

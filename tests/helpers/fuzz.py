@@ -1,0 +1,295 @@
+"""Hypothesis fuzzing of a live server: REST bodies, Socket.IO payloads, mutated SDP.
+
+The server runs on the caller's event loop; Hypothesis drives examples from a worker
+thread and hands each request to that loop. Every answer must be a protocol answer:
+never a 500, never a dropped Socket.IO connection. Used by tests/limits/test_fuzz.py
+(few examples) and bench/fuzz.py (many).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers.api import Api
+from tests.helpers.peers import new_peer
+from tests.helpers.sio import Client
+
+T = TypeVar("T")
+
+# Characters user text must survive: controls, bidi overrides, separators, surrogates.
+NASTY = ["\x00", "\x07", "\n", "\r", "\t", "\u202e", "\u2066", "\u2028", "\ud800", "\ufeff", "💸"]
+FIELDS = [
+    "title", "description", "kind", "scheduled_at", "price_cents", "quantity", "currency",
+    "compare_at_cents", "consignor", "discount_code", "username", "password", "text",
+    "stream_id", "invite_id", "accept", "message_id", "prefix", "state", "old_password",
+    "new_password",
+]  # fmt: skip
+EVENTS = [
+    "join", "leave", "chat:send", "chat:hide", "user:suggest", "user:mute", "user:unmute",
+    "cohost:invite", "cohost:respond", "cohost:remove", "cohost:leave", "cohost:media",
+]  # fmt: skip
+
+text = st.text(st.characters() | st.sampled_from(NASTY), max_size=40)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+    | st.sampled_from(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "USD"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+objects = st.dictionaries(st.sampled_from(FIELDS) | text, json_values, max_size=6)
+
+
+@dataclass
+class Target:
+    """A live show to fuzz: its stream, a listing, the host's and a viewer's tokens."""
+
+    url: str
+    stream_id: str
+    listing_id: str
+    tokens: dict[str, str]
+    offer: str  # a genuine WHEP offer to mutate
+
+
+@dataclass
+class Report:
+    """What the server answered, by kind of input."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    examples: int = 0
+
+
+async def genuine_offer() -> str:
+    pc = new_peer()
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+def mutate(sdp: str, operations: list[tuple[str, int, str]]) -> str:
+    """Apply line-level mutations: delete, duplicate, garble, enlarge numbers, truncate."""
+    lines = sdp.split("\r\n")
+    for operation, position, noise in operations:
+        index = position % max(1, len(lines))
+        if operation == "delete" and lines:
+            del lines[index]
+        elif operation == "duplicate" and lines:
+            lines.insert(index, lines[index])
+        elif operation == "garble" and lines:
+            line = lines[index]
+            cut = position % (len(line) + 1)
+            lines[index] = line[:cut] + noise + line[cut + len(noise) :]
+        elif operation == "number" and lines:
+            lines[index] = "".join(
+                str(10**40 + position) if ch.isdigit() else ch for ch in lines[index]
+            )
+        elif operation == "insert":
+            lines.insert(index, noise)
+        elif operation == "truncate":
+            return "\r\n".join(lines)[: position % (len(sdp) + 1)]
+    return "\r\n".join(lines)
+
+
+sdp_operations = st.lists(
+    st.tuples(
+        st.sampled_from(["delete", "duplicate", "garble", "number", "insert", "truncate"]),
+        st.integers(min_value=0, max_value=10**6),
+        text,
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+class Fuzzer:
+    """Runs Hypothesis in a thread against `target`, sending through `loop`."""
+
+    def __init__(
+        self, target: Target, loop: asyncio.AbstractEventLoop, api: Api, derandomize: bool
+    ) -> None:
+        self.derandomize = derandomize
+        self.target = target
+        self.loop = loop
+        self.api = api
+        self.report = Report()
+        self.clients: list[Client] = []
+
+    def _on_loop(self, make: Callable[[], Awaitable[T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(_call(make), self.loop).result(timeout=60)
+
+    def _check(self, what: str, ok: bool, detail: str) -> None:
+        self.report.examples += 1
+        if not ok:
+            self.report.failures.append(f"{what}: {detail}")
+        assert ok, f"{what}: {detail}"
+
+    def _settings(self, examples: int) -> settings:
+        return settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=self.derandomize,
+            suppress_health_check=list(HealthCheck),
+        )
+
+    # -- REST ----------------------------------------------------------------------------
+
+    def rest(self, examples: int) -> None:
+        t = self.target
+        endpoints = [
+            "/api/streams",
+            f"/api/streams/{t.stream_id}/listings",
+            f"/api/listings/{t.listing_id}/buy",
+            f"/api/listings/{t.listing_id}/present",
+            "/api/auth/login",
+            f"/api/streams/{t.stream_id}/start",
+        ]
+        tokens = st.sampled_from([None, "host", "viewer", "garbage"])
+
+        @self._settings(examples)
+        @given(
+            path=st.sampled_from(endpoints),
+            who=tokens,
+            body=objects | json_values | st.binary(max_size=120),
+        )
+        def one(path: str, who: str | None, body: Any) -> None:
+            token = "x.y" if who == "garbage" else t.tokens.get(who or "")
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            status, answer = self._on_loop(
+                lambda: self.api.request(
+                    "POST", path, token=token, data=data,
+                    headers={"Content-Type": "application/json"},
+                )
+            )  # fmt: skip
+            self.report.statuses[f"rest {status}"] += 1
+            shaped = status < 400 or (
+                isinstance(answer, dict)
+                and set(answer) == {"error"}
+                and isinstance(answer["error"].get("code"), str)
+            )
+            self._check(
+                f"POST {path} {data[:80]!r}", status < 500 and shaped, f"{status} {answer!r}"
+            )
+
+        one()
+
+    async def list_queries(self) -> None:
+        """GET pages with odd query strings."""
+        path = f"/api/streams/{self.target.stream_id}/listings"
+        for query in ["?limit=-1", "?limit=1e9", "?after=%00", "?after=" + "a" * 5000, "?limit="]:
+            status, answer = await self.api.request("GET", path + query)
+            self._check(f"GET {query[:40]}", status in (200, 400), f"{status} {answer!r}")
+
+    # -- Socket.IO -----------------------------------------------------------------------
+
+    async def connect_clients(self) -> None:
+        for who in (None, "viewer", "host"):
+            client = Client(self.target.url, self.target.tokens.get(who or ""), who or "anon")
+            await client.connect()
+            await client.ok("join", {"stream_id": self.target.stream_id})
+            self.clients.append(client)
+
+    def realtime(self, examples: int) -> None:
+        @self._settings(examples)
+        @given(
+            index=st.integers(min_value=0, max_value=2),
+            event=st.sampled_from(EVENTS) | text.filter(lambda name: name.isprintable()),
+            args=st.lists(objects | json_values, max_size=3),
+        )
+        def one(index: int, event: str, args: list[Any]) -> None:
+            client = self.clients[index]
+            if event in ("disconnect", "connect", "connect_error", "message") or not event:
+                event = "chat:send"  # names Socket.IO reserves on the client side
+            ack = self._on_loop(lambda: client.call(event, *args, timeout=20))
+            well_formed = isinstance(ack, dict) and isinstance(ack.get("ok"), bool)
+            if well_formed and ack["ok"] is False:
+                error = ack.get("error") or {}
+                well_formed = (
+                    isinstance(error.get("code"), str) and error["code"] != "internal_error"
+                )
+            self.report.statuses[f"sio {ack.get('ok') if isinstance(ack, dict) else '?'}"] += 1
+            self._check(f"{event} {args!r:.80}", well_formed and client.sio.connected, repr(ack))
+
+        one()
+
+    async def clients_alive(self) -> None:
+        for client in self.clients:
+            assert client.sio.connected, f"{client.name} was disconnected"
+            await client.barrier()
+
+    # -- SDP -----------------------------------------------------------------------------
+
+    def sdp(self, examples: int) -> None:
+        path = f"/whep/{self.target.stream_id}"
+
+        @self._settings(examples)
+        @given(operations=sdp_operations)
+        def one(operations: list[tuple[str, int, str]]) -> None:
+            offer = mutate(self.target.offer, operations)
+
+            async def post() -> tuple[int, Any, str | None]:
+                async with self.api.session.post(
+                    self.api.base_url + path,
+                    data=offer.encode("utf-8", "surrogatepass"),
+                    headers={"Content-Type": "application/sdp"},
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.content_type == "application/json":
+                        return response.status, await response.json(), location
+                    return response.status, await response.text(), location
+
+            status, answer, location = self._on_loop(post)
+            self.report.statuses[f"sdp {status}"] += 1
+            if location:  # do not let accepted offers pile up
+                self._on_loop(lambda: self.api.request("DELETE", location))
+            error_ok = status < 400 or (isinstance(answer, dict) and "error" in answer)
+            self._check(
+                f"sdp {operations!r:.120}", status < 500 and error_ok, f"{status} {answer!r:.200}"
+            )
+
+        one()
+
+
+async def _call(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
+
+
+async def run_all(
+    target: Target, api: Api, rest: int, realtime: int, sdp: int, derandomize: bool = True
+) -> tuple[Report, float]:
+    """Every fuzzer in turn (Hypothesis in a worker thread); the report and seconds taken.
+    Derandomized (the same examples every run) unless asked otherwise, as bench/fuzz.py
+    does to explore further."""
+    fuzzer = Fuzzer(target, asyncio.get_running_loop(), api, derandomize)
+    started = time.perf_counter()
+    await fuzzer.connect_clients()
+    try:
+        await asyncio.to_thread(fuzzer.rest, rest)
+        await fuzzer.list_queries()
+        await asyncio.to_thread(fuzzer.realtime, realtime)
+        await fuzzer.clients_alive()
+        await asyncio.to_thread(fuzzer.sdp, sdp)
+    finally:
+        for client in fuzzer.clients:
+            await client.close()
+    return fuzzer.report, time.perf_counter() - started
