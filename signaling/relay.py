@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from media.engine import MediaEngine
 from media.relay import FeedTap, RelayedRoom, Upstream
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 CONTROL = "costream:media:control"
 WATCH_INTERVAL = 2.0  # a remote's "still watching", so a restarted home room re-taps
 TAP_GRACE = 1.0  # a fresh tap may publish before the new subscriber is counted
+LISTEN_RETRY_MIN, LISTEN_RETRY_MAX = 0.5, 5.0  # seconds between tries while Redis is down
 MAX_BACKLOG = 90  # frames waiting for Redis (~1 s); beyond it the relay drops and re-keys
 _HEADER = struct.Struct("!cBIH")
 _KINDS = {"video": b"v", "audio": b"a"}
@@ -188,15 +190,29 @@ class MediaRelay:
             await self.redis.publish(CONTROL, message)
 
     async def _listen(self) -> None:
-        async for message in self._pubsub.listen():
-            channel = message["channel"].decode()
+        """Handle control and frame messages; when Redis goes away, wait and listen again
+        (redis-py resubscribes every channel on reconnect), so relayed viewers recover
+        without a restart once Redis is back."""
+        pause = LISTEN_RETRY_MIN
+        while True:
             try:
-                if channel == CONTROL:
-                    await self._on_control(json.loads(message["data"]))
-                elif (room := self.rooms.get(channel)) is not None:
-                    room.deliver(*decode_frame(message["data"]))
-            except Exception:
-                log.exception("media relay: cannot handle a message on %s", channel)
+                async for message in self._pubsub.listen():
+                    pause = LISTEN_RETRY_MIN
+                    await self._handle(message)
+            except (ConnectionError, OSError, RedisError) as error:
+                log.warning("media relay lost Redis (%s); listening again in %.1f s", error, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LISTEN_RETRY_MAX)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        channel = message["channel"].decode()
+        try:
+            if channel == CONTROL:
+                await self._on_control(json.loads(message["data"]))
+            elif (room := self.rooms.get(channel)) is not None:
+                room.deliver(*decode_frame(message["data"]))
+        except Exception:
+            log.exception("media relay: cannot handle a message on %s", channel)
 
     async def _on_control(self, data: dict[str, str]) -> None:
         logged = STREAM_ID.set(data["stream_id"])  # also for the tasks started here

@@ -76,7 +76,9 @@ async def test_an_outage_answers_503_keeps_media_and_recovers_by_itself(
             await api_a.start(token, sid)
             host_pc = Publisher(RED, 440)
             await host_pc.start(HttpSignal(a.url, f"/whip/{sid}", token))  # home: a
-            viewer = await Viewer().start(HttpSignal(b.url, f"/whep/{sid}"))  # 307 to a
+            # A viewer of the home keeps its media through the outage; one on another
+            # process is fed over Redis, so it plays again once Redis is back (below).
+            viewer = await Viewer().start(HttpSignal(a.url, f"/whep/{sid}"))
             await viewer.wait_for(showing(viewer, "red", "red"))
             host = await connect(b.url, token, "hostess")
             await host.ok("join", {"stream_id": sid})

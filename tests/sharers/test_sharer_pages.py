@@ -53,7 +53,10 @@ async def test_a_shared_link_brings_a_buyer_and_the_sharer_sees_the_commission(
         await page.wait_for_selector("#referred-by >> text=You came through @sam's link.")
         await screenshot(page, "sharers-2-newcomer-signed-up-phone")
         await page.click(f"{card} button:has-text('Buy')")
-        await page.wait_for_selector(".toast >> text=You bought Silk scarf!")
+        # Buying confirms in the page first (the checkout dialog with the total).
+        await page.wait_for_selector("#checkout-summary >> text=Total $45.50")
+        await page.click("#checkout-confirm")
+        await page.wait_for_selector(".toast >> text=You bought Silk scarf for $45.50!")
         assert not newcomer.errors, newcomer.errors
 
         [order] = (await show.ok("GET", show.path("orders"), "hostess"))["orders"]
