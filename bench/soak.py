@@ -139,7 +139,17 @@ async def run(args: argparse.Namespace) -> None:
     light_receive()
     discard_decoding()
     data = Path(tempfile.mkdtemp(prefix="costream-soak-"))
-    env = server_env(data / "data", "soak-secret-key-0123456789abcdef")
+    # Every soak client comes from 127.0.0.1: lift the per-address limits (sign-ups,
+    # sessions), as bench/serve.py does; the show's own limits stay as deployed.
+    env = server_env(
+        data / "data",
+        "soak-secret-key-0123456789abcdef",
+        auth_rate_limit="10000",
+        auth_user_rate_limit="10000",
+        max_sessions_per_address="10000",
+        max_sessions_per_stream="10000",
+        max_media_sessions="10000",
+    )
     node = await asyncio.to_thread(lambda: wait_ready(spawn_node(env, data / "serve.log")))
     print(machine(), f"\nserver {node.url} pid {node.process.pid}, log {data / 'serve.log'}")
     tasks: list[asyncio.Task[None]] = []
