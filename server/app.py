@@ -23,6 +23,7 @@ from server import (
     metrics,
     security,
 )
+from server.auction_routing import JudgeRouting
 from server.auth import Argon2Passwords, HashingPool, TokenService
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
@@ -61,6 +62,7 @@ from server.keys import (
     COMMERCE,
     EVENTS,
     GIVEAWAYS,
+    JUDGE_ROUTING,
     LEDGER,
     LIFECYCLE,
     LIVE,
@@ -303,6 +305,13 @@ def create_app(settings: Settings) -> web.Application:
         assert settings.redis_url is not None
         app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
         app.cleanup_ctx.append(_relay_ctx)
+        # A running auction is judged by its stream's home: bids elsewhere go there.
+        routing = JudgeRouting(homes, app[AUTH], secret)
+        app[JUDGE_ROUTING] = routing
+        app[AUCTIONS].judge_elsewhere = routing.locate
+        app[AUCTIONS].forward = routing.forward
+        remote_events.subscribe(app[AUCTIONS].on_event)
+        app.on_cleanup.append(lambda _app: routing.close())
 
     # Order matters on shutdown (reverse): media closes before the store.
     app.cleanup_ctx.append(_store_ctx)

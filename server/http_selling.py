@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.errors import json_body
-from server.keys import AUCTIONS, CODES, COMMERCE, GIVEAWAYS
+from server.keys import AUCTIONS, CODES, COMMERCE, GIVEAWAYS, JUDGE_ROUTING
 
 routes = web.RouteTableDef()
 
@@ -26,10 +26,15 @@ async def start_auction(request: web.Request) -> web.Response:
 async def bid(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await json_body(request)
+    routing = request.app.get(JUDGE_ROUTING)
     auction = await request.app[AUCTIONS].bid(
-        request.match_info["id"], user, body.get("amount_cents"), body.get("max_cents")
+        request.match_info["id"],
+        user,
+        body.get("amount_cents"),
+        body.get("max_cents"),
+        forwarded=routing is not None and routing.forwarded(request),
     )
-    return web.json_response({"auction": auction.to_dict()}, status=201)
+    return web.json_response({"auction": auction}, status=201)
 
 
 @routes.get("/api/listings/{id}/auction")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from media.engine import MediaEngine
+    from server.auction_routing import JudgeRouting
     from server.auth import TokenService
     from server.config import Settings
     from server.domain.accounts import AccountService
@@ -56,6 +57,7 @@ COHOST: web.AppKey[CohostService] = web.AppKey("cohost")
 REALTIME: web.AppKey[Realtime] = web.AppKey("realtime")
 COMMERCE: web.AppKey[CommerceService] = web.AppKey("commerce")
 MEDIA_RELAY: web.AppKey[MediaRelay] = web.AppKey("media_relay")
+JUDGE_ROUTING: web.AppKey[JudgeRouting] = web.AppKey("judge_routing")
 LIFECYCLE: web.AppKey[LifecycleService] = web.AppKey("lifecycle")
 ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
 REMINDERS: web.AppKey[ReminderService] = web.AppKey("reminders")

@@ -390,7 +390,7 @@ class Realtime:
         auction = await self.app[AUCTIONS].bid(
             listing_id, user, payload.get("amount_cents"), payload.get("max_cents")
         )
-        return {"auction": auction.to_dict()}
+        return {"auction": auction}
 
     async def giveaway_enter(self, conn: Conn, payload: Payload) -> Payload:
         user = _signed_in(conn)

@@ -1,20 +1,28 @@
 """Live auctions: one judge per auction, server time only, proxy bids, anti-sniping.
 
-Every bid is judged by `judge_bid` inside one exclusive storage transaction (SQLite
-BEGIN IMMEDIATE, which also serialises processes sharing the file), so a bid reaching
-any process is ordered with every other bid exactly once. The closing is claimed by
+A running auction is judged in memory by one process, its judge: the stream's home
+when several processes share Redis (a bid reaching another process is forwarded
+there), else the only process. Accepted bids are written behind in batches (group
+commit: one transaction holds every bid accepted while the previous one was being
+written) and a bid is acknowledged only once its batch is committed, so an
+acknowledged bid survives a restart. Each batch is fenced: its UPDATE requires the
+`bid_count` the judge last wrote and a running auction, so a second judge (a moved
+home, a closing elsewhere) can never interleave bids; the loser forgets its view,
+refuses the unwritten bids and reloads from the database. The closing is claimed by
 one guarded UPDATE, so only one process writes the winner's order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from server.domain.commerce import AUCTION_SECONDS, CommerceService, Listing, Order
-from server.domain.errors import conflict, invalid_field, not_found
+from server.domain.errors import ApiError, conflict, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import ends_at, now_ms, utc_now
 from server.domain.validation import int_field, money_field
@@ -23,10 +31,14 @@ from server.events import (
     AuctionOutbid,
     AuctionStarted,
     AuctionUpdated,
+    CohostChanged,
+    Event,
     EventBus,
     ListingUpdated,
     OrderPlaced,
 )
+
+log = logging.getLogger(__name__)
 
 AuctionStatus = Literal["running", "sold", "unsold"]
 
@@ -141,10 +153,10 @@ class AuctionStore(Protocol):
         """Insert a running auction; None when the stream already runs one."""
         ...
 
-    async def bid(
-        self, listing_id: str, judge: Callable[[Auction | None], BidOutcome]
-    ) -> BidOutcome:
-        """Judge and record one bid on the listing's latest auction in one transaction."""
+    async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:
+        """Write a batch of accepted bids and the auction after them in one transaction,
+        only if the auction still runs with `written_count` bids; False (nothing
+        written) otherwise."""
         ...
 
     async def latest_auction(self, listing_id: str) -> Auction | None: ...
@@ -160,6 +172,23 @@ class AuctionStore(Protocol):
     ) -> Closing | None:
         """Claim and close a due auction (None if another process did, or a bid extended it)."""
         ...
+
+
+# The stream's judging process elsewhere (its base URL), or None when it is this one.
+JudgeLocator = Callable[[str], Awaitable[str | None]]
+# Sends a bid (listing id, user, amount, max) to the judge at a base URL: its `auction`.
+BidForwarder = Callable[[str, str, str, int, int | None], Awaitable[dict[str, Any]]]
+
+
+async def judge_here(_stream_id: str) -> str | None:
+    """A single process judges every auction itself."""
+    return None
+
+
+async def no_forwarding(
+    url: str, listing_id: str, user: str, amount: int, ceiling: int | None
+) -> dict[str, Any]:
+    raise RuntimeError("this process has no other judge to forward bids to")
 
 
 def _winner_order(stream: Stream) -> Callable[[Auction, Listing], Order]:
@@ -182,6 +211,27 @@ def _winner_order(stream: Stream) -> Callable[[Auction, Listing], Order]:
     return make
 
 
+Pending = tuple[BidOutcome, "asyncio.Future[None]"]
+
+
+@dataclass
+class _Judge:
+    """This process's view of one running auction: the truth while it judges it."""
+
+    auction: Auction
+    stream: Stream | None  # roles of bidders; None after a cohost change: read again
+    written_count: int  # `bid_count` in the database (the batch fence)
+    pending: list[Pending] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+
+def _batch_refusal(auction: Auction | None, seq: int) -> ApiError:
+    """Why a batch the database refused was not recorded."""
+    if auction is None or auction.seq != seq or auction.status != "running":
+        return conflict("auction_not_running", "no auction is running for this item")
+    return ApiError(503, "backend_unavailable", "the bid could not be recorded; bid again")
+
+
 class AuctionService:
     """Starting, bidding and closing; publishes the auction events."""
 
@@ -200,6 +250,17 @@ class AuctionService:
         self._events = events
         self._snipe_ms = int(snipe_seconds * 1000)
         self.wake = wake  # tells the selling clock a deadline changed
+        self.judge_elsewhere: JudgeLocator = judge_here
+        self.forward: BidForwarder = no_forwarding
+        self._judges: dict[str, _Judge] = {}  # listing id -> the auction judged here
+        events.subscribe(self.on_event)
+
+    async def on_event(self, event: Event) -> None:
+        """A cohost change (here or relayed from another process) changes who may bid."""
+        if isinstance(event, CohostChanged):
+            for judge in self._judges.values():
+                if judge.auction.stream_id == event.stream_id:
+                    judge.stream = None
 
     async def start(
         self, listing_id: str, user: str, seconds: object = None, sudden_death: object = None
@@ -243,48 +304,155 @@ class AuctionService:
         )
         if auction is None:
             raise conflict("auction_running", "this stream already runs an auction")
+        self._judges.pop(listing.id, None)  # a view of an earlier run is over
         self.wake()
         await self._events.publish(AuctionStarted(auction))
         return auction
 
     async def bid(
-        self, listing_id: str, user: str, amount_cents: object, max_cents: object = None
-    ) -> Auction:
-        """One bid (signed-in users other than host and cohost); 409 `bid_too_low`,
-        `auction_not_running`; 400 `invalid_field`."""
-        listing = await self._commerce.get(listing_id)
-        stream = await self._streams.get(listing.stream_id)
-        require_role(stream, user, "viewer")
+        self,
+        listing_id: str,
+        user: str,
+        amount_cents: object,
+        max_cents: object = None,
+        forwarded: bool = False,
+    ) -> dict[str, Any]:
+        """One bid (signed-in users other than host and cohost): the protocol's
+        `auction` once the bid is recorded; 409 `bid_too_low`, `auction_not_running`;
+        400 `invalid_field`. `forwarded`: another process sent it here to be judged."""
         amount = money_field("amount_cents", amount_cents, low=1)
         ceiling = amount if max_cents is None else money_field("max_cents", max_cents, low=amount)
-        outcome = await self._store.bid(
-            listing.id,
-            lambda auction: judge_bid(auction, user, amount, ceiling, now_ms(), self._snipe_ms),
-        )
-        self.wake()
-        await self._events.publish(AuctionUpdated(outcome.auction))
-        if outcome.outbid is not None:
-            await self._events.publish(AuctionOutbid(outcome.auction, outcome.outbid))
-        return outcome.auction
+        judge = self._judges.get(listing_id)
+        if judge is None:
+            listing = await self._commerce.get(listing_id)
+            home = None if forwarded else await self.judge_elsewhere(listing.stream_id)
+            if home is not None:
+                stream = await self._streams.get(listing.stream_id)
+                require_role(stream, user, "viewer")
+                proxy = None if max_cents is None else ceiling
+                return await self.forward(home, listing.id, user, amount, proxy)
+            judge = await self._judge_of(listing.id)
+        try:
+            outcome = await self._judge_bid(judge, user, amount, ceiling)
+        except ApiError as refusal:
+            if refusal.code != "auction_not_running" or judge.pending:
+                raise
+            # Perhaps a view of an auction that ended: read the database once more.
+            self._judges.pop(listing_id, None)
+            outcome = await self._judge_bid(await self._judge_of(listing_id), user, amount, ceiling)
+        return outcome.auction.to_dict()
+
+    async def _judge_of(self, listing_id: str) -> _Judge:
+        """The judge of the listing's running auction, loaded from the database."""
+        auction = await self._store.latest_auction(listing_id)
+        if auction is None or auction.status != "running":
+            raise conflict("auction_not_running", "no auction is running for this item")
+        judge = self._judges.get(listing_id)  # loaded by a bid while we were reading
+        if judge is None or judge.auction.seq != auction.seq:
+            judge = _Judge(auction, None, auction.bid_count)
+            self._judges[listing_id] = judge
+        return judge
+
+    async def _judge_bid(self, judge: _Judge, user: str, amount: int, ceiling: int) -> BidOutcome:
+        """Judge in memory, then wait for the bid's batch to be committed."""
+        if judge.stream is None:
+            judge.stream = await self._streams.get(judge.auction.stream_id)
+        require_role(judge.stream, user, "viewer")
+        outcome = judge_bid(judge.auction, user, amount, ceiling, now_ms(), self._snipe_ms)
+        judge.auction = outcome.auction
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        judge.pending.append((outcome, done))
+        if judge.writer is None:
+            judge.writer = asyncio.create_task(self._write_behind(judge))
+        await done
+        return outcome
+
+    async def _write_behind(self, judge: _Judge) -> None:
+        """Commit pending bids batch after batch; acknowledge them; publish the news."""
+        try:
+            while judge.pending:
+                batch, judge.pending = judge.pending, []
+                after = batch[-1][0].auction
+                bids = [outcome for outcome, _ in batch]
+                try:
+                    written = await self._store.record_bids(after, judge.written_count, bids)
+                except Exception:
+                    log.exception("recording %d bids on auction %s failed", len(bids), after.seq)
+                    written = False
+                if not written:
+                    await self._forget(judge, batch)
+                    return
+                judge.written_count = after.bid_count
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+                self.wake()
+                await self._publish_batch(after, bids)
+        finally:
+            judge.writer = None
+
+    async def _forget(self, judge: _Judge, batch: list[Pending]) -> None:
+        """A batch was not written: drop this view and refuse every bid judged on it."""
+        if self._judges.get(judge.auction.listing_id) is judge:
+            del self._judges[judge.auction.listing_id]
+        try:
+            refusal = _batch_refusal(
+                await self._store.latest_auction(judge.auction.listing_id), judge.auction.seq
+            )
+        except Exception:
+            refusal = _batch_refusal(judge.auction, judge.auction.seq)
+        refused, judge.pending = batch + judge.pending, []  # with bids judged meanwhile
+        for _, done in refused:
+            if not done.done():
+                done.set_exception(refusal)
+
+    async def _publish_batch(self, after: Auction, bids: list[BidOutcome]) -> None:
+        """One `auction:updated` for the batch (its last state), one `auction:outbid`
+        to each bidder it left behind."""
+        await self._events.publish(AuctionUpdated(after))
+        outbid: dict[str, None] = {}
+        for outcome in bids:
+            if outcome.outbid is not None:
+                outbid[outcome.outbid] = None
+        for username in outbid:
+            if after.high_bidder is None or not same_user(username, after.high_bidder):
+                await self._events.publish(AuctionOutbid(after, username))
+
+    def _current(self, auction: Auction | None) -> Auction | None:
+        """The stored auction, or this process's newer view of it while it judges it."""
+        if auction is None:
+            return None
+        judge = self._judges.get(auction.listing_id)
+        return judge.auction if judge is not None and judge.auction.seq == auction.seq else auction
 
     async def get(self, listing_id: str) -> Auction:
         """The listing's latest auction; 404 `auction_not_found` before any."""
         listing = await self._commerce.get(listing_id)
-        auction = await self._store.latest_auction(listing.id)
+        auction = self._current(await self._store.latest_auction(listing.id))
         if auction is None:
             raise not_found("this item has not been auctioned", "auction_not_found")
         return auction
 
     async def running(self, stream_id: str) -> Auction | None:
-        return await self._store.running_auction(stream_id)
+        return self._current(await self._store.running_auction(stream_id))
 
     async def close_due(self, at_ms: int) -> None:
-        """Close every auction over by `at_ms` that this process manages to claim."""
-        for auction in await self._store.due_auctions(at_ms):
-            stream = await self._streams.get(auction.stream_id)
-            closing = await self._store.close_auction(auction.seq, at_ms, _winner_order(stream))
+        """Close every auction over by `at_ms` that this process judges."""
+        for due in await self._store.due_auctions(at_ms):
+            if await self.judge_elsewhere(due.stream_id) is not None:
+                continue  # its judge closes it
+            judge = self._judges.get(due.listing_id)
+            if judge is not None and judge.auction.seq == due.seq:
+                if judge.writer is not None:
+                    await asyncio.shield(judge.writer)  # bids judged before the end count
+                if judge.auction.ends_at_ms > at_ms:
+                    continue  # extended by a bid: the clock wakes again at the new end
+            stream = await self._streams.get(due.stream_id)
+            closing = await self._store.close_auction(due.seq, at_ms, _winner_order(stream))
             if closing is None:
                 continue
+            if self._judges.get(due.listing_id) is judge and judge is not None:
+                del self._judges[due.listing_id]
             if closing.order is not None:
                 await self._events.publish(ListingUpdated(closing.listing))
                 await self._events.publish(OrderPlaced(closing.order))

@@ -275,21 +275,12 @@ class SellingStore:
             assert row is not None
             return _auction(row)
 
-    async def bid(
-        self, listing_id: str, judge: Callable[[Auction | None], BidOutcome]
-    ) -> BidOutcome:
+    async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:
         async with self._db.transaction() as conn:
-            row = await _one(
-                conn,
-                f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE listing_id = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                (listing_id,),
-            )
-            outcome = judge(None if row is None else _auction(row))
-            after = outcome.auction
-            await conn.execute(
+            cursor = await conn.execute(
                 "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
-                "ends_at_ms = ?, bid_count = ? WHERE seq = ?",
+                "ends_at_ms = ?, bid_count = ? "
+                "WHERE seq = ? AND status = 'running' AND bid_count = ?",
                 (
                     after.high_bid_cents,
                     after.high_bidder,
@@ -297,14 +288,17 @@ class SellingStore:
                     after.ends_at_ms,
                     after.bid_count,
                     after.seq,
+                    written_count,
                 ),
             )
-            await conn.execute(
+            if cursor.rowcount != 1:  # closed, or judged by another process meanwhile
+                return False
+            await conn.executemany(
                 "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (after.seq, outcome.bidder, outcome.amount_cents, outcome.max_cents, outcome.at_ms),
+                [(after.seq, b.bidder, b.amount_cents, b.max_cents, b.at_ms) for b in bids],
             )
-            return outcome
+            return True
 
     async def latest_auction(self, listing_id: str) -> Auction | None:
         row = await self._db.fetchone(

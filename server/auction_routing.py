@@ -1,0 +1,73 @@
+"""Bids travel to their auction's judge: the stream's home when processes share Redis.
+
+A process that is not the home of a stream forwards a bid on one of its auctions to
+the home's `POST /api/listings/{id}/bids`, as the bidder (a token signed with the
+shared secret) and marked as forwarded (a header only processes knowing the secret can
+compute), so the home judges it itself instead of forwarding it again. The home's
+answer, an `auction` or the protocol's error, is passed back unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from server.auth import TokenService
+from server.domain.errors import ApiError
+from signaling.home import StreamHomes
+
+FORWARDED = "X-Costream-Judge"
+FORWARD_TIMEOUT_SECONDS = 5.0
+
+
+class JudgeRouting:
+    """Locates a stream's judge and forwards bids to it."""
+
+    def __init__(self, homes: StreamHomes, tokens: TokenService, secret: str) -> None:
+        self._homes = homes
+        self._tokens = tokens
+        self._mark = hashlib.sha256(b"costream forwarded bid\0" + secret.encode()).hexdigest()
+        self._http: aiohttp.ClientSession | None = None
+
+    async def locate(self, stream_id: str) -> str | None:
+        """The judge's base URL when it is another process, else None."""
+        return await self._homes.elsewhere(stream_id)
+
+    def forwarded(self, request: web.Request) -> bool:
+        """Whether another process sent this bid here to be judged."""
+        return hmac.compare_digest(request.headers.get(FORWARDED, ""), self._mark)
+
+    async def forward(
+        self, url: str, listing_id: str, user: str, amount: int, ceiling: int | None
+    ) -> dict[str, Any]:
+        """The judge's `auction` after the bid, or its refusal raised here."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_SECONDS)
+            )
+        body: dict[str, Any] = {"amount_cents": amount}
+        if ceiling is not None:
+            body["max_cents"] = ceiling
+        headers = {"Authorization": f"Bearer {self._tokens.issue(user)}", FORWARDED: self._mark}
+        try:
+            async with self._http.post(
+                f"{url}/api/listings/{listing_id}/bids", json=body, headers=headers
+            ) as response:
+                answer = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ApiError(
+                503, "backend_unavailable", "the auction's judge is unreachable; bid again"
+            ) from exc
+        if response.status != 201:
+            error = answer["error"]
+            raise ApiError(response.status, error["code"], error["message"])
+        return answer["auction"]
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
