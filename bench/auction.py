@@ -2,14 +2,17 @@
 last minimum it saw plus 0..N-1 increments) as soon as its previous ack returns.
 
 Prints accepted bids/s, bid ack p50/p99, and the time from an accepted bid's send to
-its `auction:updated` at the last receiver (sampled: every SAMPLE-th bid).
+the first `auction:updated` showing it (bid_count at least that bid's) at the last of
+the N receivers (sampled: every SAMPLE-th bid_count), plus the CPU the server and the
+bidders' processes used, to show which side saturates.
 
-    .venv/bin/python bench/auction.py --bidders 500 --seconds 30
+    .venv/bin/python bench/auction.py --bidders 500 --seconds 30 --client-procs 2
 
 The server runs as a separate `costream serve` process on a free port of 127.0.0.1
 with its own data dir. Bidders are created straight in its database with tokens
-signed by its secret (registration hashes with argon2: far too slow for 500), and
-speak Socket.IO with bench/chat_fanout.py's minimal client.
+signed by its secret (registration hashes with argon2: far too slow for 500), are
+spread over --client-procs processes, and speak Socket.IO with bench/chat_fanout.py's
+minimal client. Every process times with the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -17,26 +20,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import random
 import re
+import resource
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.chat_fanout import RawClient, Stats, post, start_server, wait_healthy  # noqa: E402
+from bench.chat_fanout import (  # noqa: E402
+    RawClient,
+    Stats,
+    cpu_seconds,
+    post,
+    start_server,
+    wait_healthy,
+)
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
 
-SECRET = "bench-auction-secret-0123456789"
+SECRET = "bench-secret-key-0123456789"  # what bench/chat_fanout.py's start_server sets
 SAMPLE = 5
+CLOCK_CENTS_PER_S = 1_000_000  # 1 cent a microsecond: 30 s stay far under the 10^8 cap
 UPDATED = re.compile(r'^42\["auction:updated".*"min_next_cents":(\d+).*"bid_count":(\d+)')
 
 
@@ -55,11 +69,9 @@ def add_users(db: Path, names: list[str]) -> None:
 
 
 def prepare_data_dir(tmp: str) -> Path:
-    """A data dir whose secret we know, so tokens can be issued without signing in."""
+    """A data dir for the server (its secret comes from the environment: SECRET)."""
     data_dir = Path(tmp) / "data"
     data_dir.mkdir()
-    (data_dir / "secret_key").write_text(SECRET)
-    (data_dir / "secret_key").chmod(0o600)
     return data_dir
 
 
@@ -69,12 +81,109 @@ async def live_stream(http: aiohttp.ClientSession, url: str, host: str) -> dict:
     return stream
 
 
+def bid_in_process(
+    url: str,
+    names: list[str],
+    stream_id: str,
+    listing_id: str,
+    strategy: str,
+    ready,
+    go,
+    results,
+) -> None:
+    """A bidders' process: connect and join, then bid until the deadline `go` sends;
+    reports its acks, counts and sampled `auction:updated` arrivals."""
+
+    async def main() -> None:
+        tokens = TokenService(SECRET, 3600)
+        spread = len(names)
+        min_next = [100]
+        seen: dict[int, list[float]] = {}  # sampled bid_count -> [latest arrival, receivers]
+        sent_at: dict[int, float] = {}  # sampled bid_count -> send time of that bid
+        acks_ms: list[float] = []
+        counts = {"accepted": 0, "refused": 0}
+
+        def watcher() -> Any:
+            shown = [0]  # the highest bid_count this receiver has seen
+
+            def on_event(data: str) -> None:
+                match = UPDATED.match(data)
+                if match is None:
+                    return
+                min_next[0] = max(min_next[0], int(match[1]))
+                count, now = int(match[2]), time.monotonic()
+                first = shown[0] + SAMPLE - shown[0] % SAMPLE
+                for sampled in range(first, count + 1, SAMPLE):
+                    entry = seen.setdefault(sampled, [now, 0])
+                    entry[0], entry[1] = max(entry[0], now), entry[1] + 1
+                shown[0] = max(shown[0], count)
+
+            return on_event
+
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            clients = [RawClient(http, url, Stats()) for _ in names]
+            limit = asyncio.Semaphore(50)
+
+            async def enter(client: RawClient, name: str) -> None:
+                async with limit:
+                    await client.connect(tokens.issue(name))
+                    client.on_event = watcher()
+                    assert (await client.call("join", {"stream_id": stream_id}))["ok"]
+
+            await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
+            ready.put(len(clients))
+            loop = asyncio.get_running_loop()
+            started, stop_at = await loop.run_in_executor(None, go.get, True, 300)
+
+            def offer(seen_min: int, now: float) -> int:
+                if strategy == "seen":
+                    # Above the last minimum seen by a random number of increments, so
+                    # that racing bidders do not all offer the same amount.
+                    return seen_min + random.randrange(spread)
+                # "clock": amounts rise with the shared clock (CLOCK_CENTS_PER_S), so a
+                # bid sent later almost always beats one sent earlier.
+                return max(seen_min, 100 + int((now - started) * CLOCK_CENTS_PER_S))
+
+            async def bidder(client: RawClient) -> None:
+                while time.monotonic() < stop_at:
+                    sent = time.monotonic()
+                    amount = offer(min_next[0], sent)
+                    ack = await client.call(
+                        "auction:bid", {"listing_id": listing_id, "amount_cents": amount}
+                    )
+                    acks_ms.append((time.monotonic() - sent) * 1000)
+                    if ack["ok"]:
+                        counts["accepted"] += 1
+                        count = ack["auction"]["bid_count"]
+                        min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
+                        if count % SAMPLE == 0:
+                            sent_at[count] = sent
+                    else:
+                        counts["refused"] += 1
+                        assert ack["error"]["code"] == "bid_too_low", ack
+
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            await asyncio.gather(*(bidder(c) for c in clients))
+            await asyncio.sleep(2)  # let the last updates arrive before reading them
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            results.put((acks_ms, counts, sent_at, seen, cpu))
+            for client in clients:
+                await client.close()
+
+    asyncio.run(main())
+
+
 async def run(args: argparse.Namespace) -> dict:
+    context = multiprocessing.get_context("fork")
+    workers: list[multiprocessing.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir)
+        process, url = start_server(data_dir, {})
         tokens = TokenService(SECRET, 3600)
         connector = aiohttp.TCPConnector(limit=0)
+        loop = asyncio.get_running_loop()
         try:
             async with aiohttp.ClientSession(connector=connector) as http:
                 await wait_healthy(http, url)
@@ -92,78 +201,65 @@ async def run(args: argparse.Namespace) -> dict:
                 listing = (
                     await post(http, f"{url}/api/streams/{stream['id']}/listings", body, host)
                 )["listing"]
-
-                min_next = [100]
-                sent_at: dict[int, float] = {}  # sampled bid_count -> send time
-                last_seen: dict[int, float] = {}  # sampled bid_count -> latest arrival
-                seen_count: dict[int, int] = {}
-
-                def on_event(data: str) -> None:
-                    match = UPDATED.match(data)
-                    if match is None:
-                        return
-                    min_next[0] = max(min_next[0], int(match[1]))
-                    count = int(match[2])
-                    if count % SAMPLE == 0:
-                        last_seen[count] = time.perf_counter()
-                        seen_count[count] = seen_count.get(count, 0) + 1
-
-                clients = [RawClient(http, url, Stats()) for _ in names]
-                limit = asyncio.Semaphore(50)
-
-                async def enter(client: RawClient, name: str) -> None:
-                    async with limit:
-                        await client.connect(tokens.issue(name))
-                        client.on_event = on_event
-                        assert (await client.call("join", {"stream_id": stream["id"]}))["ok"]
-
-                started = time.perf_counter()
-                await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
-                connect_s = time.perf_counter() - started
+                ready, go, results = context.Queue(), context.Queue(), context.Queue()
+                started = time.monotonic()
+                for index in range(args.client_procs):
+                    share = names[index :: args.client_procs]
+                    worker = context.Process(
+                        target=bid_in_process,
+                        args=(
+                            url,
+                            share,
+                            stream["id"],
+                            listing["id"],
+                            len(names),
+                            ready,
+                            go,
+                            results,
+                        ),
+                    )
+                    worker.start()
+                    workers.append(worker)
+                for _ in workers:
+                    await loop.run_in_executor(None, ready.get, True, 300)
+                connect_s = time.monotonic() - started
                 await post(http, f"{url}/api/listings/{listing['id']}/auction/start", {}, host)
-
+                cpu_before = cpu_seconds(process.pid)
+                t0 = time.monotonic()
+                for _ in workers:
+                    go.put((t0, t0 + args.seconds))
                 acks_ms: list[float] = []
                 accepted = refused = 0
-                stop_at = time.perf_counter() + args.seconds
-
-                async def bidder(client: RawClient) -> None:
-                    nonlocal accepted, refused
-                    while time.perf_counter() < stop_at:
-                        sent = time.perf_counter()
-                        # Above the last minimum seen by a random number of increments, so
-                        # that racing bidders do not all offer the same amount.
-                        amount = min_next[0] + random.randrange(len(clients))
-                        ack = await client.call(
-                            "auction:bid", {"listing_id": listing["id"], "amount_cents": amount}
-                        )
-                        acks_ms.append((time.perf_counter() - sent) * 1000)
-                        if ack["ok"]:
-                            accepted += 1
-                            count = ack["auction"]["bid_count"]
-                            min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
-                            if count % SAMPLE == 0:
-                                sent_at[count] = sent
-                        else:
-                            refused += 1
-                            assert ack["error"]["code"] == "bid_too_low", ack
-
-                t0 = time.perf_counter()
-                await asyncio.gather(*(bidder(c) for c in clients))
-                wall = time.perf_counter() - t0
-                await asyncio.sleep(2)  # let the last updates arrive before reading them
-                fanout_ms = [
-                    (last_seen[count] - sent_at[count]) * 1000
-                    for count in sent_at
-                    if seen_count.get(count) == len(clients)
-                ]
-                for client in clients:
-                    await client.close()
+                sent_at: dict[int, float] = {}
+                seen: dict[int, list[float]] = {}
+                client_cpu = 0.0
+                for _ in workers:
+                    got = await loop.run_in_executor(None, results.get, True, args.seconds + 120)
+                    acks, counts, sent, arrivals, cpu = got
+                    acks_ms += acks
+                    accepted += counts["accepted"]
+                    refused += counts["refused"]
+                    sent_at.update(sent)
+                    client_cpu += cpu
+                    for count, (latest, receivers) in arrivals.items():
+                        entry = seen.setdefault(count, [latest, 0])
+                        entry[0], entry[1] = max(entry[0], latest), entry[1] + receivers
+                server_cpu = cpu_seconds(process.pid) - cpu_before
+                wall = args.seconds
         finally:
+            for worker in workers:
+                worker.join(timeout=30)
             stop(process, timeout=20)
-
+    fanout_ms = [
+        (seen[count][0] - sent_at[count]) * 1000
+        for count in sent_at
+        if count in seen and seen[count][1] == args.bidders
+    ]
     return {
         "bidders": args.bidders,
-        "seconds": round(wall, 1),
+        "client_procs": args.client_procs,
+        "strategy": args.strategy,
+        "seconds": wall,
         "connect_and_join_s": round(connect_s, 2),
         "accepted_bids": accepted,
         "refused_bids": refused,
@@ -173,6 +269,8 @@ async def run(args: argparse.Namespace) -> dict:
         "updated_at_last_receiver_p50_ms": quantile_ms(fanout_ms, 50),
         "updated_at_last_receiver_p99_ms": quantile_ms(fanout_ms, 99),
         "sampled_bids": len(fanout_ms),
+        "server_cpu_s": round(server_cpu, 1),
+        "bidders_cpu_s": round(client_cpu, 1),
     }
 
 
@@ -180,7 +278,7 @@ def bench_main(doc: str, run_bench, options: dict[str, tuple[type, float]]) -> N
     """Parse `--name value` options, run the bench, print its figures (and as JSON)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     for name, (kind, default) in options.items():
-        parser.add_argument(f"--{name}", type=kind, default=default)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=default)
     result = asyncio.run(run_bench(parser.parse_args()))
     width = max(len(key) for key in result)
     for key, value in result.items():
@@ -189,7 +287,16 @@ def bench_main(doc: str, run_bench, options: dict[str, tuple[type, float]]) -> N
 
 
 def main() -> None:
-    bench_main(__doc__, run, {"bidders": (int, 500), "seconds": (float, 30.0)})
+    bench_main(
+        __doc__,
+        run,
+        {
+            "bidders": (int, 500),
+            "seconds": (float, 30.0),
+            "client_procs": (int, 2),
+            "strategy": (str, "seen"),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from tests.helpers.cluster import stop  # noqa: E402
 async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir)
+        process, url = start_server(data_dir, {})
         tokens = TokenService(SECRET, 3600)
         try:
             connector = aiohttp.TCPConnector(limit=0)

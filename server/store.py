@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
@@ -21,6 +22,8 @@ from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sql
 from server.migrations import apply_migrations
 from server.stores.sql_ledger import insert_sale_entry
 from server.stores.sql_sharers import attribute_order
+
+T = TypeVar("T")
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -234,6 +237,29 @@ class Database:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
             return cast(sqlite3.Row | None, await cursor.fetchone())
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(conn)` in one trip to the database's thread: a hot path's statements do
+        not each wait for the event loop's turn. `work` runs in that thread: plain
+        sqlite3 calls only, nothing of the loop's."""
+        async with self._lock:
+            # aiosqlite runs `_execute`'s function in its thread, on its sqlite3 connection.
+            return await self._conn._execute(work, self._conn._conn)
+
+    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`run(work)` inside BEGIN IMMEDIATE ... COMMIT (rolled back if `work` raises)."""
+
+        def transact(raw: sqlite3.Connection) -> T:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(raw)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+
+        return await self.run(transact)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -463,3 +489,45 @@ class Database:
             (stream_id,),
         )
         return [order_from_row(row) for row in rows]
+
+
+K = TypeVar("K")
+
+
+class ReadBatcher(Generic[K, T]):
+    """Coalesces concurrent point reads into one trip to the database's thread.
+
+    A read asked for while a batch is out waits for the next one, so every answer is
+    read after it was asked for (as fresh as a read of its own)."""
+
+    def __init__(self, db: Database, read_many: Callable[..., list[T]]) -> None:
+        """`read_many(conn, keys=[...])` answers every key, in order."""
+        self._db = db
+        self._read_many = read_many
+        self._waiting: list[tuple[K, asyncio.Future[T]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def get(self, key: K) -> T:
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, answer))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read())
+        return await answer
+
+    async def _read(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                keys = [key for key, _ in batch]
+                try:
+                    values = await self._db.run(functools.partial(self._read_many, keys=keys))
+                except Exception as exc:
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for (_, answer), value in zip(batch, values, strict=True):
+                    if not answer.done():
+                        answer.set_result(value)
+        finally:
+            self._reader = None

@@ -223,6 +223,10 @@ class _Judge:
     written_count: int  # `bid_count` in the database (the batch fence)
     pending: list[Pending] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
+    # Committed but not yet published: the latest state, and who was outbid since.
+    news: Auction | None = None
+    outbid: dict[str, None] = field(default_factory=dict)
+    herald: asyncio.Task[None] | None = None
 
 
 def _batch_refusal(auction: Auction | None, seq: int) -> ApiError:
@@ -387,9 +391,28 @@ class AuctionService:
                     if not done.done():
                         done.set_result(None)
                 self.wake()
-                await self._publish_batch(after, bids)
+                self._announce(judge, after, bids)
         finally:
             judge.writer = None
+
+    def _announce(self, judge: _Judge, after: Auction, bids: list[BidOutcome]) -> None:
+        """Queue a committed batch's news; the herald publishes it without holding up
+        the next batch, merging batches that pile up while it sends."""
+        judge.news = after
+        for outcome in bids:
+            if outcome.outbid is not None:
+                judge.outbid[outcome.outbid] = None
+        if judge.herald is None:
+            judge.herald = asyncio.create_task(self._herald(judge))
+
+    async def _herald(self, judge: _Judge) -> None:
+        try:
+            while judge.news is not None:
+                after, judge.news = judge.news, None
+                outbid, judge.outbid = judge.outbid, {}
+                await self._publish_news(after, outbid)
+        finally:
+            judge.herald = None
 
     async def _forget(self, judge: _Judge, batch: list[Pending]) -> None:
         """A batch was not written: drop this view and refuse every bid judged on it."""
@@ -406,14 +429,10 @@ class AuctionService:
             if not done.done():
                 done.set_exception(refusal)
 
-    async def _publish_batch(self, after: Auction, bids: list[BidOutcome]) -> None:
-        """One `auction:updated` for the batch (its last state), one `auction:outbid`
-        to each bidder it left behind."""
+    async def _publish_news(self, after: Auction, outbid: dict[str, None]) -> None:
+        """One `auction:updated` with the latest state, one `auction:outbid` to each
+        bidder left behind since the last one (unless they lead again)."""
         await self._events.publish(AuctionUpdated(after))
-        outbid: dict[str, None] = {}
-        for outcome in bids:
-            if outcome.outbid is not None:
-                outbid[outcome.outbid] = None
         for username in outbid:
             if after.high_bidder is None or not same_user(username, after.high_bidder):
                 await self._events.publish(AuctionOutbid(after, username))
@@ -445,6 +464,8 @@ class AuctionService:
             if judge is not None and judge.auction.seq == due.seq:
                 if judge.writer is not None:
                     await asyncio.shield(judge.writer)  # bids judged before the end count
+                if judge.herald is not None:
+                    await asyncio.shield(judge.herald)  # their news goes out before the end
                 if judge.auction.ends_at_ms > at_ms:
                     continue  # extended by a bid: the clock wakes again at the new end
             stream = await self._streams.get(due.stream_id)

@@ -276,8 +276,8 @@ class SellingStore:
             return _auction(row)
 
     async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
                 "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
                 "ends_at_ms = ?, bid_count = ? "
                 "WHERE seq = ? AND status = 'running' AND bid_count = ?",
@@ -293,12 +293,14 @@ class SellingStore:
             )
             if cursor.rowcount != 1:  # closed, or judged by another process meanwhile
                 return False
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(after.seq, b.bidder, b.amount_cents, b.max_cents, b.at_ms) for b in bids],
             )
             return True
+
+        return await self._db.run_transaction(write)
 
     async def latest_auction(self, listing_id: str) -> Auction | None:
         row = await self._db.fetchone(
