@@ -30,7 +30,7 @@ from bench.auction import (  # noqa: E402
     prepare_data_dir,
     quantile_ms,
 )
-from bench.chat_fanout import post, start_server, wait_healthy  # noqa: E402
+from bench.chat_fanout import cpu_seconds, post, start_server, wait_healthy  # noqa: E402
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
 
@@ -66,10 +66,13 @@ async def run(args: argparse.Namespace) -> dict:
 
                 tasks = [asyncio.create_task(buyer(h)) for h in headers]
                 await asyncio.sleep(0.5)  # every buyer waits on the start line
+                cpu_before = cpu_seconds(process.pid), time.process_time()
                 t0 = time.perf_counter()
                 go.set()
                 results = await asyncio.gather(*tasks)
                 wall = time.perf_counter() - t0
+                server_cpu = cpu_seconds(process.pid) - cpu_before[0]
+                buyers_cpu = time.process_time() - cpu_before[1]
                 async with http.get(
                     f"{url}/api/streams/{stream['id']}/orders",
                     headers={"Authorization": f"Bearer {host}"},
@@ -90,6 +93,8 @@ async def run(args: argparse.Namespace) -> dict:
         "wall_s": round(wall, 2),
         "buy_p50_ms": quantile_ms(latencies, 50),
         "buy_p99_ms": quantile_ms(latencies, 99),
+        "server_cpu_s": round(server_cpu, 2),
+        "buyers_cpu_s": round(buyers_cpu, 2),
     }
 
 

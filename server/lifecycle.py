@@ -100,6 +100,9 @@ async def drain(app: web.Application) -> None:
             await sio.disconnect(sid)
 
 
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+
+
 async def serve(
     app: web.Application,
     host: str,
@@ -114,7 +117,9 @@ async def serve(
         access_log_class=access_log_class,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # A rush opens many connections at once: aiohttp's default backlog (128) drops the
+    # rest's SYNs, which the clients resend only after a second.
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
     await site.start()
     print(f"======== Running on http://{host}:{port} ========", flush=True)
     loop = asyncio.get_running_loop()

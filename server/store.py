@@ -185,6 +185,12 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> Order:
     return order
 
 
+async def in_thread(conn: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` on aiosqlite's thread with its sqlite3 connection, in one trip (e.g. several
+    reads inside a transaction the caller holds)."""
+    return await conn._execute(work, conn._conn)  # aiosqlite's own way to run in its thread
+
+
 class Database:
     """The server's SQLite database. Built unopened (so it can sit in an AppKey before
     start-up), then `await open()` and finally `await close()`."""
@@ -243,8 +249,7 @@ class Database:
         not each wait for the event loop's turn. `work` runs in that thread: plain
         sqlite3 calls only, nothing of the loop's."""
         async with self._lock:
-            # aiosqlite runs `_execute`'s function in its thread, on its sqlite3 connection.
-            return await self._conn._execute(work, self._conn._conn)
+            return await in_thread(self._conn, work)
 
     async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`run(work)` inside BEGIN IMMEDIATE ... COMMIT (rolled back if `work` raises)."""

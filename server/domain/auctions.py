@@ -331,7 +331,7 @@ class AuctionService:
             listing = await self._commerce.get(listing_id)
             home = None if forwarded else await self.judge_elsewhere(listing.stream_id)
             if home is not None:
-                stream = await self._streams.get(listing.stream_id)
+                stream = await self._streams.stored(listing.stream_id)
                 require_role(stream, user, "viewer")
                 proxy = None if max_cents is None else ceiling
                 return await self.forward(home, listing.id, user, amount, proxy)
@@ -360,7 +360,7 @@ class AuctionService:
     async def _judge_bid(self, judge: _Judge, user: str, amount: int, ceiling: int) -> BidOutcome:
         """Judge in memory, then wait for the bid's batch to be committed."""
         if judge.stream is None:
-            judge.stream = await self._streams.get(judge.auction.stream_id)
+            judge.stream = await self._streams.stored(judge.auction.stream_id)
         require_role(judge.stream, user, "viewer")
         outcome = judge_bid(judge.auction, user, amount, ceiling, now_ms(), self._snipe_ms)
         judge.auction = outcome.auction

@@ -480,12 +480,18 @@ class CommerceService:
         would make now (price, discount, total) and nothing else.
         """
         listing = await self.get(listing_id)
-        stream = await self._streams.get(listing.stream_id)
+        stream = await self._streams.stored(listing.stream_id)
         require_role(stream, user, "viewer")
         count = (
             1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)
         )
         code = None if discount_code in (None, "") else code_text("discount_code", discount_code)
+        if code is None and listing.remaining < count:
+            # Stock only ever goes down: what this read shows sold out stays sold out, so
+            # the refusal needs no write transaction (a rush's losers do not queue behind
+            # its winners). The judge gives it, in its own order of refusals.
+            early = SaleFacts(listing, stream.status, stream.host, 0, 0, None, 0)
+            judge_sale(early, user, count, None, now_ms())
         sold, order = await self._sales.sell(
             listing.id,
             user,

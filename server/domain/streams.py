@@ -192,10 +192,15 @@ class StreamService:
 
     async def get(self, stream_id: str) -> Stream:
         """The stream, or 404 `stream_not_found`."""
+        return await self.with_viewers(await self.stored(stream_id))
+
+    async def stored(self, stream_id: str) -> Stream:
+        """The stream as stored (status, host, cohost) without its live fields (viewers,
+        fillers): enough for a role check on a hot path; 404 like `get`."""
         stream = await self._store.get_stream(stream_id)
         if stream is None:
             raise not_found(f"no stream {stream_id!r}", "stream_not_found")
-        return await self.with_viewers(stream)
+        return stream
 
     async def _hosted(self, stream_id: str, user: str) -> Stream:
         stream = await self.get(stream_id)

@@ -9,6 +9,7 @@ raises, the transaction rolls back, and nothing has changed.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
 from server.domain.errors import conflict, forbidden
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
-from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
+from server.store import LISTING_COLUMNS, Database, in_thread, insert_order, listing_from_row
 
 _AUCTION_COLUMNS = (
     "seq, listing_id, stream_id, status, start_cents, increment_cents, high_bid_cents, "
@@ -99,6 +100,58 @@ async def _listing_in(conn: aiosqlite.Connection, listing_id: str) -> Listing:
     return listing_from_row(row)
 
 
+def _sale_facts(
+    conn: sqlite3.Connection, listing_id: str, buyer: str, code: str | None
+) -> tuple[Listing, SaleFacts]:
+    """Everything a sale is judged on, read in one trip to the database's thread."""
+
+    def scalar(sql: str, *params: Any) -> int:
+        row = conn.execute(sql, params).fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    listing = listing_from_row(
+        conn.execute(
+            f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
+        ).fetchone()
+    )
+    stream = conn.execute(
+        "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
+    ).fetchone()
+    assert stream is not None
+    code_row = None
+    if code is not None:
+        code_row = conn.execute(
+            "SELECT * FROM discount_codes WHERE stream_id = ? AND code = ?",
+            (listing.stream_id, code),
+        ).fetchone()
+    facts = SaleFacts(
+        listing=listing,
+        stream_status=stream["status"],
+        seller=stream["host"],
+        bought_by_buyer=scalar(
+            "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
+            listing.id,
+            buyer,
+        ),
+        sold_today=scalar(
+            # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
+            "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
+            "AND substr(created_at, 1, 10) = strftime('%Y-%m-%d', 'now')",
+            listing.id,
+        ),
+        code=None if code_row is None else _code(code_row),
+        code_used_by_buyer=scalar(
+            "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND discount_code = ? AND buyer = ?",
+            listing.stream_id,
+            code,
+            buyer,
+        )
+        if code_row is not None
+        else 0,
+    )
+    return listing, facts
+
+
 class SellingStore:
     """The selling formats' tables, on the server's Database."""
 
@@ -111,43 +164,8 @@ class SellingStore:
         self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
     ) -> tuple[Listing, Order]:
         async with self._db.transaction() as conn:
-            listing = await _listing_in(conn, listing_id)
-            stream = await _one(
-                conn, "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
-            )
-            assert stream is not None
-            code_row = None
-            if code is not None:
-                code_row = await _one(
-                    conn,
-                    "SELECT * FROM discount_codes WHERE stream_id = ? AND code = ?",
-                    (listing.stream_id, code),
-                )
-            facts = SaleFacts(
-                listing=listing,
-                stream_status=stream["status"],
-                seller=stream["host"],
-                bought_by_buyer=await _scalar(
-                    conn,
-                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
-                    (listing.id, buyer),
-                ),
-                sold_today=await _scalar(
-                    conn,
-                    # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
-                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
-                    "AND substr(created_at, 1, 10) = strftime('%Y-%m-%d', 'now')",
-                    (listing.id,),
-                ),
-                code=None if code_row is None else _code(code_row),
-                code_used_by_buyer=await _scalar(
-                    conn,
-                    "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND discount_code = ? "
-                    "AND buyer = ?",
-                    (listing.stream_id, code, buyer),
-                )
-                if code_row is not None
-                else 0,
+            listing, facts = await in_thread(
+                conn, functools.partial(_sale_facts, listing_id=listing_id, buyer=buyer, code=code)
             )
             order = judge(facts)
             if dry_run:  # a quote: the same judgement, nothing written
