@@ -186,9 +186,12 @@ def _selling(
         events,
         settings.min_present_seconds,
         pages=SqlListingPages(store),
+        auction_min_seconds=settings.auction_min_seconds,
     )
     auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
-    giveaways = GiveawayService(sales, app[STREAMS], presence, events)
+    giveaways = GiveawayService(
+        sales, app[STREAMS], presence, events, min_seconds=settings.giveaway_min_seconds
+    )
     clock = SellingClock(
         sales.next_deadline_ms,
         [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],

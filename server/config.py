@@ -41,6 +41,8 @@ _POSITIVE = (
     "live_ttl_seconds",
     "drain_seconds",
     "auction_snipe_seconds",
+    "auction_min_seconds",
+    "giveaway_min_seconds",
     "restart_window_seconds",
     "cover_max_bytes",
     "media_connect_timeout",
@@ -115,6 +117,10 @@ class Settings:
     min_present_seconds: float = 3.0
     # Anti-sniping: a bid with this little time left pushes the end to now + this.
     auction_snipe_seconds: float = 10.0
+    # The shortest auction and giveaway accepted (the protocol's 5 and 10 s): lowered
+    # only by tests, so that a real auction or draw ends within a second or two.
+    auction_min_seconds: int = 5
+    giveaway_min_seconds: int = 10
     # Limits (docs/protocol-reliability.md): a WHIP/WHEP session not connected this many
     # seconds after its answer is closed; session caps per process, stream, user and
     # anonymous client address; rooms one user may keep open by publishing or watching

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from server.domain.commerce import AUCTION_SECONDS, CommerceService, Listing, Order
+from server.domain.commerce import CommerceService, Listing, Order
 from server.domain.errors import ApiError, conflict, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import ends_at, now_ms, utc_now
@@ -277,7 +277,10 @@ class AuctionService:
         duration = listing.auction_seconds
         if seconds is not None:
             duration = int_field(
-                "seconds", seconds, low=AUCTION_SECONDS[0], high=AUCTION_SECONDS[1]
+                "seconds",
+                seconds,
+                low=self._commerce.auction_seconds[0],
+                high=self._commerce.auction_seconds[1],
             )
         sudden = listing.sudden_death
         if sudden_death is not None:

@@ -318,6 +318,7 @@ class CommerceService:
         events: EventBus,
         min_present_seconds: float = 3.0,
         pages: ListingPages | None = None,
+        auction_min_seconds: int = AUCTION_SECONDS[0],
     ) -> None:
         self._store = store
         self._sales = sales
@@ -326,6 +327,7 @@ class CommerceService:
         self._accounts = accounts
         self._events = events
         self._min_present_ms = int(min_present_seconds * 1000)
+        self.auction_seconds = (auction_min_seconds, AUCTION_SECONDS[1])
 
     async def get(self, listing_id: str) -> Listing:
         """The listing, or 404 `listing_not_found`."""
@@ -394,8 +396,8 @@ class CommerceService:
             auction_seconds=int_field(
                 "auction_seconds",
                 body.get("auction_seconds", AUCTION_SECONDS_DEFAULT),
-                low=AUCTION_SECONDS[0],
-                high=AUCTION_SECONDS[1],
+                low=self.auction_seconds[0],
+                high=self.auction_seconds[1],
             ),
             sudden_death=_bool("sudden_death", body.get("sudden_death")),
         )

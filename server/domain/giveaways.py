@@ -113,19 +113,23 @@ class GiveawayService:
         presence: PresenceService,
         events: EventBus,
         wake: Callable[[], None] = lambda: None,
+        min_seconds: int = SECONDS[0],
     ) -> None:
         self._store = store
         self._streams = streams
         self._presence = presence
         self._events = events
         self.wake = wake
+        self._seconds = (min_seconds, SECONDS[1])
 
     async def create(self, stream_id: str, user: str, body: dict[str, Any]) -> Giveaway:
         """A new open giveaway (host, stream live); 409 `giveaway_running`."""
         stream = await self._streams.get(stream_id)
         require_role(stream, user, "host")
         title = text_field("title", body.get("title"), min_len=1, max_len=TITLE_MAX)
-        seconds = int_field("seconds", body.get("seconds"), low=SECONDS[0], high=SECONDS[1])
+        seconds = int_field(
+            "seconds", body.get("seconds"), low=self._seconds[0], high=self._seconds[1]
+        )
         eligibility = body.get("eligibility", "everyone")
         if eligibility not in ELIGIBILITIES:
             raise invalid_field("eligibility", "must be 'everyone' or 'buyers'")

@@ -16,8 +16,9 @@ const countdown = (endsAtMs, attrs = {}) =>
  * handled by the server's proxy); host and cohost only watch it.
  */
 export class AuctionPanel {
-  constructor(root, { room, me, titleOf, canBid }) {
-    Object.assign(this, { root, room, me, titleOf, canBid });
+  /** `onRunning(auction | null)`: called when an auction starts running or stops. */
+  constructor(root, { room, me, titleOf, canBid, onRunning }) {
+    Object.assign(this, { root, room, me, titleOf, canBid, onRunning });
     this.auction = null;
     this.bidOn = null; // the listing this viewer has bid on
     this.won = null; // our order, when we won
@@ -29,9 +30,16 @@ export class AuctionPanel {
       this.won = null;
       if (auction.status === "running") this.bidOn = null;
     }
+    const wasRunning = this.running()?.listing_id ?? null;
     this.auction = auction;
     if (order && same(order.buyer, this.me())) this.won = order;
     this.render();
+    if ((this.running()?.listing_id ?? null) !== wasRunning) this.onRunning?.(this.running());
+  }
+
+  /** The auction running now, or null. */
+  running() {
+    return this.auction?.status === "running" ? this.auction : null;
   }
 
   hideIfIdle() {
@@ -292,10 +300,18 @@ async function attempt(what, call) {
   }
 }
 
-/** Per-listing controls for host and cohost: start an auction, or a flash sale (host). */
-export function listingActions(listing, { flash }) {
+/**
+ * Per-listing controls for host and cohost: start an auction, or a flash sale (host).
+ * While `running` (the stream's running auction, or null) is this listing's, its card
+ * shows the running auction instead of "Start auction".
+ */
+export function listingActions(listing, { flash, running = null }) {
   if (listing.status !== "active") return [];
   const path = `/api/listings/${encodeURIComponent(listing.id)}`;
+  if (listing.format === "auction" && running?.listing_id === listing.id) {
+    return [h("p", { class: "auction-running", role: "status", dataset: { listing: listing.id } },
+      "Auction running (bids and time left in the auction panel)")];
+  }
   if (listing.format === "auction") {
     const seconds = h("input", { type: "number", min: 5, max: 300, value: listing.auction_seconds, class: "auction-seconds", dataset: { label: "Seconds" } });
     const sudden = h("input", { type: "checkbox", class: "auction-sudden", dataset: { label: "Sudden death" } });

@@ -69,9 +69,10 @@ const room = new Room(streamId, {
 
 const chat = new ChatPanel($("#chat"), { room, me: me?.username, menuFor });
 const tools = new ShowTools({ streamId, onRehearse: rehearse, onChange: (next) => applyStream(next) });
+let runningAuction = null; // its listing's card shows it instead of "Start auction"
 const listings = new ListingsPanel($("#listings"), {
   onPresent: present,
-  actions: (listing) => listingActions(listing, { flash: true }),
+  actions: (listing) => listingActions(listing, { flash: true, running: runningAuction }),
 });
 $("#listings").append(listingForm());
 
@@ -79,6 +80,10 @@ $("#listings").append(listingForm());
 const selling = {
   auction: new AuctionPanel($("#auction"), {
     room, me: () => me?.username, titleOf: (id) => listings.items.get(id)?.title, canBid: () => false,
+    onRunning: (auction) => {
+      runningAuction = auction;
+      listings.render();
+    },
   }),
   giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: () => false }),
   onOrder: () => codes.refresh(),

@@ -111,9 +111,14 @@ const listings = new ListingsPanel($("#listings"), { onBuy: buy });
 // --- selling: the auction on stage, giveaways; the cohost presents and starts auctions --
 
 const isViewer = () => Boolean(me) && role === "viewer";
+let runningAuction = null; // for the cohost: its listing's card shows it, not "Start auction"
 const selling = {
   auction: new AuctionPanel($("#auction"), {
     room, me: () => me?.username, titleOf: (id) => listings.items.get(id)?.title, canBid: isViewer,
+    onRunning: (auction) => {
+      runningAuction = auction;
+      listings.render();
+    },
   }),
   giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: isViewer }),
   // Buy-now orders are confirmed by the checkout, auction wins by the auction panel.
@@ -126,7 +131,7 @@ function setSellingRole() {
   const cohost = role === "cohost";
   listings.onBuy = cohost ? null : buy;
   listings.onPresent = cohost ? present : null;
-  listings.actions = cohost ? (listing) => listingActions(listing, { flash: false }) : null;
+  listings.actions = cohost ? (listing) => listingActions(listing, { flash: false, running: runningAuction }) : null;
   listings.render();
 }
 

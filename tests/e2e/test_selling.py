@@ -15,6 +15,15 @@ pytestmark = pytest.mark.browser
 PHONE = (390, 844)
 
 
+@pytest.fixture
+async def server(server_factory: Any) -> RunningServer:
+    """Auctions and giveaways as short as the scenes need: a run may last 1 s and a bid in
+    its last 5 s extends it to 5 s from then (the protocol: at least 5 s, 10 s)."""
+    return await server_factory(
+        auction_min_seconds=1, giveaway_min_seconds=1, auction_snipe_seconds=5
+    )
+
+
 async def live_show(server: RunningServer, api: Api, *viewers: str) -> tuple[str, dict[str, str]]:
     tokens = {name: await add_user(server, name) for name in ("hostess", *viewers)}
     stream = await api.create_stream(tokens["hostess"], title="Friday night drops")
@@ -44,6 +53,10 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
     listing = (await post(api, f"/api/streams/{stream_id}/listings", tokens["hostess"], body))[
         "listing"
     ]
+    body = {"title": "Spare lot", "price_cents": 500, "format": "auction"}
+    spare = (await post(api, f"/api/streams/{stream_id}/listings", tokens["hostess"], body))[
+        "listing"
+    ]
     async with (
         chromium(server.url, tmp_path / "host") as host,
         chromium(server.url, tmp_path / "bob", viewport=PHONE) as bob_browser,
@@ -55,10 +68,11 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
         studio = await host.open(f"/studio/{stream_id}")
         await studio.wait_for_selector("body[data-joined='true']", state="attached")
         card = f"#listings .listing[data-id='{listing['id']}']"
-        await studio.click(f"{card} summary:has-text('Start auction')")
-        await studio.fill(f"{card} .auction-seconds", "30")
-        await studio.click(f"{card} .listing-tool button:has-text('Start')")
+        await start_auction(studio, card, seconds=8)
         await studio.wait_for_selector("#auction >> text=1st edition holo card")
+        # While it runs, its card shows that instead of offering a second start.
+        await studio.wait_for_selector(f"{card} .auction-running")
+        assert await studio.locator(f"{card} summary:has-text('Start auction')").count() == 0
 
         for page in (bob, carol):
             await page.wait_for_selector("#bid-next >> text=Bid $10.00")
@@ -81,6 +95,17 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
         await bob.wait_for_selector("#auction-order")
         await carol.wait_for_selector("#auction-state >> text=Sold to @bob")
         await screenshot(bob, "selling-5-won-phone")
+        await studio.wait_for_selector(f"{card} .auction-running", state="detached")
+
+        # An auction without a bid ends unsold: its card offers "Start auction" again.
+        spare_card = f"#listings .listing[data-id='{spare['id']}']"
+        await start_auction(studio, spare_card, seconds=2)
+        await studio.wait_for_selector(f"{spare_card} .auction-running")
+        assert await studio.locator(f"{spare_card} summary:has-text('Start auction')").count() == 0
+        await studio.wait_for_selector("#auction-state >> text=No sale", timeout=15_000)
+        await studio.wait_for_selector(f"{spare_card} summary:has-text('Start auction')")
+        assert await studio.locator(f"{spare_card} .auction-running").count() == 0
+        await screenshot(studio, "selling-5b-unsold-start-again-studio")
         assert not bob_browser.errors and not carol_browser.errors and not host.errors
 
     status, answer = await api.request(
@@ -88,6 +113,13 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
     )
     [order] = answer["orders"]
     assert (order["buyer"], order["total_cents"]) == ("bob", 1200)
+
+
+async def start_auction(studio: Any, card: str, seconds: int) -> None:
+    """Start the card's auction from the studio for `seconds`."""
+    await studio.click(f"{card} summary:has-text('Start auction')")
+    await studio.fill(f"{card} .auction-seconds", str(seconds))
+    await studio.click(f"{card} .listing-tool button:has-text('Start')")
 
 
 async def test_a_flash_sale_bought_with_a_live_code(
