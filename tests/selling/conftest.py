@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,12 +18,29 @@ __all__ = ["redis_server"]
 
 # Tests that present several items in a row set no minimum; test_listing_rules sets one.
 FAST = {"min_present_seconds": 0.0, "auction_snipe_seconds": 2.0}
+# Scenes that wait for a real end: auctions and giveaways may run for 1 s (the protocol's
+# minimums, 5 and 10 s, are checked in `room`).
+QUICK = {**FAST, "auction_min_seconds": 1, "giveaway_min_seconds": 1}
 
 
 @pytest.fixture
-async def room(server_factory: Any, connect: Connect) -> Room:
+async def room(server_factory: Any, connect: Connect) -> AsyncIterator[Room]:
     """A live room (host `hostess`, cohost `cohost`, viewers `bob`, `carol`, `dave`)."""
-    server = await server_factory(**FAST)
+    async for made in _room(server_factory, connect, FAST):
+        yield made
+
+
+@pytest.fixture
+async def quick_room(server_factory: Any, connect: Connect) -> AsyncIterator[Room]:
+    """`room` whose auctions and giveaways may be as short as 1 s."""
+    async for made in _room(server_factory, connect, QUICK):
+        yield made
+
+
+async def _room(
+    server_factory: Any, connect: Connect, settings: dict[str, Any]
+) -> AsyncIterator[Room]:
+    server = await server_factory(**settings)
     api = Api(server.url)
     room = await make_room(server, api, connect)
     for name in ("cohost", "dave"):
