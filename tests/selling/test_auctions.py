@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from typing import Any
 
 from server.keys import SETTINGS
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
-from tests.selling.conftest import FAST, call, error_of, expect, new_listing
+from tests.selling.conftest import FAST, add_buyers, call, error_of, expect, new_listing
 
 AUCTION_KEYS = {
     "listing_id",
@@ -278,3 +279,64 @@ async def test_a_run_may_override_seconds_and_sudden_death(room: Room) -> None:
     auction = answer["auction"]
     assert auction["sudden_death"] is True
     assert before + 59_000 <= auction["ends_at_ms"] <= time.time() * 1000 + 60_000
+
+
+def stored_bids(room: Room, listing_id: str) -> list[tuple[str, int]]:
+    """The bid log of the listing's auctions, in the order it was written."""
+    with sqlite3.connect(room.server.app[SETTINGS].resolved_database_path) as db:
+        return db.execute(
+            "SELECT b.bidder, b.amount_cents FROM bids b JOIN auctions a ON a.seq = b.auction_seq "
+            "WHERE a.listing_id = ? ORDER BY b.rowid",
+            (listing_id,),
+        ).fetchall()
+
+
+async def test_a_burst_of_bids_is_ordered_once_and_written_before_its_acks(room: Room) -> None:
+    names = await add_buyers(room.server, room, "bidder", 10)
+    bidders = [await room.client(name) for name in names]
+    watcher = await room.client("dave")
+    item = await auction_item(room, auction_seconds=60)
+    await start(room, item["id"])
+    acks: list[tuple[str, int, Any]] = []
+    for round_ in range(3):  # all at once: racing bids, many written by one transaction
+        amounts = [1000 + 100 * (round_ * len(names) + i) for i in range(len(names))]
+        answers = await asyncio.gather(
+            *(bid(c, item["id"], a) for c, a in zip(bidders, amounts, strict=True))
+        )
+        acks += zip(names, amounts, answers, strict=True)
+    accepted = sorted(
+        ((ack["auction"]["bid_count"], name, amount) for name, amount, ack in acks if ack["ok"]),
+    )
+    refused = {ack["error"]["code"] for _, _, ack in acks if not ack["ok"]}
+    assert refused <= {"bid_too_low"}, refused
+    # Each accepted bid has its own place in the order, and the log holds exactly them,
+    # in that order (an ack is sent once its batch is committed).
+    assert [count for count, _, _ in accepted] == list(range(1, len(accepted) + 1))
+    assert stored_bids(room, item["id"]) == [(name, amount) for _, name, amount in accepted]
+    last = (await expect(room, 200, "GET", f"/api/listings/{item['id']}/auction", None))["auction"]
+    assert (last["bid_count"], last["high_bid_cents"]) == (len(accepted), accepted[-1][2])
+    # Watchers get `auction:updated` for the latest state (batches may share one).
+    await watcher.next("auction:updated", lambda d: d["auction"]["bid_count"] == len(accepted))
+    counts = [event["auction"]["bid_count"] for event in watcher.seen("auction:updated")]
+    assert counts == sorted(counts)
+
+
+async def test_a_view_another_judge_wrote_past_is_refused_then_reloaded(room: Room) -> None:
+    item = await auction_item(room, auction_seconds=60)
+    await start(room, item["id"])
+    bob = await room.client("bob")
+    assert (await bid(bob, item["id"], 1000))["ok"]  # this process now judges it
+    # Another judge (a process that took over) records carol's bid behind our back.
+    with sqlite3.connect(room.server.app[SETTINGS].resolved_database_path) as db:
+        db.execute(
+            "UPDATE auctions SET high_bid_cents = 1500, high_bidder = 'carol', "
+            "high_max_cents = 1500, bid_count = bid_count + 1 "
+            "WHERE listing_id = ? AND status = 'running'",
+            (item["id"],),
+        )
+    stale = await bid(bob, item["id"], 1100)  # fine on our view, but the fence refuses it
+    assert stale["error"]["code"] == "backend_unavailable", stale
+    assert (await bid(bob, item["id"], 1100))["error"]["code"] == "bid_too_low"  # reloaded
+    ack = await bid(bob, item["id"], 1600)
+    assert ack["ok"] and state(ack["auction"]) == ("bob", 1600, 1700, 3)
+    assert stored_bids(room, item["id"]) == [("bob", 1000), ("bob", 1600)]
