@@ -309,7 +309,7 @@ def create_app(settings: Settings) -> web.Application:
         app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
         app.cleanup_ctx.append(_relay_ctx)
         # A running auction is judged by its stream's home: bids elsewhere go there.
-        routing = JudgeRouting(homes, app[AUTH], secret)
+        routing = JudgeRouting(homes, app[SESSIONS], secret)
         app[JUDGE_ROUTING] = routing
         app[AUCTIONS].judge_elsewhere = routing.locate
         app[AUCTIONS].forward = routing.forward

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from server.auth import TokenService
 from server.domain.errors import ApiError
+from server.domain.sessions import SessionService
 from signaling.home import StreamHomes
 
 FORWARDED = "X-Costream-Judge"
@@ -27,9 +27,9 @@ FORWARD_TIMEOUT_SECONDS = 5.0
 class JudgeRouting:
     """Locates a stream's judge and forwards bids to it."""
 
-    def __init__(self, homes: StreamHomes, tokens: TokenService, secret: str) -> None:
+    def __init__(self, homes: StreamHomes, sessions: SessionService, secret: str) -> None:
         self._homes = homes
-        self._tokens = tokens
+        self._sessions = sessions  # tokens of the user's current generation
         self._mark = hashlib.sha256(b"costream forwarded bid\0" + secret.encode()).hexdigest()
         self._http: aiohttp.ClientSession | None = None
 
@@ -52,7 +52,8 @@ class JudgeRouting:
         body: dict[str, Any] = {"amount_cents": amount}
         if ceiling is not None:
             body["max_cents"] = ceiling
-        headers = {"Authorization": f"Bearer {self._tokens.issue(user)}", FORWARDED: self._mark}
+        token = await self._sessions.issue(user)
+        headers = {"Authorization": f"Bearer {token}", FORWARDED: self._mark}
         try:
             async with self._http.post(
                 f"{url}/api/listings/{listing_id}/bids", json=body, headers=headers
