@@ -180,7 +180,7 @@ async def run(args: argparse.Namespace) -> dict:
     workers: list[multiprocessing.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir, {})
+        process, url = start_server(data_dir, {"COSTREAM_SOCKETIO_BATCH_MS": str(args.batch_ms)})
         tokens = TokenService(SECRET, 3600)
         connector = aiohttp.TCPConnector(limit=0)
         loop = asyncio.get_running_loop()
@@ -259,6 +259,7 @@ async def run(args: argparse.Namespace) -> dict:
         "bidders": args.bidders,
         "client_procs": args.client_procs,
         "strategy": args.strategy,
+        "socketio_batch_ms": args.batch_ms,
         "seconds": wall,
         "connect_and_join_s": round(connect_s, 2),
         "accepted_bids": accepted,
@@ -295,6 +296,7 @@ def main() -> None:
             "seconds": (float, 30.0),
             "client_procs": (int, 2),
             "strategy": (str, "seen"),
+            "batch_ms": (int, 0),
         },
     )
 

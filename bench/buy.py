@@ -1,8 +1,15 @@
 """Buying under a rush: N concurrent buyers on a buy-now listing of Q items.
 
-Checks that exactly Q orders exist afterwards and prints the buy latency p50/p99.
+Checks that exactly Q orders exist afterwards and prints the buy latency p50/p99, and
+the CPU the server and the buyers used during the rush.
 
     .venv/bin/python bench/buy.py --buyers 1000 --quantity 10
+    .venv/bin/python bench/buy.py --buyers 1000 --quantity 10 --warm 1
+
+Each buyer opens its own connection when the rush starts; with `--warm 1` each has
+already loaded the stream over it (a viewer whose page is open), so the rush reuses
+open keep-alive connections. The sleep before the start is not a synchronisation:
+it only lets every buyer reach the start line (the measure starts at the release).
 
 The server runs as a separate `costream serve` process on 127.0.0.1 (set up as in
 bench/auction.py: buyers created in its database, tokens signed with its secret).
@@ -56,6 +63,9 @@ async def run(args: argparse.Namespace) -> dict:
                 go = asyncio.Event()
 
                 async def buyer(header: dict[str, str]) -> tuple[int, float]:
+                    if args.warm:  # the buyer's page is open: its connection is, too
+                        async with http.get(f"{url}/api/streams/{stream['id']}") as response:
+                            await response.read()
                     await go.wait()
                     sent = time.perf_counter()
                     async with http.post(
@@ -65,7 +75,7 @@ async def run(args: argparse.Namespace) -> dict:
                         return response.status, (time.perf_counter() - sent) * 1000
 
                 tasks = [asyncio.create_task(buyer(h)) for h in headers]
-                await asyncio.sleep(0.5)  # every buyer waits on the start line
+                await asyncio.sleep(3 if args.warm else 0.5)  # every buyer on the start line
                 cpu_before = cpu_seconds(process.pid), time.process_time()
                 t0 = time.perf_counter()
                 go.set()
@@ -87,6 +97,7 @@ async def run(args: argparse.Namespace) -> dict:
     return {
         "buyers": args.buyers,
         "quantity": args.quantity,
+        "warm_connections": bool(args.warm),
         "statuses": statuses,
         "orders": len(orders),
         "exactly_quantity_orders": len(orders) == args.quantity,
@@ -99,7 +110,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    bench_main(__doc__, run, {"buyers": (int, 1000), "quantity": (int, 10)})
+    bench_main(__doc__, run, {"buyers": (int, 1000), "quantity": (int, 10), "warm": (int, 0)})
 
 
 if __name__ == "__main__":

@@ -201,6 +201,12 @@ class Database:
         # One connection is shared by every coroutine: serialise statements so that a
         # multi-statement transaction never interleaves with another coroutine's.
         self._lock = asyncio.Lock()
+        # The hottest point reads (every buy, bid and page asks for a stream and a
+        # listing): concurrent ones share a trip to the database's thread.
+        self._streams = ReadBatcher(self, _row_by_id(f"{STREAM_SELECT} WHERE id = ?"))
+        self._listings = ReadBatcher(
+            self, _row_by_id(f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?")
+        )
 
     @property
     def _conn(self) -> aiosqlite.Connection:
@@ -319,7 +325,7 @@ class Database:
         )
 
     async def get_stream(self, stream_id: str) -> Stream | None:
-        row = await self.fetchone(f"{STREAM_SELECT} WHERE id = ?", (stream_id,))
+        row = await self._streams.get(stream_id)
         return None if row is None else stream_from_row(row)
 
     async def mark_live(self, stream_id: str, at: datetime) -> bool:
@@ -476,9 +482,7 @@ class Database:
         )
 
     async def get_listing(self, listing_id: str) -> Listing | None:
-        row = await self.fetchone(
-            f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
-        )
+        row = await self._listings.get(listing_id)
         return None if row is None else listing_from_row(row)
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
@@ -497,6 +501,15 @@ class Database:
 
 
 K = TypeVar("K")
+
+
+def _row_by_id(sql: str) -> Callable[..., list[sqlite3.Row | None]]:
+    """A ReadBatcher's `read_many` answering `sql` (one `?`) for each key."""
+
+    def read_many(conn: sqlite3.Connection, keys: list[str]) -> list[sqlite3.Row | None]:
+        return [conn.execute(sql, (key,)).fetchone() for key in keys]
+
+    return read_many
 
 
 class ReadBatcher(Generic[K, T]):
