@@ -8,10 +8,12 @@ transaction that records the order, so no concurrency can oversell.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -327,6 +329,10 @@ class CommerceService:
         self._accounts = accounts
         self._events = events
         self._min_present_ms = int(min_present_seconds * 1000)
+        # Stock seen by this process (listing id -> the least `remaining` seen) and its
+        # buyers in line per listing (see `_refuse_if_short`).
+        self._stock_at_most: defaultdict[str, int] = defaultdict(lambda: QUANTITY_MAX)
+        self._buying: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.auction_seconds = (auction_min_seconds, AUCTION_SECONDS[1])
 
     async def get(self, listing_id: str) -> Listing:
@@ -488,24 +494,40 @@ class CommerceService:
             1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)
         )
         code = None if discount_code in (None, "") else code_text("discount_code", discount_code)
-        if code is None and listing.remaining < count:
-            # Stock only ever goes down: what this read shows sold out stays sold out, so
-            # the refusal needs no write transaction (a rush's losers do not queue behind
-            # its winners). The judge gives it, in its own order of refusals.
-            early = SaleFacts(listing, stream.status, stream.host, 0, 0, None, 0)
-            judge_sale(early, user, count, None, now_ms())
-        sold, order = await self._sales.sell(
-            listing.id,
-            user,
-            code,
-            lambda facts: judge_sale(facts, user, count, code, now_ms()),
-            dry_run=quote,
-        )
+        self._refuse_if_short(listing, stream, user, count, code)
+        async with self._buying[listing.id]:  # this process's buyers of it, one at a time
+            # The buyers ahead may have taken what was left: no transaction to learn it.
+            self._refuse_if_short(listing, stream, user, count, code)
+            sold, order = await self._sales.sell(
+                listing.id,
+                user,
+                code,
+                lambda facts: judge_sale(facts, user, count, code, now_ms()),
+                dry_run=quote,
+            )
+        self._stock_at_most[sold.id] = min(sold.remaining, self._stock_at_most[sold.id])
         if quote:
             return order
         await self._events.publish(ListingUpdated(sold))
         await self._events.publish(OrderPlaced(order))
         return order
+
+    def _refuse_if_short(
+        self, listing: Listing, stream: Stream, user: str, count: int, code: str | None
+    ) -> None:
+        """Refuse a buy the stock seen here cannot serve, without a write transaction.
+
+        Stock only ever goes down, so the least `remaining` this process has seen is an
+        upper bound of it everywhere: a rush's losers need not queue for the database
+        behind its winners. The judge gives the refusal, in its own order (a code's
+        refusals come first: with a code the database judges)."""
+        left = min(listing.remaining, self._stock_at_most[listing.id])
+        self._stock_at_most[listing.id] = left
+        if code is None and left < count:
+            facts = SaleFacts(
+                replace(listing, remaining=left), stream.status, stream.host, 0, 0, None, 0
+            )
+            judge_sale(facts, user, count, None, now_ms())
 
     async def orders(self, stream_id: str, user: str) -> list[Order]:
         """The stream's orders, oldest first (host only)."""
