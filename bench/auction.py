@@ -1,5 +1,7 @@
-"""Auction bidding: N Socket.IO bidders on one running auction, each bidding again (the
-last minimum it saw plus 0..N-1 increments) as soon as its previous ack returns.
+"""Auction bidding: N Socket.IO bidders on one running auction, each bidding again as
+soon as its previous ack returns: `--strategy seen` offers the last minimum it saw plus
+0..N/P-1 increments (P bidder processes), `--strategy clock` an amount that rises with
+the shared clock (so nearly every bid beats the one before it).
 
 Prints accepted bids/s, bid ack p50/p99, and the time from an accepted bid's send to
 the first `auction:updated` showing it (bid_count at least that bid's) at the last of
