@@ -7,7 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-from server.keys import SETTINGS
+from server.keys import SETTINGS, STREAMS
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
 from tests.selling.conftest import FAST, add_buyers, call, error_of, expect, new_listing
@@ -340,3 +340,18 @@ async def test_a_view_another_judge_wrote_past_is_refused_then_reloaded(room: Ro
     ack = await bid(bob, item["id"], 1600)
     assert ack["ok"] and state(ack["auction"]) == ("bob", 1600, 1700, 3)
     assert stored_bids(room, item["id"]) == [("bob", 1000), ("bob", 1600)]
+
+
+async def test_a_new_cohost_may_not_bid_on_the_auction_being_judged(room: Room) -> None:
+    item = await auction_item(room, auction_seconds=60)
+    await start(room, item["id"])
+    bob = await room.client("bob")
+    assert (await bid(bob, item["id"], 1000))["ok"]  # the judge now holds the roles
+    streams = room.server.app[STREAMS]
+    assert await streams.free_seat(room.stream_id) == "cohost"
+    await streams.seat_cohost(room.stream_id, "bob")
+    assert (await bid(bob, item["id"], 1100))["error"]["code"] == "forbidden"
+    former = await room.client("cohost")  # the former cohost is a viewer again
+    ack = await bid(former, item["id"], 1100)
+    assert ack["ok"] and ack["auction"]["high_bidder"] == "cohost"
+    assert stored_bids(room, item["id"]) == [("bob", 1000), ("cohost", 1100)]
