@@ -218,9 +218,9 @@ Pending = tuple[BidOutcome, "asyncio.Future[None]"]
 class _Judge:
     """This process's view of one running auction: the truth while it judges it."""
 
-    auction: Auction
+    auction: Auction  # after every bid judged, written or not
     stream: Stream | None  # roles of bidders; None after a cohost change: read again
-    written_count: int  # `bid_count` in the database (the batch fence)
+    written: Auction  # as last committed, like its row (`bid_count`: the batch fence)
     pending: list[Pending] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
     # Committed but not yet published: the latest state, and who was outbid since.
@@ -356,7 +356,7 @@ class AuctionService:
             raise conflict("auction_not_running", "no auction is running for this item")
         judge = self._judges.get(listing_id)  # loaded by a bid while we were reading
         if judge is None or judge.auction.seq != auction.seq:
-            judge = _Judge(auction, None, auction.bid_count)
+            judge = _Judge(auction, None, auction)
             self._judges[listing_id] = judge
         return judge
 
@@ -382,14 +382,14 @@ class AuctionService:
                 after = batch[-1][0].auction
                 bids = [outcome for outcome, _ in batch]
                 try:
-                    written = await self._store.record_bids(after, judge.written_count, bids)
+                    recorded = await self._store.record_bids(after, judge.written.bid_count, bids)
                 except Exception:
                     log.exception("recording %d bids on auction %s failed", len(bids), after.seq)
-                    written = False
-                if not written:
+                    recorded = False
+                if not recorded:
                     await self._forget(judge, batch)
                     return
-                judge.written_count = after.bid_count
+                judge.written = after
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
@@ -440,23 +440,16 @@ class AuctionService:
             if after.high_bidder is None or not same_user(username, after.high_bidder):
                 await self._events.publish(AuctionOutbid(after, username))
 
-    def _current(self, auction: Auction | None) -> Auction | None:
-        """The stored auction, or this process's newer view of it while it judges it."""
-        if auction is None:
-            return None
-        judge = self._judges.get(auction.listing_id)
-        return judge.auction if judge is not None and judge.auction.seq == auction.seq else auction
-
     async def get(self, listing_id: str) -> Auction:
         """The listing's latest auction; 404 `auction_not_found` before any."""
         listing = await self._commerce.get(listing_id)
-        auction = self._current(await self._store.latest_auction(listing.id))
+        auction = await self._store.latest_auction(listing.id)
         if auction is None:
             raise not_found("this item has not been auctioned", "auction_not_found")
         return auction
 
     async def running(self, stream_id: str) -> Auction | None:
-        return self._current(await self._store.running_auction(stream_id))
+        return await self._store.running_auction(stream_id)
 
     async def close_due(self, at_ms: int) -> None:
         """Close every auction over by `at_ms` that this process judges."""
