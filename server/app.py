@@ -80,7 +80,7 @@ from server.keys import (
     STORE,
     STREAMS,
 )
-from server.lifecycle import DRAIN, Drain
+from server.lifecycle import DRAIN, Drain, disconnect_realtime
 from server.logs import stream_context
 from server.mail import SmtpMailer
 from server.store import Database
@@ -316,6 +316,7 @@ def create_app(settings: Settings) -> web.Application:
         hashing.close()
 
     app.on_cleanup.append(close_hashing)
+    app.on_shutdown.append(disconnect_realtime)
 
     security.setup(app)
     http.setup(app)

@@ -95,9 +95,22 @@ async def drain(app: web.Application) -> None:
             await sio.emit("server:draining", {"retry_ms": RETRY_AFTER_SECONDS * 1000}, to=sid)
     if not await drain_state.wait_idle(app[SETTINGS].drain_seconds):
         log.warning("drain: %d requests still in flight, closing anyway", drain_state.inflight)
+    await disconnect_realtime(app)
+
+
+async def disconnect_realtime(app: web.Application) -> None:
+    """Close every Socket.IO connection (the pages reconnect by themselves).
+
+    Also an `on_shutdown` hook: a websocket handler otherwise keeps the runner's
+    shutdown waiting for its whole timeout.
+    """
+    sio = app[REALTIME].sio
     for sid in list(app[REALTIME].conns):
         with contextlib.suppress(Exception):
             await sio.disconnect(sid)
+    if sio.eio.sockets:  # the engine.io connections under them, so their handlers end
+        with contextlib.suppress(Exception):
+            await sio.eio.disconnect()
 
 
 async def serve(

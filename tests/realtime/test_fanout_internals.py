@@ -74,8 +74,9 @@ async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) ->
 
 
 async def test_batched_deliveries_are_held_then_written_in_order(
-    api_factory: Callable[[RunningServer], Awaitable[Room]], server_factory: ServerFactory
+    server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
 ) -> None:
+    # server_factory first: its servers stop after the room's clients have closed.
     room = await api_factory(await server_factory(socketio_batch_ms=300))
     host, bob = await room.client("hostess"), await room.client("bob")
     before = PREPARED_WRITES._value.get()
