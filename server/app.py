@@ -249,7 +249,9 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    stage = StageWatch(app[STREAMS], events, settings.cohost_grace_seconds)
+    stage = StageWatch(
+        app[STREAMS], events, settings.cohost_grace_seconds, settings.host_grace_seconds
+    )
     engine.seat_listener = stage.seat_media
     app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
     app[ANALYTICS] = AnalyticsService(

@@ -37,6 +37,7 @@ _POSITIVE = (
     "chat_rate_window",
     "chat_history",
     "cohost_grace_seconds",
+    "host_grace_seconds",
     "redis_timeout_seconds",
     "live_ttl_seconds",
     "drain_seconds",
@@ -86,6 +87,9 @@ class Settings:
     chat_history: int = 200
     # A cohost whose media stopped keeps the seat this long, then it is freed.
     cohost_grace_seconds: float = 60.0
+    # A host whose media stopped has the live show ended this long after (viewers see
+    # the "host reconnecting" slate meanwhile; the studio republishes by itself).
+    host_grace_seconds: float = 300.0
     # Every Redis call gives up after this long (503 backend_unavailable), never hangs.
     redis_timeout_seconds: float = 2.0
     # Stream homes and presence entries in Redis expire this long after their process
