@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
@@ -137,6 +138,9 @@ class Settings:
     password_hash_concurrency: int = 1
     # Listings carried by the `join` ack (the newest); the rest page over REST.
     join_listings_limit: int = 50
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed:
+    # behind one, per-address limits count the client, not the proxy. Empty: none.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -158,6 +162,11 @@ class Settings:
             raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
+        for network in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: not a network: {network!r}") from None
 
     @property
     def resolved_database_path(self) -> Path:
