@@ -98,8 +98,9 @@ class Settings:
     live_ttl_seconds: int = 30
     # On SIGTERM, in-flight requests get this long to finish before the process exits.
     drain_seconds: float = 5.0
-    # Hold each receiver's room deliveries this long and write them at once (0: at once).
-    socketio_batch_ms: int = 0
+    # Coalescing window of room emits (Nagle-like: a lone emit goes at once, a burst
+    # waits at most this long, then each receiver gets it in one write). 0: off.
+    socketio_batch_ms: int = 100
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
     # Show lifecycle: an ended show may go live again within this many seconds.
