@@ -290,7 +290,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
     app[STREAMS].fillers.append(app[SHARERS].fill)
     sio = signaling.realtime.create_server(
-        settings.redis_url, settings.redis_timeout_seconds, settings.socketio_batch_ms
+        settings.redis_url,
+        settings.redis_timeout_seconds,
+        settings.socketio_batch_ms,
+        settings.socketio_batch_min_receivers,
     )
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)

@@ -56,6 +56,7 @@ _POSITIVE = (
     "auth_user_rate_limit",
     "password_hash_concurrency",
     "join_listings_limit",
+    "socketio_batch_min_receivers",
 )
 
 
@@ -100,7 +101,9 @@ class Settings:
     drain_seconds: float = 5.0
     # Coalescing window of room emits (Nagle-like: a lone emit goes at once, a burst
     # waits at most this long, then each receiver gets it in one write). 0: off.
-    socketio_batch_ms: int = 100
+    socketio_batch_ms: int = 150
+    # Only emits to this many receivers or more are coalesced (small rooms keep latency).
+    socketio_batch_min_receivers: int = 200
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
     # Show lifecycle: an ended show may go live again within this many seconds.

@@ -40,10 +40,13 @@ class DirectFanout(socketio.AsyncManager):
     it closes (which opens the next window if anything was held). One system call
     then carries every message of the window (the kernel's per-write cost dominates
     fan-out to thousands); a lone message waits for nothing, a busy room's at most
-    the window.
+    the window. Only emits to at least `batch_min_receivers` are held: a small room
+    gains little and keeps its latency (a receiver with deliveries already held gets
+    later ones, however addressed, behind them: order holds).
     """
 
     batch_seconds = 0.0
+    batch_min_receivers = 1
     _flush_at: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,10 +99,12 @@ class DirectFanout(socketio.AsyncManager):
         receivers = list(self.get_participants(namespace, room))
         DELIVERIES.labels(event=event).inc(len(receivers))
         written = 0
-        holding = self._flush_at is not None  # inside a window
-        if holding:
+        window_open = self._flush_at is not None
+        large = self.batch_seconds > 0 and len(receivers) >= self.batch_min_receivers
+        holding = window_open and large
+        if window_open:  # the packets of whatever gets held, for the queue path
             self._held_packets[prepared] = frames
-        elif self.batch_seconds > 0:  # written now; what follows soon waits for the window
+        elif large:  # written now; what follows soon waits for the window
             loop = asyncio.get_running_loop()
             self._flush_at = loop.call_later(self.batch_seconds, self._flush)
         for sid, eio_sid in receivers:
@@ -107,7 +112,7 @@ class DirectFanout(socketio.AsyncManager):
                 continue
             socket = sockets.get(eio_sid)
             if isinstance(socket, PromptSocket):
-                if holding:
+                if holding or socket.batch:
                     if not socket.batch:
                         self._dirty.append(socket)
                         socket.held_packets = self._held_packets

@@ -78,7 +78,9 @@ async def test_batched_deliveries_are_held_then_written_in_order(
     server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
 ) -> None:
     # server_factory first: its servers stop after the room's clients have closed.
-    room = await api_factory(await server_factory(socketio_batch_ms=300))
+    room = await api_factory(
+        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=1)
+    )
     host, bob = await room.client("hostess"), await room.client("bob")
     # The joins' own emits may have opened a window: close it by hand (a window that
     # held something opens one more, which holds nothing): now the room is quiet.
@@ -97,10 +99,26 @@ async def test_batched_deliveries_are_held_then_written_in_order(
     # The first message after a quiet spell is written at once; the rest wait for the
     # window to close and arrive together, in order.
     await host.next("chat:message", lambda d: d["text"] == texts[0], timeout=5)
-    assert time.monotonic() - sent_at < 0.29
+    assert time.monotonic() - sent_at < 0.9
     await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
-    assert time.monotonic() - sent_at >= 0.29  # held for the window, not written at once
+    assert time.monotonic() - sent_at >= 0.99  # held for the window, not written at once
     await bob.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
     for client in (host, bob):
         assert [m["text"] for m in client.seen("chat:message")] == texts
     assert PREPARED_WRITES._value.get() - before >= 6  # straight to the websockets
+
+
+async def test_a_room_below_the_threshold_is_never_held(
+    server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
+) -> None:
+    room = await api_factory(
+        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=3)
+    )
+    host, bob = await room.client("hostess"), await room.client("bob")
+    texts = [f"prompt {i}" for i in range(3)]
+    sent_at = time.monotonic()
+    for text in texts:
+        await bob.ok("chat:send", {"text": text})
+    await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    assert time.monotonic() - sent_at < 0.9  # two receivers: written at once, no window
+    assert [m["text"] for m in host.seen("chat:message")] == texts
