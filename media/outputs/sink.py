@@ -23,9 +23,9 @@ logger = logging.getLogger(__name__)
 
 VIDEO = "video"
 AUDIO = "audio"
-# The outputs' audio: the mix in mono AAC. FFmpeg's native encoder costs about
-# 3.4% of a core in mono against 5.6% in stereo (bench/outputs.py); the show is
-# voices, and WebRTC viewers keep the stereo Opus mix.
+# The outputs' audio: the mix in mono AAC (media/outputs/hub.py AacEncoder
+# downmixes; mono costs about 40% less than stereo). The show is voices, and
+# WebRTC viewers keep the stereo Opus mix.
 AAC_LAYOUT = "mono"
 AAC_BITRATE = 64_000
 # About 4 s of video at 30 fps plus its audio: room for a slow disk or network.
