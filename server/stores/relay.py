@@ -1,33 +1,60 @@
-"""Seat and lifecycle changes made on one process, replayed on the others (Redis pub/sub).
+"""Seat, lifecycle and stage changes made on one process, replayed on the others (Redis pub/sub).
 
 Only media needs this: a stream's media lives on its home process, but the host may
-remove the cohost or end the stream through another process. Socket.IO emits cross
-processes by themselves (AsyncRedisManager), so the relay feeds a separate bus that
-only the media engine follows.
+remove the cohost, end the stream or present an item (the lower third drawn into the
+composite) through another process. Socket.IO emits cross processes by themselves
+(AsyncRedisManager), so the relay feeds a separate bus that only media follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import uuid
+from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.domain.commerce import Listing
 from server.domain.streams import StreamService
-from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.events import (
+    CohostChanged,
+    Event,
+    EventBus,
+    ListingPresented,
+    ListingUpdated,
+    StreamStatusChanged,
+)
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "costream:events"
 RESUBSCRIBE_SECONDS = 1.0
+# A listing travels whole (no database read on the other side): presented, or
+# updated (a sale, an edit: the bar of the item on stage follows it).
+LISTING_EVENTS: dict[str, type[ListingPresented] | type[ListingUpdated]] = {
+    "listing_presented": ListingPresented,
+    "listing_updated": ListingUpdated,
+}
+
+
+def listing_json(listing: Listing) -> dict:
+    """A listing as JSON-safe fields (the one datetime as ISO 8601)."""
+    fields = dataclasses.asdict(listing)
+    fields["created_at"] = listing.created_at.isoformat()
+    return fields
+
+
+def listing_from_json(fields: dict) -> Listing:
+    return Listing(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
 
 
 class RedisEventRelay:
-    """Publishes local CohostChanged/StreamStatusChanged; replays others' on `remote`."""
+    """Publishes local seat, status and listing events; replays others' on `remote`."""
 
     def __init__(
         self, redis: Redis, local: EventBus, remote: EventBus, streams: StreamService
@@ -49,6 +76,9 @@ class RedisEventRelay:
             }
         elif isinstance(event, StreamStatusChanged):
             data = {"type": "status", "stream_id": event.stream.id}
+        elif isinstance(event, ListingPresented | ListingUpdated):
+            kind = "listing_presented" if isinstance(event, ListingPresented) else "listing_updated"
+            data = {"type": kind, "listing": listing_json(event.listing)}
         else:
             return
         try:
@@ -95,6 +125,10 @@ class RedisEventRelay:
         elif data["type"] == "status":
             await self._remote.publish(
                 StreamStatusChanged(await self._streams.get(data["stream_id"]))
+            )
+        elif data["type"] in LISTING_EVENTS:
+            await self._remote.publish(
+                LISTING_EVENTS[data["type"]](listing_from_json(data["listing"]))
             )
 
     async def stop(self) -> None:
