@@ -109,7 +109,7 @@ def main() -> None:
             with meters["compose+encode"]:
                 packets = encoder.encode(composite, round(now * 90000))
             with meters["packets"]:
-                hub.video(packets)
+                hub.video(packets, (config.width, config.height))
             while ticks * 0.02 <= now:  # the audio clock's 20 ms ticks so far
                 mix = tone(ticks)
                 with meters["aac"]:

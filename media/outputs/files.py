@@ -25,6 +25,7 @@ class HlsSink(MuxSink):
     """
 
     label = "hls"
+    continuous_timeline = True
 
     def __init__(self, directory: Path, width: int, height: int, fps: int) -> None:
         self.directory = directory
@@ -32,9 +33,21 @@ class HlsSink(MuxSink):
         super().__init__(width, height, fps)
 
     def open_container(self) -> av.container.OutputContainer:
+        """The playlist; after a picture size change, the same playlist continued.
+
+        FFmpeg's `append_list` reads the playlist back, keeps its media sequence
+        and segments, and marks the first new segment `#EXT-X-DISCONTINUITY` (new
+        SPS, new size). `#EXT-X-ENDLIST` is written by `container_closed` at the
+        very end only, so a player never sees the list end between two parts.
+        """
+        flags = "delete_segments+independent_segments+temp_file+omit_endlist"
         self.directory.mkdir(parents=True, exist_ok=True)
-        for old in self.directory.glob("*.ts"):  # an earlier run of this stream
-            old.unlink(missing_ok=True)
+        if self.parts == 0:
+            for old in self.directory.glob("*.ts"):  # an earlier run of this stream
+                old.unlink(missing_ok=True)
+        else:
+            flags += "+append_list"
+            self.run = secrets.token_hex(4)  # a part's segment names are its own too
         return av.open(
             str(self.directory / PLAYLIST),
             "w",
@@ -42,14 +55,25 @@ class HlsSink(MuxSink):
             options={
                 "hls_time": "0.1",
                 "hls_list_size": str(HLS_LIST_SIZE),
-                "hls_flags": "delete_segments+independent_segments+temp_file",
+                "hls_flags": flags,
                 "hls_segment_filename": str(self.directory / f"{self.run}-%d.ts"),
             },
         )
 
+    def container_closed(self, last: bool) -> None:
+        if last:  # the stream ended: players stop polling (atomically replaced)
+            playlist = self.directory / PLAYLIST
+            ended = playlist.with_name(PLAYLIST + ".end")
+            ended.write_text(playlist.read_text() + "#EXT-X-ENDLIST\n")
+            ended.replace(playlist)
+
 
 class RecordingSink(MuxSink):
-    """Fragmented MP4 (a fragment per keyframe), so a crash leaves a playable file."""
+    """Fragmented MP4 (a fragment per keyframe), so a crash leaves a playable file.
+
+    A picture size change (portrait and back) finishes the file and starts the
+    next part, `<started_ms>.mp4` named when it starts: each file has one size.
+    """
 
     label = "recording"
 
@@ -58,6 +82,9 @@ class RecordingSink(MuxSink):
         super().__init__(width, height, fps)
 
     def open_container(self) -> av.container.OutputContainer:
+        if self.parts > 0:  # a later part: named when it starts, after the last one
+            started_ms = max(int(time.time() * 1000), int(self.path.stem) + 1)
+            self.path = self.path.with_name(f"{started_ms}.mp4")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return av.open(
             str(self.path),

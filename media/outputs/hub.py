@@ -115,13 +115,13 @@ class OutputHub:
     def sink(self, key: str) -> MuxSink | None:
         return self.sinks.get(key)
 
-    def video(self, packets: list[av.Packet]) -> None:
-        """Offer the composite's encoded packets (video thread)."""
+    def video(self, packets: list[av.Packet], size: tuple[int, int]) -> None:
+        """Offer the composite's encoded packets of a `size` picture (video thread)."""
         sinks = tuple(self.sinks.values())
         if not sinks:
             return
         for packet in packets:
-            encoded = EncodedPacket.of(VIDEO, packet)
+            encoded = EncodedPacket.of(VIDEO, packet, size)
             for sink in sinks:
                 sink.offer(encoded)
 
