@@ -8,12 +8,11 @@ from pathlib import Path
 import av
 import pytest
 
-from media.outputs.sink import MuxSink
 from server.keys import MEDIA
 from tests.conftest import ServerFactory
 from tests.helpers.outputs import Playlist, decoded_frames, fetch, wait_for_playlist
 from tests.helpers.server import RunningServer
-from tests.media.conftest import Show
+from tests.media.conftest import Show, written
 
 LANDSCAPE, PORTRAIT = (1280, 720), (720, 1280)
 DISCONTINUITY = "#EXT-X-DISCONTINUITY"
@@ -23,14 +22,6 @@ DISCONTINUITY = "#EXT-X-DISCONTINUITY"
 async def server(server_factory: ServerFactory) -> RunningServer:
     """This module's server makes HLS and records every show."""
     return await server_factory(hls=True, record=True)
-
-
-async def written(sink: MuxSink, parts: int, packets: int, timeout: float = 20.0) -> None:
-    """Wait until `sink` has opened `parts` containers and written `packets` more packets."""
-    target = sink.packets_written + packets
-    async with asyncio.timeout(timeout):
-        while sink.parts < parts or sink.packets_written < target:
-            await asyncio.sleep(0.05)
 
 
 def sizes_of(path: Path) -> tuple[tuple[int, int], set[tuple[int, int]], int]:
@@ -66,13 +57,7 @@ async def test_portrait_and_back_makes_parts_each_of_one_size(show: Show) -> Non
     await written(recorder, parts=1, packets=60)
 
     async def switch(layout: str, parts: int) -> None:
-        status, body = await show.api.request(
-            "PATCH",
-            f"/api/streams/{show.stream_id}/layout",
-            token=show.host_token,
-            json={"layout": layout},
-        )
-        assert (status, body) == (200, {"layout": layout})
+        await show.switch_layout(layout)
         await written(recorder, parts, packets=60)  # 1-2 s of the new size in the part
         await written(hls, parts, packets=60)
 
