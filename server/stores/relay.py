@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "costream:events"
 RESUBSCRIBE_SECONDS = 1.0
+# Messages waiting to be published: the event's publisher (a purchase, a present)
+# never waits for Redis; past this many (Redis gone for long) new ones are dropped.
+OUTBOX_SIZE = 1000
 # A listing travels whole (no database read on the other side): presented, or
 # updated (a sale, an edit: the bar of the item on stage follows it).
 LISTING_EVENTS: dict[str, type[ListingPresented] | type[ListingUpdated]] = {
@@ -64,34 +67,52 @@ class RedisEventRelay:
         self._streams = streams
         self._origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[dict] = asyncio.Queue(OUTBOX_SIZE)
         local.subscribe(self._forward)
 
     async def _forward(self, event: Event) -> None:
+        """Queue the message for `event` (if relayed), in order, without waiting for Redis."""
+        data = self._message(event)
+        if data is None:
+            return
+        try:
+            self._outbox.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("cannot relay %s (outbox full: Redis too slow or gone)", data["type"])
+
+    @staticmethod
+    def _message(event: Event) -> dict | None:
+        """What other processes need of `event`; None when they need nothing."""
         if isinstance(event, CohostChanged):
-            data = {
+            return {
                 "type": "cohost",
                 "stream_id": event.stream_id,
                 "cohost": event.cohost,
                 "previous": event.previous,
             }
-        elif isinstance(event, StreamStatusChanged):
-            data = {"type": "status", "stream_id": event.stream.id}
-        elif isinstance(event, ListingPresented | ListingUpdated):
+        if isinstance(event, StreamStatusChanged):
+            return {"type": "status", "stream_id": event.stream.id}
+        if isinstance(event, ListingPresented | ListingUpdated):
             kind = "listing_presented" if isinstance(event, ListingPresented) else "listing_updated"
-            data = {"type": kind, "listing": listing_json(event.listing)}
-        else:
-            return
-        try:
-            await self._redis.publish(CHANNEL, json.dumps({"origin": self._origin, **data}))
-        except (RedisError, OSError) as error:
-            # Other processes miss this change; their media catches up on the next one.
-            log.warning("cannot relay %s (Redis unavailable: %s)", data["type"], error)
+            return {"type": kind, "listing": listing_json(event.listing)}
+        return None
+
+    async def _send_forever(self) -> None:
+        while True:
+            data = await self._outbox.get()
+            try:
+                await self._redis.publish(CHANNEL, json.dumps({"origin": self._origin, **data}))
+            except (RedisError, OSError) as error:
+                # Other processes miss this change; their media catches up on the next one.
+                log.warning("cannot relay %s (Redis unavailable: %s)", data["type"], error)
 
     async def start(self) -> None:
         """Subscribe, then listen in the background (resubscribing after a Redis outage)."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(CHANNEL)
         self._task = asyncio.create_task(self._listen_forever(pubsub))
+        self._sender = asyncio.create_task(self._send_forever())
 
     async def _listen_forever(self, pubsub) -> None:
         while True:
@@ -132,8 +153,9 @@ class RedisEventRelay:
             )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._sender = None
