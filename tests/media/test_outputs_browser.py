@@ -63,6 +63,26 @@ async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
         assert not person.errors, person.errors
 
 
+async def test_hls_on_the_watch_page_plays_on_through_portrait_and_back(
+    show: Show, tmp_path
+) -> None:
+    await show.on_stage()
+    async with chromium(show.server.url, tmp_path / "dora", viewport=(390, 844)) as person:
+        page = await person.open(f"/watch/{show.stream_id}?mode=hls")
+        assert await frames_advance(page, "#player", timeout=30) == 1280
+        # The playlist goes on past a discontinuity (new SPS, new size): hls.js follows.
+        for layout, width in (("portrait", 720), ("side_by_side", 1280)):
+            await show.switch_layout(layout)
+            await page.wait_for_function(
+                "(w) => document.querySelector('#player').videoWidth === w",
+                arg=width,
+                timeout=30000,
+            )
+            assert await frames_advance(page, "#player", timeout=15) == width
+        await screenshot(page, "outputs-watch-hls-after-portrait-phone")
+        assert not person.errors, person.errors
+
+
 async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
     show: Show, tmp_path
 ) -> None:
