@@ -61,8 +61,8 @@ class HlsSink(MuxSink):
         )
 
     def container_closed(self, last: bool) -> None:
-        if last:  # the stream ended: players stop polling (atomically replaced)
-            playlist = self.directory / PLAYLIST
+        playlist = self.directory / PLAYLIST
+        if last and playlist.is_file():  # the end: players stop polling (atomic replace)
             ended = playlist.with_name(PLAYLIST + ".end")
             ended.write_text(playlist.read_text() + "#EXT-X-ENDLIST\n")
             ended.replace(playlist)
