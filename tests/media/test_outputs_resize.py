@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import av
 import pytest
 
+from media.outputs.files import with_discontinuity_sequence
 from server.keys import MEDIA
 from tests.conftest import ServerFactory
 from tests.helpers.outputs import Playlist, decoded_frames, fetch, wait_for_playlist
@@ -20,8 +22,9 @@ DISCONTINUITY = "#EXT-X-DISCONTINUITY"
 
 @pytest.fixture
 async def server(server_factory: ServerFactory) -> RunningServer:
-    """This module's server makes HLS and records every show."""
-    return await server_factory(hls=True, record=True)
+    """This module's server makes HLS and records every show; short segments (a
+    keyframe every 0.5 s) so a discontinuity slides out of the 8-segment window soon."""
+    return await server_factory(hls=True, record=True, keyframe_interval=0.5)
 
 
 def sizes_of(path: Path) -> tuple[tuple[int, int], set[tuple[int, int]], int]:
@@ -77,6 +80,14 @@ async def test_portrait_and_back_makes_parts_each_of_one_size(show: Show) -> Non
     assert sizes[cut + 1 :] and all(s == {PORTRAIT} for s in sizes[cut + 1 :]), sizes
 
     await switch("side_by_side", parts=3)
+    # Once the portrait part's first segment leaves the window, its discontinuity
+    # is counted (RFC 8216 6.2.2); the back-switch's is still listed.
+    playlist = await wait_for_playlist(
+        f"{base}/index.m3u8",
+        until=lambda playlist: "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in playlist.text,
+        timeout=20.0,
+    )
+    assert playlist.text.splitlines().count(DISCONTINUITY) == 1, playlist.text
     await show.api.end(show.host_token, show.stream_id)
     assert await asyncio.to_thread(recorder.join, 15) and await asyncio.to_thread(hls.join, 15)
     assert (recorder.status, hls.status) == ("ended", "ended")
@@ -94,9 +105,27 @@ async def test_portrait_and_back_makes_parts_each_of_one_size(show: Show) -> Non
         assert declared == expected and frames == {expected}, (part, declared, frames)
         assert audio_frames > 10 and part["duration_s"] > 0.5, part
 
-    # The ended playlist: the last part's segments are landscape again.
+    # The ended playlist: the last part's segments are landscape again, and the
+    # discontinuities listed plus those slid out of the window are the two switches.
     final = Playlist((await fetch(f"{base}/index.m3u8"))[1].decode(), {})
     assert final.ended and DISCONTINUITY in final.text
+    slid_out = re.search(r"#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)", final.text)
+    listed = final.text.splitlines().count(DISCONTINUITY)
+    assert listed + (int(slid_out.group(1)) if slid_out else 0) == 2, final.text
     sizes = await segment_sizes(base, final)
     last_cut = len(sizes) - 1 - sizes[::-1].index(set())
     assert all(s == {LANDSCAPE} for s in sizes[last_cut + 1 :]), sizes
+
+
+def test_discontinuities_that_slid_out_are_counted() -> None:
+    playlist = (
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:12\n"
+        "#EXTINF:2.0,\na-12.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.0,\nb-13.ts\n"
+    )
+    # Parts began at segments 4, 9 (both gone) and 13 (still listed, tagged).
+    counted = with_discontinuity_sequence(playlist, [4, 9, 13])
+    assert counted.splitlines()[4] == "#EXT-X-DISCONTINUITY-SEQUENCE:2"
+    assert counted.replace("#EXT-X-DISCONTINUITY-SEQUENCE:2\n", "") == playlist
+    # While no part began before the window, the playlist is FFmpeg's as written.
+    assert with_discontinuity_sequence(playlist, [13]) == playlist
+    assert with_discontinuity_sequence(playlist, []) == playlist
