@@ -1,8 +1,11 @@
-"""Versioned SQLite migrations: `NNNN_name.sql` files applied once each, in name order.
+"""Versioned migrations: `NNNN_name.sql` files applied once each, in name order.
 
-Each file runs in one exclusive transaction together with its row in
-`schema_migrations`, so two processes opening the same file apply it once.
-Add a change as a new file; never edit one that has shipped.
+SQLite runs the files in this folder; PostgreSQL runs the files of the same names
+in `postgresql/` (the same schema in its dialect: CITEXT for the case-insensitive
+names, BIGINT and identity keys, plpgsql triggers). Each file runs in one exclusive
+transaction together with its row in `schema_migrations`, so two processes opening
+the same database apply it once. Add a change as a new file (in both folders);
+never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from importlib import resources
+from importlib.abc import Traversable
 
-import aiosqlite
+from server.sql import Engine
+
+DIALECT_FOLDERS = {"sqlite": None, "postgresql": "postgresql"}
 
 
-def migration_files() -> list[tuple[str, str]]:
-    """(name, SQL) of every migration shipped with the package, in order."""
-    folder = resources.files(__package__)
+def migration_files(dialect: str = "sqlite") -> list[tuple[str, str]]:
+    """(name, SQL) of every migration shipped for `dialect`, in order."""
+    folder: Traversable = resources.files(__package__)
+    sub = DIALECT_FOLDERS[dialect]
+    if sub is not None:
+        folder = folder / sub
     files = [f for f in folder.iterdir() if f.name.endswith(".sql")]
     return [
         (f.name.removesuffix(".sql"), f.read_text("utf-8"))
@@ -41,30 +50,26 @@ def statements(script: str) -> list[str]:
     return out
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+async def apply_migrations(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied now."""
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
+    async with engine.transaction() as conn:  # exclusive: two processes may start at once
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
     applied: list[str] = []
-    for name, script in migration_files():
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE name = ?", (name,)
-            ) as cursor:
-                done = await cursor.fetchone() is not None
-            if not done:
+    for name, script in migration_files(engine.dialect):
+        async with engine.transaction() as conn:
+            if await conn.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)):
+                continue
+            if engine.dialect == "sqlite":
                 for statement in statements(script):
                     await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                    (name, datetime.now(UTC).isoformat()),
-                )
-                applied.append(name)
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
+            else:  # PostgreSQL runs a whole script (function bodies included) at once
+                await conn.execute(script)
+            await conn.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat()),
+            )
+            applied.append(name)
     return applied

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from server.migrations import migration_files, statements
+from server.sql import SqliteEngine
 from server.store import Database
 
 
@@ -32,7 +33,7 @@ def test_statements_split_on_complete_statements_only() -> None:
 async def test_open_applies_each_migration_once(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     for _ in range(2):  # a second open finds everything applied and changes nothing
-        db = Database(path)
+        db = Database(SqliteEngine(path))
         await db.open()
         await db.close()
     with sqlite3.connect(path) as conn:
