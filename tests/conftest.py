@@ -112,7 +112,7 @@ def postgres_server() -> Iterator[Postgres]:
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)  # autouse: BOTH_DATABASES may mark any module
 def database(request: pytest.FixtureRequest) -> str:
     """The engine behind the server: "sqlite" (default) or "postgresql" when parametrized."""
     return getattr(request, "param", "sqlite")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from server.migrations import migration_files, statements
-from server.sql import SqliteEngine
+from server.sql import open_engine
 from server.store import Database
+from tests.conftest import BOTH_DATABASES
 
 
 def test_files_are_numbered_and_unique() -> None:
@@ -30,12 +30,25 @@ def test_statements_split_on_complete_statements_only() -> None:
         statements("CREATE TABLE a (x")
 
 
-async def test_open_applies_each_migration_once(tmp_path: Path) -> None:
+def test_both_engines_have_the_same_migrations() -> None:
+    assert [name for name, _ in migration_files("postgresql")] == [
+        name for name, _ in migration_files("sqlite")
+    ]
+
+
+@BOTH_DATABASES
+async def test_open_applies_each_migration_once(
+    tmp_path: Path, database: str, database_url: str | None
+) -> None:
     path = tmp_path / "db.sqlite3"
     for _ in range(2):  # a second open finds everything applied and changes nothing
-        db = Database(SqliteEngine(path))
+        db = Database(open_engine(database_url, path))
         await db.open()
         await db.close()
-    with sqlite3.connect(path) as conn:
-        recorded = [row[0] for row in conn.execute("SELECT name FROM schema_migrations")]
-    assert recorded == [name for name, _ in migration_files()]
+    db = Database(open_engine(database_url, path))
+    await db.open()
+    try:
+        rows = await db.fetchall("SELECT name FROM schema_migrations ORDER BY name")
+    finally:
+        await db.close()
+    assert [row["name"] for row in rows] == [name for name, _ in migration_files(database)]

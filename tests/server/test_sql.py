@@ -18,6 +18,7 @@ from server.sql import (
 from server.store import Database
 from tests.conftest import BOTH_DATABASES
 
+
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
