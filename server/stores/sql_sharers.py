@@ -103,7 +103,7 @@ def _attributed(row: Row, paid_out: bool) -> AttributedOrder:
 
 _COUNT_JOIN_SQL = (
     "INSERT INTO referral_joins (stream_id, sharer, joins) VALUES (?, ?, 1) "
-    "ON CONFLICT (stream_id, sharer) DO UPDATE SET joins = joins + 1"
+    "ON CONFLICT (stream_id, sharer) DO UPDATE SET joins = referral_joins.joins + 1"
 )
 
 
@@ -189,14 +189,18 @@ class SqlSharerStore:
             names.setdefault(key, row["referrer"])
             bought[key].append(row)
         streams = sorted({stream for stream, _ in names})
-        paid_out = {
-            row["stream_id"]
-            for row in await self._db.fetchall(
-                "SELECT stream_id FROM payouts WHERE stream_id IN "
-                f"({', '.join('?' * len(streams))})",
-                streams,
-            )
-        }
+        paid_out = (
+            {
+                row["stream_id"]
+                for row in await self._db.fetchall(
+                    "SELECT stream_id FROM payouts WHERE stream_id IN "
+                    f"({', '.join('?' * len(streams))})",
+                    streams,
+                )
+            }
+            if streams
+            else set()
+        )  # PostgreSQL refuses an empty IN ()
         results = []
         for key, username in names.items():
             rows = bought[key]

@@ -11,6 +11,7 @@ import pytest
 
 from server.keys import STORE
 from server.sql import IntegrityError
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.after_sale import (
     CAROL_ADDRESS,
     DAVE_ADDRESS,
@@ -24,6 +25,8 @@ from tests.helpers.after_sale import (
     sell_cohosted_show,
 )
 from tests.helpers.api import Api
+
+pytestmark = BOTH_DATABASES
 
 SHIPMENT_KEYS = {"id", "stream_id", "buyer", "order_ids", "consignor", "label"}
 LABEL_KEYS = {"id", "shipment_id", "tracking", "from", "to", "consignor"}
