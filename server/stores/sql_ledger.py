@@ -1,4 +1,4 @@
-"""SQLite storage of the ledger, payouts, shares and cohost history (migration 0004).
+"""Storage of the ledger, payouts, shares and cohost history (migration 0004).
 
 `insert_sale_entry` is called by server.store.insert_order, inside the transaction
 that records the order, so every order (buy-now, auction win, giveaway) has its
@@ -82,7 +82,7 @@ _REVENUE_SQL = (
 
 
 class SqlLedgerStore:
-    """The ledger in the server's SQLite database."""
+    """The ledger in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -1,4 +1,4 @@
-"""SQLite storage of the show lifecycle: details, cover, pin, chat settings, discovery,
+"""Storage of the show lifecycle: details, cover, pin, chat settings, discovery,
 reminders, moderators and the analytics recorded while a show runs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQLite storage of the outputs area: per-stream settings, destinations, QR incidents."""
+"""Storage of the outputs area: per-stream settings, destinations, QR incidents."""
 
 from __future__ import annotations
 

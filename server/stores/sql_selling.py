@@ -1,10 +1,11 @@
-"""SQLite storage of the selling formats: sales with limits and codes, flash sales,
+"""Storage of the selling formats: sales with limits and codes, flash sales,
 the stage, auctions and giveaways.
 
-Every rule that concurrency could break is judged inside one `BEGIN IMMEDIATE`
-transaction, which serialises this process's coroutines (the Database lock) and
-every other process sharing the file (SQLite's write lock). A judge that refuses
-raises, the transaction rolls back, and nothing has changed.
+Every rule that concurrency could break is judged inside one exclusive transaction
+(`Database.transaction`, see server.sql), which serialises this process's coroutines
+and every other process sharing the database (SQLite's write lock, PostgreSQL's
+transaction advisory lock). A judge that refuses raises, the transaction rolls back,
+and nothing has changed.
 """
 
 from __future__ import annotations

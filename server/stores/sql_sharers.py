@@ -1,4 +1,4 @@
-"""SQLite storage of sharers (migration 0009): the commission percent, referrals, joins.
+"""Storage of sharers (migration 0009): the commission percent, referrals, joins.
 
 `attribute_order` runs inside the transaction that records an order (called by
 server.store.insert_order), so the referrer and the percent in force are stamped on the
@@ -108,7 +108,7 @@ _COUNT_JOIN_SQL = (
 
 
 class SqlSharerStore:
-    """Sharers in the server's SQLite database."""
+    """Sharers in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

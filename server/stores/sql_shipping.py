@@ -1,4 +1,4 @@
-"""SQLite storage of shipments and labels (tables from migration 0004_after_sale)."""
+"""Storage of shipments and labels (tables from migration 0004_after_sale)."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def order_view(row: Row) -> dict[str, Any]:
 
 
 class SqlShippingStore:
-    """Shipments and labels in the server's SQLite database."""
+    """Shipments and labels in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

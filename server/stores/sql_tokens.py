@@ -1,4 +1,4 @@
-"""Token revocation in SQLite, so that every process sharing the database agrees."""
+"""Token revocation in the database, so that every process sharing the database agrees."""
 
 from __future__ import annotations
 
