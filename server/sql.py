@@ -55,7 +55,7 @@ class Sql(Protocol):
 class Engine(Sql, Protocol):
     """A database connection (or pool) with a start, a stop and exclusive transactions."""
 
-    dialect: str  # "sqlite" or "postgresql": which migrations apply
+    dialect: str  # "sqlite" or "postgresql"
 
     async def open(self) -> None: ...
 
@@ -168,6 +168,10 @@ class SqliteEngine:
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         async with self._lock:
             return await self._open.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        async with self._lock:
+            await self._open.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._lock:
@@ -287,6 +291,9 @@ class PostgresEngine:
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         count: int = await self._once("execute", sql, params)
         return count
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._once("executemany", sql, rows)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
         return await self._once("fetchone", sql, params)

@@ -214,6 +214,9 @@ class Database:
         """Run one write; returns the number of rows changed."""
         return await self.engine.execute(sql, params)
 
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self.engine.executemany(sql, rows)
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         return await self.engine.fetchall(sql, params)
 

@@ -17,8 +17,11 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from tests.helpers.cluster import free_port, stop, wait_until
 
@@ -167,3 +170,15 @@ def start_postgres() -> Postgres:
         server.stop()
         raise
     return server
+
+
+async def insert_accounts(database_url: str, names: list[str]) -> None:
+    """Accounts written straight into a migrated database (argon2 hashing is slow)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)",
+            [(name, "!unusable", datetime.now(UTC).isoformat()) for name in names],
+        )
+    finally:
+        await conn.close()

@@ -13,10 +13,9 @@ import asyncpg
 import pytest
 
 from server.auth import TokenService
-from server.domain.times import utc_now
 from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
-from tests.helpers.postgres import Postgres
+from tests.helpers.postgres import Postgres, insert_accounts
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +42,8 @@ def cluster(
 
 
 async def add_accounts(database_url: str, secret: str, names: list[str]) -> dict[str, str]:
-    """Accounts written straight into PostgreSQL (argon2 is slow); returns their tokens."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.executemany(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)",
-            [(name, "!unusable", utc_now().isoformat()) for name in names],
-        )
-    finally:
-        await conn.close()
+    """Accounts in PostgreSQL; returns their tokens."""
+    await insert_accounts(database_url, names)
     tokens = TokenService(secret, 3600)
     return {name: tokens.issue(name) for name in names}
 

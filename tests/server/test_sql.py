@@ -53,11 +53,10 @@ async def test_engine_follows_the_url(db: Database, database: str) -> None:
 
 @BOTH_DATABASES
 async def test_rows_by_name_and_position_and_counts(db: Database) -> None:
-    for name in ("ann", "bob", "cy"):
-        await db.execute(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
-            (name, "h", "2026-01-01T00:00:00+00:00"),
-        )
+    await db.executemany(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+        [(name, "h", "2026-01-01T00:00:00+00:00") for name in ("ann", "bob", "cy")],
+    )
     changed = await db.execute("UPDATE users SET email = ? WHERE username != ?", ("x@y.z", "cy"))
     assert changed == 2
     row = await db.fetchone("SELECT COUNT(*) AS n FROM users WHERE email IS NOT NULL")
@@ -76,11 +75,11 @@ async def test_names_compare_case_insensitively(db: Database) -> None:
 
 @BOTH_DATABASES
 async def test_sums_are_whole_numbers(db: Database) -> None:
-    for seq, amount in enumerate((250, 750)):
-        await db.execute(
+    async with db.transaction() as conn:
+        await conn.executemany(
             "INSERT INTO ledger_entries (id, username, kind, bucket, amount_cents, stream_id, "
             "created_at) VALUES (?, 'h', 'sale', 'pending', ?, 's', 't')",
-            (f"e{seq}", amount),
+            [(f"e{seq}", amount) for seq, amount in enumerate((250, 750))],
         )
     row = await db.fetchone("SELECT SUM(amount_cents) FROM ledger_entries")
     assert row is not None and row[0] == 1000 and isinstance(row[0], int)
