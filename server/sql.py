@@ -256,6 +256,9 @@ class PostgresEngine:
         self.url = url
         self.pool_size = pool_size
         self._pool: Any = None
+        # This process's write transactions queue here, not on pooled connections
+        # blocked on the advisory lock: the rest of the pool stays free for reads.
+        self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         import asyncpg
@@ -307,7 +310,7 @@ class PostgresEngine:
         """An exclusive write transaction: one at a time across every process (the
         advisory lock is released at COMMIT or ROLLBACK). A statement that failed
         inside (e.g. a caught IntegrityError) leaves only ROLLBACK possible."""
-        async with self.pool.acquire() as raw:
+        async with self._write_lock, self.pool.acquire() as raw:
             conn = _PgConn(raw)
             await raw.execute("BEGIN")
             try:
