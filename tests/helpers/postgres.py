@@ -52,6 +52,19 @@ def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
+def psql(url: str, sql: str) -> str:
+    """Run one statement on the database at `url`; returns psql's unaligned output."""
+    result = subprocess.run(
+        [str(postgres_bin() / "psql"), url, "-XAtqc", sql],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"psql {sql!r}: {result.stderr.strip()}")
+    return result.stdout
+
+
 @dataclass
 class Postgres:
     """A PostgreSQL server reachable at `admin_url` (superuser, database `postgres`)."""
@@ -62,15 +75,7 @@ class Postgres:
 
     def psql(self, sql: str) -> str:
         """Run one statement as the superuser; returns psql's unaligned output."""
-        result = subprocess.run(
-            [str(postgres_bin() / "psql"), self.admin_url, "-XAtqc", sql],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"psql {sql!r}: {result.stderr.strip()}")
-        return result.stdout
+        return psql(self.admin_url, sql)
 
     def url_of(self, database: str) -> str:
         parts = urlsplit(self.admin_url)
