@@ -48,6 +48,13 @@ async def add_accounts(database_url: str, secret: str, names: list[str]) -> dict
     return {name: tokens.issue(name) for name in names}
 
 
+async def post_created(api: Api, path: str, token: str, **body: object) -> dict:
+    """POST `body` to `path`, which must answer 201; returns the answer."""
+    status, answer = await api.request("POST", path, token=token, json=body)
+    assert status == 201, answer
+    return answer
+
+
 async def buy_all(
     apis: tuple[Api, Api], listing_id: str, tokens: dict[str, str], buyers: list[str], **body: str
 ) -> list[tuple[int, dict]]:
@@ -74,24 +81,14 @@ async def test_buys_on_two_processes_never_oversell(cluster: Cluster, pg_databas
     async with Api(one) as api_one, Api(two) as api_two:
         stream = await api_one.create_stream(host, title="PostgreSQL show")
         await api_one.start(host, stream["id"])
-        listings = []
-        for quantity in (STOCK, 1000):
-            status, body = await api_one.request(
-                "POST",
-                f"/api/streams/{stream['id']}/listings",
-                token=host,
-                json={"title": "Print", "price_cents": 1000, "quantity": quantity},
-            )
-            assert status == 201, body
-            listings.append(body["listing"]["id"])
-        scarce, plenty = listings
-        status, body = await api_two.request(
-            "POST",
-            f"/api/streams/{stream['id']}/codes",
-            token=host,
-            json={"code": "LIVE10", "percent_off": 10, "max_uses": CODE_USES},
-        )
-        assert status == 201, body
+        listings = f"/api/streams/{stream['id']}/listings"
+        item = {"title": "Print", "price_cents": 1000}
+        scarce, plenty = [
+            (await post_created(api_one, listings, host, **item, quantity=q))["listing"]["id"]
+            for q in (STOCK, 1000)
+        ]
+        codes = f"/api/streams/{stream['id']}/codes"
+        await post_created(api_two, codes, host, code="LIVE10", percent_off=10, max_uses=CODE_USES)
 
         scarce_answers = await buy_all((api_one, api_two), scarce, tokens, buyers)
         coded_answers = await buy_all(
