@@ -19,7 +19,7 @@ from server.config import Settings
 from server.sql import open_engine
 from server.store import Database
 from server.stores import LiveStore, open_live_store
-from server.stores.relay import EventRelay, LocalEventRelay
+from server.stores.relay import EventRelay, LocalEventRelay, RedisEventRelay
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,5 @@ def open_backend(settings: Settings) -> Backend:
     live = open_live_store(settings)
     bus: EventRelay = LocalEventRelay()
     if settings.redis_url:
-        from server.stores.relay import RedisEventRelay
-
         bus = RedisEventRelay(settings.redis_url, settings.redis_timeout_seconds)
     return Backend(db, live, bus)
