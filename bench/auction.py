@@ -72,7 +72,7 @@ async def live_stream(http: aiohttp.ClientSession, url: str, host: str) -> dict:
 async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir)
+        process, url = start_server(data_dir, {"COSTREAM_SECRET_KEY": SECRET})
         tokens = TokenService(SECRET, 3600)
         connector = aiohttp.TCPConnector(limit=0)
         try:

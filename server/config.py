@@ -68,6 +68,8 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     database_path: Path | None = None
+    # postgresql://user:password@host:port/database selects PostgreSQL (else SQLite).
+    database_url: str | None = None
     redis_url: str | None = None
     # How other processes and clients reach this one (the target of 307 media redirects).
     public_url: str | None = None
@@ -164,6 +166,10 @@ class Settings:
             raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
         if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):
             raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ConfigError("database_url must be a postgresql:// URL")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
         for network in self.trusted_proxies:

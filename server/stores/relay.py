@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -56,20 +57,37 @@ def listing_from_json(fields: dict) -> Listing:
     return Listing(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
 
 
+class EventRelay(Protocol):
+    """Carries this process's seat and lifecycle events to the other processes."""
+
+    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
+        """Forward `local` events; replay the other processes' on `remote`."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalEventRelay:
+    """One process: nothing to relay."""
+
+    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
 class RedisEventRelay:
     """Publishes local seat, status and listing events; replays others' on `remote`."""
 
-    def __init__(
-        self, redis: Redis, local: EventBus, remote: EventBus, streams: StreamService
-    ) -> None:
-        self._redis = redis
-        self._remote = remote
-        self._streams = streams
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._redis: Redis | None = None
         self._origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[dict] = asyncio.Queue(OUTBOX_SIZE)
-        local.subscribe(self._forward)
 
     async def _forward(self, event: Event) -> None:
         """Queue the message for `event` (if relayed), in order, without waiting for Redis."""
@@ -99,6 +117,7 @@ class RedisEventRelay:
         return None
 
     async def _send_forever(self) -> None:
+        assert self._redis is not None
         while True:
             data = await self._outbox.get()
             try:
@@ -107,14 +126,23 @@ class RedisEventRelay:
                 # Other processes miss this change; their media catches up on the next one.
                 log.warning("cannot relay %s (Redis unavailable: %s)", data["type"], error)
 
-    async def start(self) -> None:
+    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
         """Subscribe, then listen in the background (resubscribing after a Redis outage)."""
+        self._remote, self._streams = remote, streams
+        self._redis = Redis.from_url(
+            self._url,
+            decode_responses=True,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+        )
+        local.subscribe(self._forward)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(CHANNEL)
         self._task = asyncio.create_task(self._listen_forever(pubsub))
         self._sender = asyncio.create_task(self._send_forever())
 
     async def _listen_forever(self, pubsub) -> None:
+        assert self._redis is not None
         while True:
             try:
                 await self._listen(pubsub)
@@ -159,3 +187,6 @@ class RedisEventRelay:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._task = self._sender = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

@@ -1,4 +1,4 @@
-"""Token revocation in SQLite, so that every process sharing the database agrees."""
+"""Token revocation in the database, so that every process sharing the database agrees."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class SqlTokenStore:
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (now,))
             await conn.execute(
-                "INSERT OR IGNORE INTO revoked_tokens (id, expires_at) VALUES (?, ?)",
+                "INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (token_id, expires_at),
             )
 
@@ -54,9 +54,8 @@ class SqlTokenStore:
                 "WHERE username = ?",
                 (password_hash, username),
             )
-            async with conn.execute(
+            row = await conn.fetchone(
                 "SELECT token_generation FROM users WHERE username = ?", (username,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         assert row is not None  # the caller checked the account
         return int(row["token_generation"])

@@ -17,6 +17,7 @@ from server.domain.times import utc_now
 from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
 from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer, centre_colour, looks
+from tests.helpers.postgres import psql
 from tests.realtime.conftest import Connect
 from tests.realtime.test_invite_media import showing
 
@@ -38,10 +39,18 @@ class People:
 
     def __init__(self, cluster: Cluster) -> None:
         self._db = cluster.data_dir / "costream.sqlite3"
+        self._database_url = cluster.database_url
         self._tokens = TokenService(cluster.secret, 3600)
 
     def add(self, prefix: str) -> tuple[str, str]:
-        name = f"{prefix}{next(_names)}"
+        name = f"{prefix}{next(_names)}"  # letters and digits: safe to quote below
+        if self._database_url:
+            psql(
+                self._database_url,
+                "INSERT INTO users (username, password_hash, created_at) "
+                f"VALUES ('{name}', '!unusable', '{utc_now().isoformat()}')",
+            )
+            return name, self._tokens.issue(name)
         with sqlite3.connect(self._db) as db:
             db.execute(
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
