@@ -1,4 +1,4 @@
-"""The whole show across three `costream serve` processes on one Redis and one database.
+"""The whole show across three `costream serve` processes on one Redis and one PostgreSQL.
 
 The host publishes on one process, the cohost arrives through another, viewers play
 from all three and see red|blue; chat, the invite, buys and an auction come from
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
 from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer
+from tests.helpers.postgres import Postgres
 from tests.helpers.sio import Client, Connect
 from tests.realtime.test_cluster import People, live_stream
 from tests.realtime.test_invite_media import showing
@@ -31,17 +32,26 @@ BUYERS = 6
 
 
 @pytest.fixture
-def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    redis_server: Redis, postgres_server: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("scene") / "data"
+    database_url = postgres_server.create_database()
     # Homes and presence of a killed process expire within 2 s.
     running = start_cluster(
-        3, redis_server.url, data_dir, live_ttl_seconds="2", auction_snipe_seconds="1"
+        3,
+        redis_server.url,
+        data_dir,
+        database_url=database_url,
+        live_ttl_seconds="2",
+        auction_snipe_seconds="1",
     )
     yield running
     for node in running.nodes:
         if node.process.poll() is None:
             node.process.send_signal(signal.SIGTERM)
     running.stop()
+    postgres_server.drop_database(database_url)
 
 
 def kill(cluster: Cluster, index: int) -> None:
@@ -196,16 +206,20 @@ async def test_the_show_survives_losing_a_process_and_its_home(
         for peer in peers:
             await peer.close()
 
-    with sqlite3.connect(cluster.data_dir / "costream.sqlite3") as db:
-        orders = db.execute(
-            "SELECT listing_id, buyer FROM orders WHERE stream_id = ?", (stream_id,)
-        ).fetchall()
+    assert cluster.database_url is not None
+    database = await asyncpg.connect(cluster.database_url)
+    try:
+        orders = await database.fetch(
+            "SELECT listing_id, buyer FROM orders WHERE stream_id = $1", stream_id
+        )
         texts = [
-            text
-            for (text,) in db.execute(
-                "SELECT text FROM chat_messages WHERE stream_id = ? ORDER BY seq", (stream_id,)
+            row["text"]
+            for row in await database.fetch(
+                "SELECT text FROM chat_messages WHERE stream_id = $1 ORDER BY seq", stream_id
             )
         ]
+    finally:
+        await database.close()
     assert sorted(o[0] for o in orders) == sorted([listing_id] * STOCK + [auction_listing])
     assert len({o[1] for o in orders if o[0] == listing_id}) == STOCK  # one each
     assert texts == ["hello from process 2", "back through process 0", "the show goes on"]
