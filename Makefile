@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # package:command pairs
 APT_PACKAGES := chromium:chromium redis-server:redis-server iproute2:ip util-linux:unshare \
-	nginx:nginx libnginx-mod-rtmp:libnginx-mod-rtmp
+	nginx:nginx libnginx-mod-rtmp:libnginx-mod-rtmp postgresql:initdb
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-deps
@@ -29,7 +29,10 @@ run: $(VENV)/.installed-run $(VENV)/.installed-npm
 	$(BIN)/costream serve
 
 # Debian packages the suite needs (Chromium for e2e, Redis for multi-process tests,
-# ip/unshare for the loopback-only network namespace). Machines run as root.
+# PostgreSQL's binaries for the tests on PostgreSQL, ip/unshare for the loopback-only
+# network namespace). Machines run as root. The tests start their own PostgreSQL cluster
+# inside the namespace (tests/helpers/postgres.py): a server on the host's 127.0.0.1:5432
+# is out of reach there, so only the binaries are needed, never a running service.
 system-deps:
 	@missing=""; \
 	for pair in $(APT_PACKAGES); do \

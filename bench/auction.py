@@ -182,7 +182,10 @@ async def run(args: argparse.Namespace) -> dict:
     workers: list[multiprocessing.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir, {"COSTREAM_SOCKETIO_BATCH_MS": str(args.batch_ms)})
+        process, url = start_server(
+            data_dir,
+            {"COSTREAM_SECRET_KEY": SECRET, "COSTREAM_SOCKETIO_BATCH_MS": str(args.batch_ms)},
+        )
         tokens = TokenService(SECRET, 3600)
         connector = aiohttp.TCPConnector(limit=0)
         loop = asyncio.get_running_loop()

@@ -11,6 +11,9 @@ already loaded the stream over it (a viewer whose page is open), so the rush reu
 open keep-alive connections. The sleep before the start is not a synchronisation:
 it only lets every buyer reach the start line (the measure starts at the release).
 
+With `--postgres 1` the server runs on a private PostgreSQL cluster (started and
+deleted by the bench, as in the tests) instead of SQLite.
+
 The server runs as a separate `costream serve` process on 127.0.0.1 (set up as in
 bench/auction.py: buyers created in its database, tokens signed with its secret).
 """
@@ -40,19 +43,26 @@ from bench.auction import (  # noqa: E402
 from bench.chat_fanout import cpu_seconds, post, start_server, wait_healthy  # noqa: E402
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
+from tests.helpers.postgres import insert_accounts, start_postgres  # noqa: E402
 
 
 async def run(args: argparse.Namespace) -> dict:
+    postgres = start_postgres() if args.postgres else None
+    database_url = postgres.create_database() if postgres else None
+    settings = {"COSTREAM_DATABASE_URL": database_url} if database_url else {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(tmp)
-        process, url = start_server(data_dir, {})
+        process, url = start_server(data_dir, {"COSTREAM_SECRET_KEY": SECRET, **settings})
         tokens = TokenService(SECRET, 3600)
         try:
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as http:
                 await wait_healthy(http, url)
                 names = [f"buyer{n}" for n in range(args.buyers)]
-                add_users(data_dir / "costream.sqlite3", ["host", *names])
+                if database_url:
+                    await insert_accounts(database_url, ["host", *names])
+                else:
+                    add_users(data_dir / "costream.sqlite3", ["host", *names])
                 host = tokens.issue("host")
                 stream = await live_stream(http, url, host)
                 body = {"title": "Drop", "price_cents": 2500, "quantity": args.quantity}
@@ -90,11 +100,15 @@ async def run(args: argparse.Namespace) -> dict:
                     orders = (await response.json())["orders"]
         finally:
             stop(process, timeout=20)
+            if postgres and database_url:
+                postgres.drop_database(database_url)
+                postgres.stop()
     statuses: dict[int, int] = {}
     for status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
     latencies = [ms for _, ms in results]
     return {
+        "database": "postgresql" if args.postgres else "sqlite",
         "buyers": args.buyers,
         "quantity": args.quantity,
         "warm_connections": bool(args.warm),
@@ -110,7 +124,11 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    bench_main(__doc__, run, {"buyers": (int, 1000), "quantity": (int, 10), "warm": (int, 0)})
+    bench_main(
+        __doc__,
+        run,
+        {"buyers": (int, 1000), "quantity": (int, 10), "warm": (int, 0), "postgres": (int, 0)},
+    )
 
 
 if __name__ == "__main__":

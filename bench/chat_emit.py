@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.chat_fanout import RawClient, Stats  # noqa: E402
 from bench.common import loopback_only  # noqa: E402
 from server.config import Settings  # noqa: E402
+from server.counters import PREPARED_WRITES  # noqa: E402
 from server.keys import REALTIME  # noqa: E402
 from tests.helpers.server import start_server  # noqa: E402
 
@@ -45,27 +46,42 @@ async def run(args: argparse.Namespace) -> None:
                 await client.connect()
             for sid in [sid for sid in manager.rooms["/"] if sid]:
                 await sio.enter_room(sid, "bench")
-            text = {"text": "x" * 60, "user": "someone", "id": "0123456789ab"}
             # Batching: a long window, flushed by hand after K messages.
             manager.batch_seconds = 3600.0 if args.per_write > 1 else 0.0
+            stats.measuring = True
+            prepared_before = PREPARED_WRITES._value.get()
             spent = 0.0
             for index in range(args.messages):
+                message = {"text": f"bench {index} {time.time_ns()}", "user": "someone"}
                 started = time.thread_time()
-                await sio.emit("chat:message", text, to="bench")
-                if args.per_write > 1 and (index + 1) % args.per_write == 0:
+                await sio.emit("chat:message", message, to="bench")
+                written = args.per_write == 1 or (index + 1) % args.per_write == 0
+                if args.per_write > 1 and written:
                     manager._flush_at.cancel()
                     manager._flush()
                 spent += time.thread_time() - started
-                await asyncio.sleep(0.01)  # let the receivers read
+                if written:  # every receiver has read it all before the next write
+                    await until_received(stats, (index + 1) * args.receivers)
             deliveries = args.messages * args.receivers
+            prepared = PREPARED_WRITES._value.get() - prepared_before
             print(
                 f"{args.receivers} receivers, {args.messages} messages,"
                 f" {args.per_write} per write: {spent / deliveries * 1e6:.2f} us of the"
                 f" emitting thread's CPU per delivery"
+                f" ({prepared / deliveries:.0%} written as prepared frames)"
             )
             for client in clients:
                 await client.close()
         await server.stop()
+
+
+async def until_received(stats: Stats, count: int, timeout: float = 30.0) -> None:
+    """Wait (bounded) until the receivers have read `count` chat messages in all."""
+    deadline = time.monotonic() + timeout
+    while stats.received < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{stats.received} of {count} received after {timeout} s")
+        await asyncio.sleep(0)  # the receivers run on this loop
 
 
 def main() -> None:

@@ -366,7 +366,7 @@ def main() -> None:
     parser.add_argument("--url", help="an already running server (CPU is then not measured)")
     parser.add_argument("--servers", type=int, default=1, help="costream processes (Redis if >1)")
     parser.add_argument("--client-procs", type=int, default=2, help="receiver processes")
-    parser.add_argument("--batch-ms", type=int, default=0, help="COSTREAM_SOCKETIO_BATCH_MS")
+    parser.add_argument("--batch-ms", type=int, default=150, help="COSTREAM_SOCKETIO_BATCH_MS")
     result = asyncio.run(run(parser.parse_args()))
     for key, value in result.items():
         print(f"{key:>22}: {value}")

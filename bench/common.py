@@ -190,10 +190,13 @@ class BenchServer:
         self.data_dir.cleanup()
 
 
-async def start_bench_server(*extra: str) -> BenchServer:
-    """Start bench/serve.py on a free port and wait until it answers."""
+async def start_bench_server(
+    *extra: str, data_dir: tempfile.TemporaryDirectory | None = None
+) -> BenchServer:
+    """Start bench/serve.py on a free port and wait until it answers (in `data_dir`,
+    shared with other bench servers, or a fresh one)."""
     port = free_port()
-    data_dir = tempfile.TemporaryDirectory(prefix="costream-bench-")
+    data_dir = data_dir or tempfile.TemporaryDirectory(prefix="costream-bench-")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "bench" / "serve.py"),

@@ -28,6 +28,7 @@ from server.documents.labels import labels_csv, labels_pdf  # noqa: E402
 from server.domain.commerce import Listing, Order  # noqa: E402
 from server.domain.profile import Address  # noqa: E402
 from server.domain.streams import Stream  # noqa: E402
+from server.sql import SqliteEngine  # noqa: E402
 from server.store import Database, insert_order  # noqa: E402
 from server.stores.sql_profile import SqlProfileStore  # noqa: E402
 from server.stores.sql_shipping import SqlShippingStore  # noqa: E402
@@ -96,7 +97,7 @@ async def main() -> None:
     parser.add_argument("--buyers", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        db = Database(Path(folder) / "bench.sqlite3")
+        db = Database(SqliteEngine(Path(folder) / "bench.sqlite3"))
         await db.open()
         stream_id = await seed(db, args.orders, min(args.buyers, args.orders))
         shipping = SqlShippingStore(db)

@@ -57,10 +57,16 @@ class Meter:
         self.seconds += time.thread_time() - self._start
 
 
+NOISE = np.random.default_rng(12).normal(0, 1500, (50, SAMPLES_PER_TICK, 2)).astype(np.int32)
+
+
 def tone(tick: int) -> np.ndarray:
+    """20 ms of a warbling 440 Hz tone over room noise, like a mic (a pure tone is too easy)."""
     t = (np.arange(SAMPLES_PER_TICK) + tick * SAMPLES_PER_TICK) / 48000
-    wave = (6000 * np.sin(2 * np.pi * 440 * t)).astype(np.int32)
-    return np.stack([wave, wave], axis=1)
+    wave = (6000 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
+        np.int32
+    )
+    return np.stack([wave, wave], axis=1) + NOISE[tick % len(NOISE)]
 
 
 def main() -> None:
@@ -103,7 +109,7 @@ def main() -> None:
             with meters["compose+encode"]:
                 packets = encoder.encode(composite, round(now * 90000))
             with meters["packets"]:
-                hub.video(packets)
+                hub.video(packets, (config.width, config.height))
             while ticks * 0.02 <= now:  # the audio clock's 20 ms ticks so far
                 mix = tone(ticks)
                 with meters["aac"]:

@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--profile-out", type=Path)
+    # Several bench servers as one cluster: one Redis, one data dir, one secret.
+    parser.add_argument("--redis-url")
+    parser.add_argument("--secret-key")
     args = parser.parse_args()
     # Every bench viewer comes from 127.0.0.1: lift the per-address and per-stream caps.
     settings = Settings(
@@ -121,6 +124,9 @@ def main() -> None:
         max_sessions_per_address=10_000,
         max_sessions_per_stream=10_000,
         max_media_sessions=10_000,
+        redis_url=args.redis_url,
+        secret_key=args.secret_key,
+        public_url=f"http://127.0.0.1:{args.port}",
     )
     app = create_app(settings)
     add_bench_routes(app, args.profile_out)

@@ -248,7 +248,7 @@ class Room:
         packets = self.video_encoder.encode(composite, pts)
         COUNTERS.encode_seconds += time.perf_counter() - started
         COUNTERS.frames_encoded += 1
-        self.outputs.video(packets)
+        self.outputs.video(packets, size)
         return packets
 
     async def _video_clock(self) -> None:

@@ -25,6 +25,7 @@ from server import (
 )
 from server.auction_routing import JudgeRouting
 from server.auth import Argon2Passwords, HashingPool, TokenService
+from server.backend import Backend, open_backend
 from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
@@ -82,11 +83,10 @@ from server.keys import (
     STORE,
     STREAMS,
 )
-from server.lifecycle import DRAIN, Drain
+from server.lifecycle import DRAIN, Drain, disconnect_realtime
 from server.logs import stream_context
 from server.mail import SmtpMailer
 from server.store import Database
-from server.stores import open_live_store
 from server.stores.sql_ledger import SqlLedgerStore
 from server.stores.sql_lifecycle import LifecycleStore
 from server.stores.sql_listings import SqlListingPages
@@ -137,25 +137,17 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _live_ctx(
-    broadcaster: Broadcaster, remote: EventBus
+    backend: Backend, broadcaster: Broadcaster, remote: EventBus
 ) -> Callable[[web.Application], AbstractAsyncContextManager[None]]:
-    """Realtime state up (and, with Redis, the cross-process relay); down in reverse."""
+    """Realtime state and the cross-process event relay up; down in reverse."""
 
     @asynccontextmanager
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        live = app[LIVE]
+        live = backend.live
         await live.open()
-        relay = None
-        if live.shared:
-            from server.stores.redis_live import RedisLiveStore
-            from server.stores.relay import RedisEventRelay
-
-            assert isinstance(live, RedisLiveStore)
-            relay = RedisEventRelay(live.redis, app[EVENTS], remote, app[STREAMS])
-            await relay.start()
+        await backend.bus.start(app[EVENTS], remote, app[STREAMS])
         yield
-        if relay is not None:
-            await relay.stop()
+        await backend.bus.stop()
         await app[REMINDERS].close()
         await broadcaster.close()
         await app[COHOST].close()
@@ -217,7 +209,8 @@ def create_app(settings: Settings) -> web.Application:
     private_dir(settings.data_dir)
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
 
-    store = Database(settings.resolved_database_path)
+    backend = open_backend(settings)
+    store, live = backend.db, backend.live
     events = EventBus()
     engine = MediaEngine(settings.media_config())
     _follow_domain(events, engine)
@@ -229,14 +222,13 @@ def create_app(settings: Settings) -> web.Application:
     hashing = HashingPool(settings.password_hash_concurrency)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
     app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
-    app[STREAMS] = StreamService(store, events, settings.restart_window_seconds)
+    # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
+    presence = PresenceService(live, store, events)
+    app[STREAMS] = StreamService(
+        store, events, settings.restart_window_seconds, viewer_count=presence.count
+    )
     lifecycle_store = LifecycleStore(store)
     app[MEDIA] = engine
-
-    # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
-    live = open_live_store(settings)
-    presence = PresenceService(live, store, events)
-    app[STREAMS].viewer_count = presence.count
     app[LIVE] = live
     app[PRESENCE] = presence
     app[CHAT] = ChatService(
@@ -254,7 +246,9 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    stage = StageWatch(app[STREAMS], events, settings.cohost_grace_seconds)
+    stage = StageWatch(
+        app[STREAMS], events, settings.cohost_grace_seconds, settings.host_grace_seconds
+    )
     engine.seat_listener = stage.seat_media
     app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
     app[ANALYTICS] = AnalyticsService(
@@ -293,7 +287,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
     app[STREAMS].fillers.append(app[SHARERS].fill)
     sio = signaling.realtime.create_server(
-        settings.redis_url, settings.redis_timeout_seconds, settings.socketio_batch_ms
+        settings.redis_url,
+        settings.redis_timeout_seconds,
+        settings.socketio_batch_ms,
+        settings.socketio_batch_min_receivers,
     )
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
@@ -319,7 +316,7 @@ def create_app(settings: Settings) -> web.Application:
     # Order matters on shutdown (reverse): media closes before the store.
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_media_ctx(stage))
-    app.cleanup_ctx.append(_live_ctx(broadcaster, remote_events))
+    app.cleanup_ctx.append(_live_ctx(backend, broadcaster, remote_events))
     app.cleanup_ctx.append(_clock_ctx)
 
     app.middlewares.insert(0, stream_context)  # outside the error middleware: its logs too
@@ -328,6 +325,7 @@ def create_app(settings: Settings) -> web.Application:
         hashing.close()
 
     app.on_cleanup.append(close_hashing)
+    app.on_shutdown.append(disconnect_realtime)
 
     security.setup(app)
     http.setup(app)

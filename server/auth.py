@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -19,7 +21,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.errors import ApiError, unauthorized
-from server.keys import AUTH
+from server.keys import AUTH, SETTINGS
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 T = TypeVar("T")
 
@@ -134,8 +139,42 @@ class TokenService:
 
 
 def client_address(request: web.Request) -> str:
-    """The peer address of the request (what per-address limits count by)."""
-    return request.remote or "unknown"
+    """The client's address (what per-address limits count by).
+
+    The peer's address, unless the peer is one of the `trusted_proxies`: then the
+    nearest X-Forwarded-For hop that is not a trusted proxy (the rightmost ones
+    were appended by proxies we trust; anything left of them, a client could forge).
+    """
+    peer = request.remote or "unknown"
+    trusted = _trusted_networks(request.app[SETTINGS].trusted_proxies)
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", ())
+        for hop in header.split(",")
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop if _parse_address(hop) is not None else peer
+    return peer
+
+
+@functools.cache
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _parse_address(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _within(text: str, networks: tuple[IPNetwork, ...]) -> bool:
+    address = _parse_address(text)
+    return address is not None and any(address in network for network in networks)
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
@@ -37,6 +38,7 @@ _POSITIVE = (
     "chat_rate_window",
     "chat_history",
     "cohost_grace_seconds",
+    "host_grace_seconds",
     "redis_timeout_seconds",
     "live_ttl_seconds",
     "drain_seconds",
@@ -56,6 +58,7 @@ _POSITIVE = (
     "auth_user_rate_limit",
     "password_hash_concurrency",
     "join_listings_limit",
+    "socketio_batch_min_receivers",
 )
 
 
@@ -67,6 +70,8 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     database_path: Path | None = None
+    # postgresql://user:password@host:port/database selects PostgreSQL (else SQLite).
+    database_url: str | None = None
     redis_url: str | None = None
     # How other processes and clients reach this one (the target of 307 media redirects).
     public_url: str | None = None
@@ -88,6 +93,9 @@ class Settings:
     chat_history: int = 200
     # A cohost whose media stopped keeps the seat this long, then it is freed.
     cohost_grace_seconds: float = 60.0
+    # A host whose media stopped has the live show ended this long after (viewers see
+    # the "host reconnecting" slate meanwhile; the studio republishes by itself).
+    host_grace_seconds: float = 300.0
     # Every Redis call gives up after this long (503 backend_unavailable), never hangs.
     redis_timeout_seconds: float = 2.0
     # Stream homes and presence entries in Redis expire this long after their process
@@ -95,8 +103,11 @@ class Settings:
     live_ttl_seconds: int = 30
     # On SIGTERM, in-flight requests get this long to finish before the process exits.
     drain_seconds: float = 5.0
-    # Hold each receiver's room deliveries this long and write them at once (0: at once).
-    socketio_batch_ms: int = 0
+    # Coalescing window of room emits (Nagle-like: a lone emit goes at once, a burst
+    # waits at most this long, then each receiver gets it in one write). 0: off.
+    socketio_batch_ms: int = 150
+    # Only emits to this many receivers or more are coalesced (small rooms keep latency).
+    socketio_batch_min_receivers: int = 200
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
     # Show lifecycle: an ended show may go live again within this many seconds.
@@ -139,6 +150,9 @@ class Settings:
     password_hash_concurrency: int = 1
     # Listings carried by the `join` ack (the newest); the rest page over REST.
     join_listings_limit: int = 50
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed:
+    # behind one, per-address limits count the client, not the proxy. Empty: none.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -158,8 +172,17 @@ class Settings:
             raise ConfigError(f"smtp_port must be 1..65535, got {self.smtp_port}")
         if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n<>,"):
             raise ConfigError(f"smtp_from must be a plain email address, got {self.smtp_from!r}")
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ConfigError("database_url must be a postgresql:// URL")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
+        for network in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: not a network: {network!r}") from None
 
     @property
     def resolved_database_path(self) -> Path:

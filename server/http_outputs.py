@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from aiohttp import web
 
+from media.outputs.files import PLAYLIST, part_starts, with_discontinuity_sequence
 from server.auth import require_user
 from server.domain.outputs import SAFE_ID, OutputsService
 from server.errors import json_body, not_found
@@ -23,6 +25,7 @@ RECORDING_NAME = re.compile(r"^\d{1,16}\.mp4$")
 # Any HTTP cache or CDN serves viewers: the playlist changes every segment, a
 # segment's name is never reused for other content.
 PLAYLIST_CACHE = "public, max-age=1"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 
 
@@ -42,7 +45,7 @@ async def hls_file(request: web.Request) -> web.FileResponse:
     if not SAFE_ID.match(stream_id):
         raise not_found("no such stream", "stream_not_found")
     if PLAYLIST_NAME.match(name):
-        kind, cache = "application/vnd.apple.mpegurl", PLAYLIST_CACHE
+        kind, cache = PLAYLIST_TYPE, PLAYLIST_CACHE
     elif SEGMENT_NAME.match(name):
         kind, cache = "video/mp2t", SEGMENT_CACHE
     else:
@@ -52,7 +55,22 @@ async def hls_file(request: web.Request) -> web.FileResponse:
         "Cache-Control": cache,
         "Access-Control-Allow-Origin": "*",
     }
-    return _served(_outputs(request).hls_dir(stream_id) / name, headers)
+    directory = _outputs(request).hls_dir(stream_id)
+    if kind == PLAYLIST_TYPE:
+        playlist = await asyncio.to_thread(_playlist, directory)
+        if playlist is None:
+            raise not_found("no such file", "file_not_found")
+        return web.Response(body=playlist.encode(), headers=headers)
+    return _served(directory / name, headers)
+
+
+def _playlist(directory: Path) -> str | None:
+    """The live playlist with its discontinuity count (blocking: run off the loop)."""
+    try:
+        playlist = (directory / PLAYLIST).read_text()
+    except FileNotFoundError:
+        return None
+    return with_discontinuity_sequence(playlist, part_starts(directory))
 
 
 @routes.get("/vendor/hls.js/{name}")

@@ -1,12 +1,14 @@
 """Every typed application key, in one place.
 
 Types are imported only for type checkers (the annotations are never evaluated),
-so any module may import the keys without import cycles.
+so any module may import the keys without import cycles. The server names what it
+needs of the signaling layer as protocols here: it never imports `signaling`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -38,8 +40,25 @@ if TYPE_CHECKING:
     from server.events import EventBus
     from server.store import Database
     from server.stores import LiveStore
-    from signaling.realtime import Realtime
-    from signaling.relay import MediaRelay
+
+
+class Realtime(Protocol):
+    """The Socket.IO layer as the drain sees it (signaling.realtime.Realtime)."""
+
+    sio: Any  # socketio.AsyncServer
+    conns: Mapping[str, Any]
+
+
+class MediaRelay(Protocol):
+    """Relayed frames of streams homed elsewhere (signaling.relay.MediaRelay)."""
+
+    redis: Any  # redis.asyncio.Redis
+
+    def upstream(self, stream_id: str, home: str) -> Callable[[], Any]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

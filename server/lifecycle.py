@@ -95,9 +95,24 @@ async def drain(app: web.Application) -> None:
             await sio.emit("server:draining", {"retry_ms": RETRY_AFTER_SECONDS * 1000}, to=sid)
     if not await drain_state.wait_idle(app[SETTINGS].drain_seconds):
         log.warning("drain: %d requests still in flight, closing anyway", drain_state.inflight)
+    await disconnect_realtime(app)
+
+
+async def disconnect_realtime(app: web.Application) -> None:
+    """Close every Socket.IO connection (the pages reconnect by themselves).
+
+    Also an `on_shutdown` hook: a websocket handler otherwise keeps the runner's
+    shutdown waiting for its whole timeout.
+    """
+    sio = app[REALTIME].sio
     for sid in list(app[REALTIME].conns):
         with contextlib.suppress(Exception):
             await sio.disconnect(sid)
+    # The engine.io connections under them (a polling one nobody polls included): told
+    # to close, never waited on.
+    for socket in list(sio.eio.sockets.values()):
+        with contextlib.suppress(Exception):
+            await socket.close(wait=False)
 
 
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn

@@ -91,7 +91,8 @@ async def _scrape(request: web.Request) -> web.Response:
         "Round trip of a trivial query to each backend, measured at this scrape",
         labels=["backend"],
     )
-    latency.add_metric(["sqlite"], await _timed(lambda: app[STORE].fetchone("SELECT 1")))
+    database = app[STORE]
+    latency.add_metric([database.dialect], await _timed(lambda: database.fetchone("SELECT 1")))
     if app[LIVE].shared:
         latency.add_metric(["redis"], await _timed(app[MEDIA_RELAY].redis.ping))
     state.register(_Fixed([live, latency]))

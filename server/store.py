@@ -1,29 +1,24 @@
-"""SQLite storage: one aiosqlite connection in WAL mode, implementing the domain's stores."""
+"""The server's database (SQLite or PostgreSQL), implementing the domain's stores."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
-
-import aiosqlite
 
 from server.domain.chat import ChatMessage
 from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sqlite_files
 from server.migrations import apply_migrations
+from server.sql import Engine, IntegrityError, Row, Sql, SqliteEngine
 from server.stores.sql_ledger import insert_sale_entry
 from server.stores.sql_sharers import attribute_order
-
-T = TypeVar("T")
 
 _STREAM_COLUMNS = (
     "id, title, description, kind, status, host, cohost, "
@@ -62,7 +57,7 @@ def _dt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def stream_from_row(row: sqlite3.Row) -> Stream:
+def stream_from_row(row: Row) -> Stream:
     """A Stream from a row selected with STREAM_SELECT."""
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
@@ -90,7 +85,7 @@ def stream_from_row(row: sqlite3.Row) -> Stream:
     )
 
 
-def _chat(row: sqlite3.Row) -> ChatMessage:
+def _chat(row: Row) -> ChatMessage:
     ts = _dt(row["created_at"])
     assert ts is not None  # NOT NULL column
     return ChatMessage(
@@ -103,7 +98,7 @@ def _chat(row: sqlite3.Row) -> ChatMessage:
     )
 
 
-def listing_from_row(row: sqlite3.Row) -> Listing:
+def listing_from_row(row: Row) -> Listing:
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
     return Listing(
@@ -131,7 +126,7 @@ def listing_from_row(row: sqlite3.Row) -> Listing:
     )
 
 
-def order_from_row(row: sqlite3.Row) -> Order:
+def order_from_row(row: Row) -> Order:
     created_at = _dt(row["created_at"])
     assert created_at is not None  # NOT NULL column
     return Order(
@@ -154,7 +149,15 @@ def order_from_row(row: sqlite3.Row) -> Order:
     )
 
 
-async def insert_order(conn: aiosqlite.Connection, order: Order) -> Order:
+def _private_sqlite_file(path: Path) -> None:
+    """A directory we create is private; the file is created 0600 before SQLite opens
+    it, and SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    private_files(*sqlite_files(path))
+
+
+async def insert_order(conn: Sql, order: Order) -> Order:
     """Record an order inside the caller's transaction. Every order (buy-now, auction
     win, giveaway) is written here, so whatever must accompany an order (the ledger's
     sale entry, its sharer, analytics) is added in one place. Returns the order as
@@ -185,104 +188,51 @@ async def insert_order(conn: aiosqlite.Connection, order: Order) -> Order:
     return order
 
 
-async def in_thread(conn: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """`work` on aiosqlite's thread with its sqlite3 connection, in one trip (e.g. several
-    reads inside a transaction the caller holds)."""
-    return await conn._execute(work, conn._conn)  # aiosqlite's own way to run in its thread
-
-
 class Database:
-    """The server's SQLite database. Built unopened (so it can sit in an AppKey before
-    start-up), then `await open()` and finally `await close()`."""
+    """The server's database (SQLite or PostgreSQL, see server.sql). Built unopened (so
+    it can sit in an AppKey before start-up), then `await open()` and finally
+    `await close()`. Statements run on it directly or inside `transaction()`."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
-        # One connection is shared by every coroutine: serialise statements so that a
-        # multi-statement transaction never interleaves with another coroutine's.
-        self._lock = asyncio.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         # The hottest point reads (every buy, bid and page asks for a stream and a
-        # listing): concurrent ones share a trip to the database's thread.
-        self._streams = ReadBatcher(self, _row_by_id(f"{STREAM_SELECT} WHERE id = ?"))
-        self._listings = ReadBatcher(
-            self, _row_by_id(f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?")
-        )
+        # listing): concurrent ones share one query.
+        self._streams = ReadBatcher(rows_by_id(self, STREAM_SELECT))
+        self._listings = ReadBatcher(rows_by_id(self, f"SELECT {LISTING_COLUMNS} FROM listings"))
 
     @property
-    def _conn(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("the database is not open")
-        return self._db
+    def dialect(self) -> str:
+        return self.engine.dialect
 
     async def open(self) -> None:
-        """Open (creating if needed) the database file and its schema."""
-        # A directory we create is private; the file is created 0600 before SQLite opens
-        # it, and SQLite gives its -wal and -shm files the database file's mode.
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
-        private_files(*sqlite_files(self.path))
-        # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await apply_migrations(conn)
-        self._db = conn
+        """Open (creating if needed) the database and bring its schema up to date."""
+        if isinstance(self.engine, SqliteEngine):
+            _private_sqlite_file(Path(self.engine.path))
+        await self.engine.open()
+        await apply_migrations(self.engine)
 
     async def close(self) -> None:
-        """Close the connection once pending statements finish."""
-        async with self._lock:
-            if self._db is not None:
-                await self._db.close()
-                self._db = None
+        """Close once pending statements finish."""
+        await self.engine.close()
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one write; returns the number of rows changed."""
-        async with self._lock:
-            cursor = await self._conn.execute(sql, tuple(params))
-            return cursor.rowcount
+        return await self.engine.execute(sql, params)
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self.engine.executemany(sql, rows)
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
-            return cast(sqlite3.Row | None, await cursor.fetchone())
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return await self.engine.fetchall(sql, params)
 
-    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work(conn)` in one trip to the database's thread: a hot path's statements do
-        not each wait for the event loop's turn. `work` runs in that thread: plain
-        sqlite3 calls only, nothing of the loop's."""
-        async with self._lock:
-            return await in_thread(self._conn, work)
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        row: Row | None = await self.engine.fetchone(sql, params)
+        return row
 
-    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`run(work)` inside BEGIN IMMEDIATE ... COMMIT (rolled back if `work` raises)."""
-
-        def transact(raw: sqlite3.Connection) -> T:
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(raw)
-            except BaseException:
-                raw.execute("ROLLBACK")
-                raise
-            raw.execute("COMMIT")
-            return result
-
-        return await self.run(transact)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """An exclusive write transaction (also across processes sharing the file)."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+    def transaction(self) -> AbstractAsyncContextManager[Sql]:
+        """An exclusive write transaction (also across processes sharing the database)."""
+        tx: AbstractAsyncContextManager[Sql] = self.engine.transaction()
+        return tx
 
     # -- users ---------------------------------------------------------------------------
 
@@ -293,7 +243,7 @@ class Database:
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
                 (username, password_hash, created_at),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return False
         return True
 
@@ -358,12 +308,11 @@ class Database:
     async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
         """Not ended -> ended with the seat freed; returns (changed, previous cohost)."""
         async with self.transaction() as conn:
-            async with conn.execute(
+            row = await conn.fetchone(
                 "SELECT cohost, status, started_at, restarted_at FROM streams "
                 "WHERE id = ? AND status != 'ended'",
                 (stream_id,),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is None:
                 return False, None
             # The stretch live since the (re)start joins live_ms; a rehearsal adds nothing.
@@ -389,10 +338,7 @@ class Database:
     async def clear_seat(self, stream_id: str, expected: str | None) -> str | None:
         """Empty the seat (only if `expected` holds it, when given); returns who left."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT cohost FROM streams WHERE id = ?", (stream_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = await conn.fetchone("SELECT cohost FROM streams WHERE id = ?", (stream_id,))
             previous: str | None = None if row is None else row["cohost"]
             if previous is None or (
                 expected is not None and previous.casefold() != expected.casefold()
@@ -429,7 +375,7 @@ class Database:
         """The newest `limit` messages of a stream, oldest first."""
         rows = await self.fetchall(
             "SELECT * FROM (SELECT * FROM chat_messages WHERE stream_id = ? "
-            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            "ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq",
             (stream_id, limit),
         )
         return [_chat(row) for row in rows]
@@ -446,7 +392,7 @@ class Database:
         pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
         rows = await self.fetchall(
             "SELECT username FROM users WHERE username LIKE ? ESCAPE '\\' "
-            "ORDER BY username COLLATE NOCASE LIMIT ?",
+            "ORDER BY lower(username) LIMIT ?",
             (pattern, limit),
         )
         return [row["username"] for row in rows]
@@ -501,26 +447,33 @@ class Database:
 
 
 K = TypeVar("K")
+T = TypeVar("T")
 
 
-def _row_by_id(sql: str) -> Callable[..., list[sqlite3.Row | None]]:
-    """A ReadBatcher's `read_many` answering `sql` (one `?`) for each key."""
+def rows_by_id(db: Database, select: str) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
+    """A ReadBatcher's reader: `select` (a SELECT ... FROM without WHERE) row by `id`."""
 
-    def read_many(conn: sqlite3.Connection, keys: list[str]) -> list[sqlite3.Row | None]:
-        return [conn.execute(sql, (key,)).fetchone() for key in keys]
+    async def read_many(ids: list[str]) -> list[Row | None]:
+        unique = list(dict.fromkeys(ids))
+        marks = ", ".join("?" * len(unique))
+        rows = await db.fetchall(f"{select} WHERE id IN ({marks})", unique)
+        by_id = {row["id"]: row for row in rows}
+        return [by_id.get(key) for key in ids]
 
     return read_many
 
 
 class ReadBatcher(Generic[K, T]):
-    """Coalesces concurrent point reads into one trip to the database's thread.
+    """Coalesces concurrent point reads into one query.
 
-    A read asked for while a batch is out waits for the next one, so every answer is
+    A read asked for while a query is out waits for the next one, so every answer is
     read after it was asked for (as fresh as a read of its own)."""
 
-    def __init__(self, db: Database, read_many: Callable[..., list[T]]) -> None:
-        """`read_many(conn, keys=[...])` answers every key, in order."""
-        self._db = db
+    # SQLite's default limit on host parameters is 999 (32766 since 3.32).
+    MAX_KEYS = 500
+
+    def __init__(self, read_many: Callable[[list[K]], Awaitable[list[T]]]) -> None:
+        """`read_many(keys)` answers every key, in order."""
         self._read_many = read_many
         self._waiting: list[tuple[K, asyncio.Future[T]]] = []
         self._reader: asyncio.Task[None] | None = None
@@ -535,10 +488,10 @@ class ReadBatcher(Generic[K, T]):
     async def _read(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
-                keys = [key for key, _ in batch]
+                batch = self._waiting[: self.MAX_KEYS]
+                del self._waiting[: self.MAX_KEYS]
                 try:
-                    values = await self._db.run(functools.partial(self._read_many, keys=keys))
+                    values = await self._read_many([key for key, _ in batch])
                 except Exception as exc:
                     for _, answer in batch:
                         if not answer.done():

@@ -34,17 +34,28 @@ from server.counters import DELIVERIES, PREPARED_WRITES
 class DirectFanout(socketio.AsyncManager):
     """AsyncManager with a loop instead of a task per recipient for plain emits.
 
-    With `batch_seconds` > 0 a receiver's deliveries are held that long and written
-    together: one system call carries every message of the window (the kernel's
-    per-write cost dominates fan-out to thousands), at the price of that much latency.
+    With `batch_seconds` > 0 emits are coalesced like Nagle's algorithm: an emit
+    after a quiet spell is written at once and opens a window of `batch_seconds`;
+    emits inside the window are held and each receiver gets them in one write when
+    it closes (which opens the next window if anything was held). One system call
+    then carries every message of the window (the kernel's per-write cost dominates
+    fan-out to thousands); a lone message waits for nothing, a busy room's at most
+    the window. Only emits to at least `batch_min_receivers` are held: a small room
+    gains little and keeps its latency (a receiver with deliveries already held gets
+    later ones, however addressed, behind them: order holds).
     """
 
     batch_seconds = 0.0
+    batch_min_receivers = 1
     _flush_at: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._dirty: list[PromptSocket] = []
+        # The packets of each held message, for receivers that need the queue path. Per
+        # message, not per receiver: a batch holds only references to shared bytes, so
+        # fan-out to thousands allocates nothing per receiver (no garbage collections).
+        self._held_packets: dict[bytes, list[eio_packet.Packet]] = {}
         self._fallbacks: set[asyncio.Task[None]] = set()
 
     async def emit(  # type: ignore[override]
@@ -88,16 +99,24 @@ class DirectFanout(socketio.AsyncManager):
         receivers = list(self.get_participants(namespace, room))
         DELIVERIES.labels(event=event).inc(len(receivers))
         written = 0
-        batching = self.batch_seconds > 0
+        window_open = self._flush_at is not None
+        large = self.batch_seconds > 0 and len(receivers) >= self.batch_min_receivers
+        holding = window_open and large
+        if window_open:  # the packets of whatever gets held, for the queue path
+            self._held_packets[prepared] = frames
+        elif large:  # written now; what follows soon waits for the window
+            loop = asyncio.get_running_loop()
+            self._flush_at = loop.call_later(self.batch_seconds, self._flush)
         for sid, eio_sid in receivers:
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if isinstance(socket, PromptSocket):
-                if batching:
+                if holding or socket.batch:
                     if not socket.batch:
                         self._dirty.append(socket)
-                    socket.batch.append((prepared, frames))
+                        socket.held_packets = self._held_packets
+                    socket.batch.append(prepared)
                     continue
                 if socket.write_prepared(prepared):
                     written += 1
@@ -105,29 +124,34 @@ class DirectFanout(socketio.AsyncManager):
             for frame in frames:
                 await self.server._send_eio_packet(eio_sid, frame)
         PREPARED_WRITES.inc(written)
-        if self._dirty and self._flush_at is None:
-            loop = asyncio.get_running_loop()
-            self._flush_at = loop.call_later(self.batch_seconds, self._flush)
         return None
 
     def _flush(self) -> None:
-        """Write every held delivery, one write per receiver (the queue if it is busy)."""
-        self._flush_at = None
+        """Close the window: write every held delivery, one write per receiver (the
+        queue if it is busy); a window that held something opens the next."""
         dirty, self._dirty = self._dirty, []
+        self._flush_at = (
+            asyncio.get_running_loop().call_later(self.batch_seconds, self._flush)
+            if dirty
+            else None
+        )
+        packets, self._held_packets = self._held_packets, {}
         written = 0
         for socket in dirty:
             batch, socket.batch = socket.batch, []
-            if socket.write_prepared(b"".join(prepared for prepared, _ in batch)):
+            if not batch:  # already written ahead of a packet (PromptSocket.send)
+                continue
+            if socket.write_prepared(b"".join(batch)):
                 written += len(batch)
                 continue
-            task = asyncio.ensure_future(_queue_all(socket, batch))
+            task = asyncio.ensure_future(_queue_all(socket, [packets[p] for p in batch]))
             self._fallbacks.add(task)
             task.add_done_callback(self._fallbacks.discard)
         PREPARED_WRITES.inc(written)
 
 
-async def _queue_all(socket: PromptSocket, batch: list[tuple[bytes, list]]) -> None:
-    for _, frames in batch:
+async def _queue_all(socket: PromptSocket, batch: list[list[eio_packet.Packet]]) -> None:
+    for frames in batch:
         for frame in frames:
             await socket.send(frame)
 
@@ -169,8 +193,21 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Deliveries held by a batching DirectFanout: (prepared frames, packets).
-        self.batch: list[tuple[bytes, list[eio_packet.Packet]]] = []
+        # Deliveries held by a batching DirectFanout: each message's prepared frames,
+        # and the fanout's packets of them (for the queue path).
+        self.batch: list[bytes] = []
+        self.held_packets: dict[bytes, list[eio_packet.Packet]] = {}
+
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        """Queue `pkt` after any held room deliveries: an ack never overtakes events
+        emitted to this client before it."""
+        if self.batch:
+            held, self.batch = self.batch, []
+            if not self.write_prepared(b"".join(held)):
+                for prepared in held:
+                    for frame in self.held_packets[prepared]:
+                        await super().send(frame)
+        await super().send(pkt)
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws

@@ -399,19 +399,23 @@ class Realtime:
 
 
 def create_server(
-    redis_url: str | None, redis_timeout: float = 2.0, batch_ms: int = 0
+    redis_url: str | None,
+    redis_timeout: float = 2.0,
+    batch_ms: int = 0,
+    batch_min_receivers: int = 1,
 ) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis its emits reach every process's clients.
 
     Emits travel through Redis even to this process's clients: while Redis is down
     they are dropped (publishing gives up after `redis_timeout`, it never hangs), and
     the manager's listener resubscribes by itself once Redis is back. `batch_ms` > 0
-    holds each receiver's room deliveries that long to write them at once.
+    coalesces emits to `batch_min_receivers` or more (signaling/fanout.py).
     """
     use_prompt_sockets()
     bounded = {"socket_timeout": redis_timeout, "socket_connect_timeout": redis_timeout}
     manager = DirectRedisFanout(redis_url, redis_options=bounded) if redis_url else DirectFanout()
     manager.batch_seconds = batch_ms / 1000
+    manager.batch_min_receivers = batch_min_receivers
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

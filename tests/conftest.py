@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 
 from server.config import Settings
 from tests.helpers.api import Api
+from tests.helpers.postgres import Postgres, start_postgres
 from tests.helpers.server import RunningServer, start_server
 from tests.helpers.sio import Client, Connect
 
@@ -20,8 +21,9 @@ ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 
 @pytest.fixture
-def settings_factory(tmp_path: Path) -> SettingsFactory:
-    """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE, no HLS."""
+def settings_factory(tmp_path: Path, database_url: str | None) -> SettingsFactory:
+    """`settings_factory(**overrides)`: Settings in tmp_path/data, loopback-only ICE, no HLS,
+    on the `database` engine."""
 
     def make(**overrides: Any) -> Settings:
         # HLS off unless a test turns it on: every live show would otherwise mux
@@ -34,6 +36,7 @@ def settings_factory(tmp_path: Path) -> SettingsFactory:
             hls=False,
             auth_rate_limit=10_000,
             auth_user_rate_limit=10_000,
+            database_url=database_url,
         )
         return replace(base, **overrides)
 
@@ -95,3 +98,33 @@ async def connect() -> AsyncIterator[Connect]:
     yield make
     for client in clients:
         await client.close()
+
+
+# Modules whose rules must hold on both engines: `pytestmark = BOTH_DATABASES`.
+BOTH_DATABASES = pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster for the session (or COSTREAM_TEST_PG_URL's server)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)  # autouse: BOTH_DATABASES may mark any module
+def database(request: pytest.FixtureRequest) -> str:
+    """The engine behind the server: "sqlite" (default) or "postgresql" when parametrized."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(database: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For "postgresql", a fresh database of the session's server (dropped afterwards)."""
+    if database == "sqlite":
+        yield None
+        return
+    server: Postgres = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)

@@ -22,6 +22,9 @@ class RtmpSink(MuxSink):
     """
 
     label = "rtmp"
+    # One connection for the whole show: ingests take the new SPS in-band; a
+    # reconnect per layout switch would drop the stream at YouTube and others.
+    split_on_resize = False
 
     def __init__(self, url: str, width: int, height: int, fps: int) -> None:
         self.url = url

@@ -4,6 +4,10 @@ The room's threads only `offer()` packets: a full queue drops the packet
 (never blocks) and the sink skips video until the next keyframe so what it
 writes stays decodable. The container opens at the first video keyframe and
 every timestamp is rebased to it, so each output starts at zero.
+
+A new picture size (the host switches to portrait and back: a new x264 whose
+first frame is an IDR) ends the container cleanly and opens the next part at
+that keyframe, declared with the new size, for sinks that `split_on_resize`.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ logger = logging.getLogger(__name__)
 
 VIDEO = "video"
 AUDIO = "audio"
-# The outputs' audio: the mix in mono AAC. FFmpeg's native encoder costs about
-# 3.4% of a core in mono against 5.6% in stereo (bench/outputs.py); the show is
-# voices, and WebRTC viewers keep the stereo Opus mix.
+# The outputs' audio: the mix in mono AAC (media/outputs/hub.py AacEncoder
+# downmixes; mono costs about 40% less than stereo). The show is voices, and
+# WebRTC viewers keep the stereo Opus mix.
 AAC_LAYOUT = "mono"
 AAC_BITRATE = 64_000
 # About 4 s of video at 30 fps plus its audio: room for a slow disk or network.
@@ -41,12 +45,13 @@ class EncodedPacket:
     pts: int
     dts: int
     keyframe: bool
+    size: tuple[int, int] | None = None  # video: the encoded picture's width and height
 
     @classmethod
-    def of(cls, kind: str, packet: av.Packet) -> EncodedPacket:
+    def of(cls, kind: str, packet: av.Packet, size: tuple[int, int] | None = None) -> EncodedPacket:
         pts = packet.pts if packet.pts is not None else 0
         dts = packet.dts if packet.dts is not None else pts
-        return cls(kind, bytes(packet), pts, dts, bool(packet.is_keyframe))
+        return cls(kind, bytes(packet), pts, dts, bool(packet.is_keyframe), size)
 
     @property
     def time_base(self) -> Fraction:
@@ -107,6 +112,11 @@ class MuxSink:
 
     label = "output"
     container_format = ""
+    # Whether a new picture size starts a new container (a new part); if not, the
+    # stream keeps the size it opened with and the new SPS travels in-band.
+    split_on_resize = True
+    # Whether later parts keep the first part's timeline (else each starts at zero).
+    continuous_timeline = False
 
     def __init__(self, width: int, height: int, fps: int, capacity: int = DEFAULT_CAPACITY):
         self.width, self.height, self.fps = width, height, fps
@@ -114,6 +124,7 @@ class MuxSink:
         self.status = "connecting"
         self.error: str | None = None
         self.packets_written = 0
+        self.parts = 0  # containers opened so far
         self._resync = False
         self._thread = threading.Thread(target=self._run, name=f"out-{self.label}", daemon=True)
         self._thread.start()
@@ -133,10 +144,11 @@ class MuxSink:
 
     # Subclass hooks, run on the sink's thread.
     def open_container(self) -> av.container.OutputContainer:
+        """Open the next container; `self.parts` counts the earlier ones."""
         raise NotImplementedError
 
-    def container_closed(self) -> None:
-        """The container is finished (a file is complete)."""
+    def container_closed(self, last: bool) -> None:
+        """The container is finished (a file is complete); `last`: no part follows."""
 
     def _run(self) -> None:
         try:
@@ -152,40 +164,60 @@ class MuxSink:
         self.error = str(error) or type(error).__name__
 
     def write_until_closed(self) -> None:
-        """Open at the first keyframe, mux until the queue closes, then finish."""
+        """Open at the first keyframe, mux until the queue closes, then finish.
+
+        A keyframe of another picture size closes the container and opens the
+        next part (when `split_on_resize`).
+        """
         writer: _Writer | None = None
+        origin: Fraction | None = None
         try:
             while (packet := self.queue.get()) is not None:
-                if packet.kind == VIDEO and (self._resync or writer is None):
+                resized = (
+                    self.split_on_resize
+                    and writer is not None
+                    and packet.kind == VIDEO
+                    and packet.size not in (None, writer.size)
+                )
+                if packet.kind == VIDEO and (self._resync or writer is None or resized):
                     if not packet.keyframe:
                         continue
                     self._resync = False
+                if resized and writer is not None:
+                    self._finish(writer, last=False)
+                    writer = None
                 if writer is None:
                     if packet.kind != VIDEO:
                         continue
-                    writer = _Writer(self, packet.seconds)
+                    if origin is None or not self.continuous_timeline:
+                        origin = packet.seconds
+                    writer = _Writer(self, origin, packet.size or (self.width, self.height))
+                    self.parts += 1
                     self.status = "live"
                 writer.write(packet)
                 self.packets_written += 1
         finally:
             if writer is not None:
-                writer.close()
-                self.container_closed()
+                self._finish(writer, last=True)
+
+    def _finish(self, writer: _Writer, last: bool) -> None:
+        writer.close()
+        self.container_closed(last)
 
 
 class _Writer:
     """An open container: streams made for packets encoded elsewhere."""
 
-    def __init__(self, sink: MuxSink, origin: Fraction) -> None:
+    def __init__(self, sink: MuxSink, origin: Fraction, size: tuple[int, int]) -> None:
         self._origin = origin
+        self.size = size
         self._last_dts: dict[str, int] = {}
         container = sink.open_container()
         try:
             # No codec context for video: the packets are muxed exactly as encoded
             # (PyAV takes SPS/PPS from the first keyframe for formats that need them).
-            video = container.add_mux_stream(
-                "h264", rate=sink.fps, width=sink.width, height=sink.height
-            )
+            width, height = size
+            video = container.add_mux_stream("h264", rate=sink.fps, width=width, height=height)
             video.time_base = VIDEO_CLOCK
             # An AAC stream object carries the AudioSpecificConfig the muxers need;
             # it never encodes (the hub's one AAC encoder does).

@@ -2,7 +2,10 @@
 
 The invite state and the seat claim are one atomic step of the SeatStore (a
 Redis script when several processes run); the database seat is written after,
-behind its own atomic guard (StreamService.seat_cohost).
+behind its own atomic guard (StreamService.seat_cohost). The database owns the
+seat: the claim is the fast, cross-process gate in front of it, and a claim the
+database does not back (a process died between the two writes) is given back
+at the next invite instead of blocking the seat for good.
 """
 
 from __future__ import annotations
@@ -141,11 +144,27 @@ class CohostService:
             username=found,
             expires_at=self._clock() + self._ttl,
         )
-        if not await self._seats.open_invite(invite, self._ttl + INVITE_GRACE_SECONDS):
-            raise _seat_taken()
+        ttl = self._ttl + INVITE_GRACE_SECONDS
+        if not await self._seats.open_invite(invite, ttl):
+            if not await self._drop_stale_claim(stream.id):
+                raise _seat_taken()
+            if not await self._seats.open_invite(invite, ttl):
+                raise _seat_taken()
         self._schedule_expiry(invite)
         await self._events.publish(InviteSent(invite))
         return invite
+
+    async def _drop_stale_claim(self, stream_id: str) -> bool:
+        """Free a seat claim the database does not back; True if one was freed.
+
+        An acceptance between its claim and its database write looks the same for
+        those milliseconds: freeing its claim is harmless, since the database's guard
+        still seats exactly one cohost."""
+        holder = await self._seats.seat_holder(stream_id)
+        if holder is None or (await self._streams.get(stream_id)).cohost is not None:
+            return False
+        log.warning("stream %s: seat claim of %s has no cohost behind it; freed", stream_id, holder)
+        return await self._seats.release_seat(stream_id, holder)
 
     async def pending(self, stream_id: str, username: str | None) -> Invite | None:
         """The user's open invite to this stream, if any."""

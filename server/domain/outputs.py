@@ -75,17 +75,19 @@ def layout_field(value: object) -> str:
     return str(value)
 
 
-def _media_duration(path: Path) -> float:
-    """Seconds of media in a (possibly still growing) MP4. Blocking: run off the loop."""
+def _media_facts(path: Path) -> tuple[float, int, int]:
+    """Seconds of media in a (possibly still growing) MP4, and its picture's width
+    and height. Blocking: run off the loop."""
     with av.open(str(path)) as container:
-        if container.duration is not None:
-            return container.duration / 1_000_000
         stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if container.duration is not None:
+            return container.duration / 1_000_000, width, height
         last = 0.0
         for packet in container.demux(stream):
             if packet.pts is not None:
                 last = max(last, float(packet.pts * stream.time_base))
-        return last
+        return last, width, height
 
 
 class OutputsService:
@@ -240,7 +242,8 @@ class OutputsService:
         return sorted(self.recording_dir(stream_id).glob("*.mp4"))
 
     async def recording(self, stream_id: str) -> dict[str, Any]:
-        """{"url", "duration_s"} of the latest recording, and every part in `parts`."""
+        """{"url", "duration_s"} of the latest recording, and every part in `parts`
+        (a new part per media room, and per picture size: portrait and back)."""
         await self._streams.get(stream_id)
         files = [f for f in self.recording_files(stream_id) if f.stat().st_size > 0]
         if not files:
@@ -249,11 +252,13 @@ class OutputsService:
         parts = []
         for path in files:
             try:
-                duration = await loop.run_in_executor(None, _media_duration, path)
+                duration, width, height = await loop.run_in_executor(None, _media_facts, path)
             except Exception:  # not playable yet (no first fragment)
                 continue
             url = f"/recordings/{stream_id}/{path.name}"
-            parts.append({"url": url, "duration_s": round(duration, 3)})
+            parts.append(
+                {"url": url, "duration_s": round(duration, 3), "width": width, "height": height}
+            )
         if not parts:
             raise not_found("the recording has no media yet", "recording_not_found")
         return {**parts[-1], "parts": parts}

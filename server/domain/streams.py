@@ -142,14 +142,18 @@ class StreamService:
     """Stream use cases; publishes StreamStatusChanged and CohostChanged on the bus."""
 
     def __init__(
-        self, store: StreamStore, events: EventBus, restart_window_seconds: float = 7200
+        self,
+        store: StreamStore,
+        events: EventBus,
+        restart_window_seconds: float = 7200,
+        viewer_count: Callable[[str], int | Awaitable[int]] = lambda _stream_id: 0,
     ) -> None:
         self._store = store
         self._events = events
         self.restart_window = timedelta(seconds=restart_window_seconds)
-        # Live audience size; the realtime layer replaces this with its presence count
-        # (a coroutine when the count lives in Redis).
-        self.viewer_count: Callable[[str], int | Awaitable[int]] = lambda _stream_id: 0
+        # Live audience size: the realtime presence count (a coroutine when the count
+        # lives in Redis).
+        self.viewer_count = viewer_count
         # Other areas' live fields of the `stream` object (e.g. the sharer commission).
         self.fillers: list[Callable[[Stream], Awaitable[Stream]]] = []
 

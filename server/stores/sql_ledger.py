@@ -1,4 +1,4 @@
-"""SQLite storage of the ledger, payouts, shares and cohost history (migration 0004).
+"""Storage of the ledger, payouts, shares and cohost history (migration 0004).
 
 `insert_sale_entry` is called by server.store.insert_order, inside the transaction
 that records the order, so every order (buy-now, auction win, giveaway) has its
@@ -8,13 +8,11 @@ that records the order, so every order (buy-now, auction win, giveaway) has its
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from server.domain.ledger import LedgerEntry, Payout, ShareOutcome, StreamMoney, Transfer
+from server.sql import Row, Sql
 from server.stores.sql_sharers import commission_entries
 
 if TYPE_CHECKING:
@@ -26,7 +24,7 @@ _ENTRY_COLUMNS = (
 )
 
 
-async def _append(conn: aiosqlite.Connection, *entries: tuple[Any, ...]) -> None:
+async def _append(conn: Sql, *entries: tuple[Any, ...]) -> None:
     """Append entries given as (username, kind, bucket, amount, stream, order, transfer, at)."""
     await conn.executemany(
         f"INSERT INTO ledger_entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -34,7 +32,7 @@ async def _append(conn: aiosqlite.Connection, *entries: tuple[Any, ...]) -> None
     )
 
 
-async def insert_sale_entry(conn: aiosqlite.Connection, order: Order) -> None:
+async def insert_sale_entry(conn: Sql, order: Order) -> None:
     """Credit the order's total to the host (its seller), pending until the payout."""
     await _append(
         conn,
@@ -51,14 +49,13 @@ async def insert_sale_entry(conn: aiosqlite.Connection, order: Order) -> None:
     )
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> sqlite3.Row:
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
+async def _one(conn: Sql, sql: str, params: tuple[Any, ...]) -> Row:
+    row = await conn.fetchone(sql, params)
     assert row is not None  # aggregate queries always answer one row
     return row
 
 
-def _payout(row: sqlite3.Row) -> Payout:
+def _payout(row: Row) -> Payout:
     return Payout(
         stream_id=row["stream_id"],
         host=row["host"],
@@ -67,7 +64,7 @@ def _payout(row: sqlite3.Row) -> Payout:
     )
 
 
-def _transfer(row: sqlite3.Row) -> Transfer:
+def _transfer(row: Row) -> Transfer:
     return Transfer(
         id=row["id"],
         stream_id=row["stream_id"],
@@ -85,15 +82,15 @@ _REVENUE_SQL = (
 
 
 class SqlLedgerStore:
-    """The ledger in the server's SQLite database."""
+    """The ledger in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def record_cohost(self, stream_id: str, username: str, at: datetime) -> None:
         await self._db.execute(
-            "INSERT OR IGNORE INTO cohost_history (stream_id, username, first_seated_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO cohost_history (stream_id, username, first_seated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (stream_id, username, at.isoformat()),
         )
 
@@ -131,17 +128,15 @@ class SqlLedgerStore:
     ) -> tuple[ShareOutcome, Transfer | None]:
         # One exclusive transaction: two concurrent shares are judged one after the other.
         async with self._db.transaction() as conn:
-            async with conn.execute(
+            cohost = await conn.fetchone(
                 "SELECT username FROM cohost_history WHERE stream_id = ? AND username = ?",
                 (stream_id, to_user),
-            ) as cursor:
-                cohost = await cursor.fetchone()
+            )
             if cohost is None:
                 return "not_a_cohost", None
-            async with conn.execute(
+            payout = await conn.fetchone(
                 "SELECT revenue_cents FROM payouts WHERE stream_id = ?", (stream_id,)
-            ) as cursor:
-                payout = await cursor.fetchone()
+            )
             if payout is None:
                 return "not_paid_out", None
             shared = await _one(

@@ -1,4 +1,4 @@
-"""SQLite storage of the show lifecycle: details, cover, pin, chat settings, discovery,
+"""Storage of the show lifecycle: details, cover, pin, chat settings, discovery,
 reminders, moderators and the analytics recorded while a show runs."""
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ class LifecycleStore:
     async def set_cover(self, stream_id: str, cover: str) -> str | None:
         """Store the new cover file name; returns the previous one."""
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT cover FROM streams WHERE id = ?", (stream_id,)) as c:
-                row = await c.fetchone()
+            row = await conn.fetchone("SELECT cover FROM streams WHERE id = ?", (stream_id,))
             await conn.execute("UPDATE streams SET cover = ? WHERE id = ?", (cover, stream_id))
             return None if row is None else row["cover"]
 
@@ -107,10 +106,9 @@ class LifecycleStore:
 
     @staticmethod
     async def _reminder_count(conn: Any, stream_id: str) -> int:
-        async with conn.execute(
+        row = await conn.fetchone(
             "SELECT COUNT(*) FROM reminders WHERE stream_id = ?", (stream_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0])
 
     async def has_reminder(self, stream_id: str, username: str) -> bool:
@@ -136,7 +134,8 @@ class LifecycleStore:
 
     async def add_moderator(self, stream_id: str, username: str) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO stream_moderators (stream_id, username) VALUES (?, ?)",
+            "INSERT INTO stream_moderators (stream_id, username) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
             (stream_id, username),
         )
 
@@ -148,8 +147,7 @@ class LifecycleStore:
 
     async def moderators(self, stream_id: str) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT username FROM stream_moderators WHERE stream_id = ? "
-            "ORDER BY username COLLATE NOCASE",
+            "SELECT username FROM stream_moderators WHERE stream_id = ? ORDER BY lower(username)",
             (stream_id,),
         )
         return [row["username"] for row in rows]

@@ -1,4 +1,4 @@
-"""Listings page by page (SQLite): `join` carries the newest, REST pages the rest."""
+"""Listings page by page: `join` carries the newest, REST pages the rest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQLite storage of the outputs area: per-stream settings, destinations, QR incidents."""
+"""Storage of the outputs area: per-stream settings, destinations, QR incidents."""
 
 from __future__ import annotations
 
@@ -57,11 +57,10 @@ class OutputsStore:
     async def add_destination(self, destination: Destination, limit: int) -> bool:
         """Insert unless the stream already has `limit` destinations (atomic)."""
         async with self._db.transaction() as conn:
-            async with conn.execute(
+            (count,) = await conn.fetchone(
                 "SELECT COUNT(*) FROM stream_destinations WHERE stream_id = ?",
                 (destination.stream_id,),
-            ) as cursor:
-                (count,) = await cursor.fetchone()
+            )
             if count >= limit:
                 return False
             await conn.execute(

@@ -1,4 +1,4 @@
-"""SQLite storage of addresses and email (migration 0004_after_sale)."""
+"""Storage of addresses and email (migration 0004_after_sale)."""
 
 from __future__ import annotations
 

@@ -1,30 +1,29 @@
-"""SQLite storage of the selling formats: sales with limits and codes, flash sales,
+"""Storage of the selling formats: sales with limits and codes, flash sales,
 the stage, auctions and giveaways.
 
-Every rule that concurrency could break is judged inside one `BEGIN IMMEDIATE`
-transaction, which serialises this process's coroutines (the Database lock) and
-every other process sharing the file (SQLite's write lock). A judge that refuses
-raises, the transaction rolls back, and nothing has changed.
+Every rule that concurrency could break is judged inside one exclusive transaction
+(`Database.transaction`, see server.sql), which serialises this process's coroutines
+and every other process sharing the database (SQLite's write lock, PostgreSQL's
+transaction advisory lock). A judge that refuses raises, the transaction rolls back,
+and nothing has changed.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
-
-import aiosqlite
 
 from server.domain.auctions import Auction, AuctionStatus, BidOutcome, Closing
 from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
 from server.domain.errors import conflict, forbidden
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
-from server.store import LISTING_COLUMNS, Database, in_thread, insert_order, listing_from_row
+from server.sql import IntegrityError, Row, Sql
+from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
 
 _AUCTION_COLUMNS = (
     "seq, listing_id, stream_id, status, start_cents, increment_cents, high_bid_cents, "
@@ -37,7 +36,7 @@ _GIVEAWAY_SELECT = (
 )
 
 
-def _auction(row: sqlite3.Row) -> Auction:
+def _auction(row: Row) -> Auction:
     return Auction(
         seq=row["seq"],
         listing_id=row["listing_id"],
@@ -55,7 +54,7 @@ def _auction(row: sqlite3.Row) -> Auction:
     )
 
 
-def _code(row: sqlite3.Row) -> DiscountCode:
+def _code(row: Row) -> DiscountCode:
     return DiscountCode(
         stream_id=row["stream_id"],
         code=row["code"],
@@ -69,7 +68,7 @@ def _code(row: sqlite3.Row) -> DiscountCode:
     )
 
 
-def _giveaway(row: sqlite3.Row) -> Giveaway:
+def _giveaway(row: Row) -> Giveaway:
     return Giveaway(
         id=row["id"],
         stream_id=row["stream_id"],
@@ -84,72 +83,20 @@ def _giveaway(row: sqlite3.Row) -> Giveaway:
     )
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
-    async with conn.execute(sql, params) as cursor:
-        return cast(sqlite3.Row | None, await cursor.fetchone())
+async def _one(conn: Sql, sql: str, params: tuple[Any, ...]) -> Row | None:
+    row: Row | None = await conn.fetchone(sql, params)
+    return row
 
 
-async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> int:
+async def _scalar(conn: Sql, sql: str, params: tuple[Any, ...]) -> int:
     row = await _one(conn, sql, params)
     return 0 if row is None or row[0] is None else int(row[0])
 
 
-async def _listing_in(conn: aiosqlite.Connection, listing_id: str) -> Listing:
+async def _listing_in(conn: Sql, listing_id: str) -> Listing:
     row = await _one(conn, f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,))
     assert row is not None  # listings are never deleted
     return listing_from_row(row)
-
-
-def _sale_facts(
-    conn: sqlite3.Connection, listing_id: str, buyer: str, code: str | None
-) -> tuple[Listing, SaleFacts]:
-    """Everything a sale is judged on, read in one trip to the database's thread."""
-
-    def scalar(sql: str, *params: Any) -> int:
-        row = conn.execute(sql, params).fetchone()
-        return 0 if row is None or row[0] is None else int(row[0])
-
-    listing = listing_from_row(
-        conn.execute(
-            f"SELECT {LISTING_COLUMNS} FROM listings WHERE id = ?", (listing_id,)
-        ).fetchone()
-    )
-    stream = conn.execute(
-        "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
-    ).fetchone()
-    assert stream is not None
-    code_row = None
-    if code is not None:
-        code_row = conn.execute(
-            "SELECT * FROM discount_codes WHERE stream_id = ? AND code = ?",
-            (listing.stream_id, code),
-        ).fetchone()
-    facts = SaleFacts(
-        listing=listing,
-        stream_status=stream["status"],
-        seller=stream["host"],
-        bought_by_buyer=scalar(
-            "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
-            listing.id,
-            buyer,
-        ),
-        sold_today=scalar(
-            # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
-            "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
-            "AND substr(created_at, 1, 10) = strftime('%Y-%m-%d', 'now')",
-            listing.id,
-        ),
-        code=None if code_row is None else _code(code_row),
-        code_used_by_buyer=scalar(
-            "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND discount_code = ? AND buyer = ?",
-            listing.stream_id,
-            code,
-            buyer,
-        )
-        if code_row is not None
-        else 0,
-    )
-    return listing, facts
 
 
 class SellingStore:
@@ -164,8 +111,43 @@ class SellingStore:
         self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
     ) -> tuple[Listing, Order]:
         async with self._db.transaction() as conn:
-            listing, facts = await in_thread(
-                conn, functools.partial(_sale_facts, listing_id=listing_id, buyer=buyer, code=code)
+            listing = await _listing_in(conn, listing_id)
+            stream = await _one(
+                conn, "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
+            )
+            assert stream is not None
+            code_row = None
+            if code is not None:
+                code_row = await _one(
+                    conn,
+                    "SELECT * FROM discount_codes WHERE stream_id = ? AND code = ?",
+                    (listing.stream_id, code),
+                )
+            facts = SaleFacts(
+                listing=listing,
+                stream_status=stream["status"],
+                seller=stream["host"],
+                bought_by_buyer=await _scalar(
+                    conn,
+                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
+                    (listing.id, buyer),
+                ),
+                sold_today=await _scalar(
+                    conn,
+                    # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
+                    "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
+                    "AND substr(created_at, 1, 10) = ?",
+                    (listing.id, datetime.now(UTC).date().isoformat()),
+                ),
+                code=None if code_row is None else _code(code_row),
+                code_used_by_buyer=await _scalar(
+                    conn,
+                    "SELECT COUNT(*) FROM orders WHERE stream_id = ? AND discount_code = ? "
+                    "AND buyer = ?",
+                    (listing.stream_id, code, buyer),
+                )
+                if code_row is not None
+                else 0,
             )
             order = judge(facts)
             if dry_run:  # a quote: the same judgement, nothing written
@@ -202,8 +184,9 @@ class SellingStore:
             if row is not None and at_ms - row["presented_at_ms"] < min_ms:
                 return False
             await conn.execute(
-                "INSERT OR REPLACE INTO stages (stream_id, listing_id, presented_at_ms) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO stages (stream_id, listing_id, presented_at_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream_id) DO UPDATE SET listing_id = excluded.listing_id, "
+                "presented_at_ms = excluded.presented_at_ms",
                 (stream_id, listing_id, at_ms),
             )
             return True
@@ -219,10 +202,12 @@ class SellingStore:
     async def end_due_flashes(self, at_ms: int) -> list[Listing]:
         ended: list[Listing] = []
         async with self._db.transaction() as conn:
-            async with conn.execute(
-                "SELECT id FROM listings WHERE flash_ends_at_ms <= ?", (at_ms,)
-            ) as cursor:
-                due = [row["id"] for row in await cursor.fetchall()]
+            due = [
+                row["id"]
+                for row in await conn.fetchall(
+                    "SELECT id FROM listings WHERE flash_ends_at_ms <= ?", (at_ms,)
+                )
+            ]
             for listing_id in due:
                 await conn.execute(
                     "UPDATE listings SET flash_price_cents = NULL, flash_ends_at_ms = NULL "
@@ -251,7 +236,7 @@ class SellingStore:
                     code.created_at.isoformat(),
                 ),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return False
         return True
 
@@ -271,11 +256,10 @@ class SellingStore:
     async def start_auction(self, auction: Auction) -> Auction | None:
         async with self._db.transaction() as conn:
             try:
-                cursor = await conn.execute(
+                row = await conn.fetchone(
                     "INSERT INTO auctions (listing_id, stream_id, status, start_cents, "
                     "increment_cents, ends_at_ms, sudden_death, bid_count, started_at_ms) "
-                    "VALUES (?, ?, 'running', ?, ?, ?, ?, 0, "
-                    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                    f"VALUES (?, ?, 'running', ?, ?, ?, ?, 0, ?) RETURNING {_AUCTION_COLUMNS}",
                     (
                         auction.listing_id,
                         auction.stream_id,
@@ -283,19 +267,20 @@ class SellingStore:
                         auction.increment_cents,
                         auction.ends_at_ms,
                         auction.sudden_death,
+                        round(time.time() * 1000),
                     ),
                 )
-            except sqlite3.IntegrityError:  # auctions_one_running: the stream has one
+            except IntegrityError:  # auctions_one_running: the stream has one
                 return None
-            row = await _one(
-                conn, f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE seq = ?", (cursor.lastrowid,)
-            )
             assert row is not None
             return _auction(row)
 
     async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
+        """One group commit: the auction's new state and its batch of bids, written only
+        if the auction still runs with the bid count this judge last wrote (a fence
+        against a second judge); False (nothing written) otherwise."""
+        async with self._db.transaction() as conn:
+            changed = await conn.execute(
                 "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
                 "ends_at_ms = ?, bid_count = ? "
                 "WHERE seq = ? AND status = 'running' AND bid_count = ?",
@@ -309,16 +294,14 @@ class SellingStore:
                     written_count,
                 ),
             )
-            if cursor.rowcount != 1:  # closed, or judged by another process meanwhile
+            if changed != 1:  # closed, or judged by another process meanwhile
                 return False
-            conn.executemany(
+            await conn.executemany(
                 "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(after.seq, b.bidder, b.amount_cents, b.max_cents, b.at_ms) for b in bids],
             )
             return True
-
-        return await self._db.run_transaction(write)
 
     async def latest_auction(self, listing_id: str) -> Auction | None:
         row = await self._db.fetchone(
@@ -379,8 +362,7 @@ class SellingStore:
         try:
             await self._db.execute(
                 "INSERT INTO giveaways (id, stream_id, title, status, ends_at_ms, eligibility, "
-                "seed, commitment, created_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, "
-                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                "seed, commitment, created_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)",
                 (
                     giveaway.id,
                     giveaway.stream_id,
@@ -389,9 +371,10 @@ class SellingStore:
                     giveaway.eligibility,
                     giveaway.seed,
                     giveaway.commitment,
+                    datetime.now(UTC).isoformat(),
                 ),
             )
-        except sqlite3.IntegrityError:  # giveaways_one_open
+        except IntegrityError:  # giveaways_one_open
             return False
         return True
 
@@ -421,11 +404,14 @@ class SellingStore:
                 (giveaway.stream_id, username),
             ):
                 raise forbidden("only buyers in this stream may enter", "not_eligible")
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO giveaway_entrants (giveaway_id, username) VALUES (?, ?)",
-                (giveaway_id, username),
+            added = (
+                await conn.execute(
+                    "INSERT INTO giveaway_entrants (giveaway_id, username) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (giveaway_id, username),
+                )
+                == 1
             )
-            added = cursor.rowcount == 1
             row = await _one(conn, f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
             assert row is not None
             return _giveaway(row), added
@@ -446,12 +432,12 @@ class SellingStore:
         self, giveaway_id: str, at_ms: int, winner: str | None, order: Order | None
     ) -> Giveaway | None:
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+            drawn = await conn.execute(
                 "UPDATE giveaways SET status = 'drawn', winner = ?, order_id = ? "
                 "WHERE id = ? AND status = 'open' AND ends_at_ms <= ?",
                 (winner, None if order is None else order.id, giveaway_id, at_ms),
             )
-            if cursor.rowcount != 1:
+            if drawn != 1:
                 return None
             if order is not None:
                 await insert_order(conn, order)
@@ -468,6 +454,6 @@ class SellingStore:
             "SELECT MIN(ends_at_ms) AS t FROM auctions WHERE status = 'running' "
             "UNION ALL SELECT MIN(ends_at_ms) FROM giveaways WHERE status = 'open' "
             "UNION ALL SELECT MIN(flash_ends_at_ms) FROM listings "
-            "WHERE flash_ends_at_ms IS NOT NULL)",
+            "WHERE flash_ends_at_ms IS NOT NULL) AS deadlines",
         )
         return None if row is None or row[0] is None else int(row[0])

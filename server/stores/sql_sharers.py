@@ -1,4 +1,4 @@
-"""SQLite storage of sharers (migration 0009): the commission percent, referrals, joins.
+"""Storage of sharers (migration 0009): the commission percent, referrals, joins.
 
 `attribute_order` runs inside the transaction that records an order (called by
 server.store.insert_order), so the referrer and the percent in force are stamped on the
@@ -9,14 +9,12 @@ order atomically with it; `commission_entries` runs inside the payout's transact
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from server.domain.sharers import AttributedOrder, SharerStats, commission_cents
+from server.sql import Row, Sql
 
 if TYPE_CHECKING:
     from server.domain.commerce import Order
@@ -39,31 +37,27 @@ _CREDITED_SQL = (
 )
 
 
-async def attribute_order(conn: aiosqlite.Connection, order: Order) -> Order:
+async def attribute_order(conn: Sql, order: Order) -> Order:
     """The order with its referrer and the percent in force (none: unchanged). A
     giveaway's prize is won, not bought through a link: never attributed."""
     if order.giveaway_id is not None:
         return order
-    async with conn.execute(_REFERRER_SQL, (order.stream_id, order.buyer, order.buyer)) as cursor:
-        row = await cursor.fetchone()
+    row = await conn.fetchone(_REFERRER_SQL, (order.stream_id, order.buyer, order.buyer))
     if row is None:
         return order
     return dataclasses.replace(order, referrer=row["sharer"], commission_percent=row["percent"])
 
 
-async def commission_entries(
-    conn: aiosqlite.Connection, stream_id: str, when: str
-) -> list[tuple[Any, ...]]:
+async def commission_entries(conn: Sql, stream_id: str, when: str) -> list[tuple[Any, ...]]:
     """Ledger entries (sql_ledger's tuple shape) for the stream's attributed orders whose
     commission is not yet in the ledger: −commission on the host, +commission on the
     sharer, both available."""
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT o.id, o.seller, o.referrer, o.total_cents, o.commission_percent "
         f"FROM orders o WHERE o.stream_id = ? AND o.referrer IS NOT NULL AND NOT {_CREDITED_SQL} "
         "ORDER BY o.seq",
         (stream_id,),
-    ) as cursor:
-        rows = list(await cursor.fetchall())
+    )
     entries: list[tuple[Any, ...]] = []
     for row in rows:
         amount = commission_cents(row["total_cents"], row["commission_percent"])
@@ -93,7 +87,7 @@ async def commission_entries(
     return entries
 
 
-def _attributed(row: sqlite3.Row, paid_out: bool) -> AttributedOrder:
+def _attributed(row: Row, paid_out: bool) -> AttributedOrder:
     return AttributedOrder(
         id=row["id"],
         stream_id=row["stream_id"],
@@ -109,12 +103,12 @@ def _attributed(row: sqlite3.Row, paid_out: bool) -> AttributedOrder:
 
 _COUNT_JOIN_SQL = (
     "INSERT INTO referral_joins (stream_id, sharer, joins) VALUES (?, ?, 1) "
-    "ON CONFLICT (stream_id, sharer) DO UPDATE SET joins = joins + 1"
+    "ON CONFLICT (stream_id, sharer) DO UPDATE SET joins = referral_joins.joins + 1"
 )
 
 
 class SqlSharerStore:
-    """Sharers in the server's SQLite database."""
+    """Sharers in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -129,12 +123,11 @@ class SqlSharerStore:
         # One transaction: an order attributed meanwhile either comes first (refused)
         # or is stamped with the new percent.
         async with self._db.transaction() as conn:
-            async with conn.execute(
+            if await conn.fetchone(
                 "SELECT 1 FROM orders WHERE stream_id = ? AND referrer IS NOT NULL LIMIT 1",
                 (stream_id,),
-            ) as cursor:
-                if await cursor.fetchone() is not None:
-                    return False
+            ):
+                return False
             await conn.execute(
                 "INSERT INTO stream_sharing (stream_id, percent, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (stream_id) DO UPDATE SET percent = excluded.percent, "
@@ -186,7 +179,7 @@ class SqlSharerStore:
         # Keyed by (stream, sharer) with usernames compared case-insensitively.
         names: dict[tuple[str, str], str] = {}
         join_counts: dict[tuple[str, str], int] = defaultdict(int)
-        bought: dict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
+        bought: dict[tuple[str, str], list[Row]] = defaultdict(list)
         for row in joins:
             key = (row["stream_id"], row["sharer"].casefold())
             names.setdefault(key, row["sharer"])
@@ -196,14 +189,18 @@ class SqlSharerStore:
             names.setdefault(key, row["referrer"])
             bought[key].append(row)
         streams = sorted({stream for stream, _ in names})
-        paid_out = {
-            row["stream_id"]
-            for row in await self._db.fetchall(
-                "SELECT stream_id FROM payouts WHERE stream_id IN "
-                f"({', '.join('?' * len(streams))})",
-                streams,
-            )
-        }
+        paid_out = (
+            {
+                row["stream_id"]
+                for row in await self._db.fetchall(
+                    "SELECT stream_id FROM payouts WHERE stream_id IN "
+                    f"({', '.join('?' * len(streams))})",
+                    streams,
+                )
+            }
+            if streams
+            else set()
+        )  # PostgreSQL refuses an empty IN ()
         results = []
         for key, username in names.items():
             rows = bought[key]

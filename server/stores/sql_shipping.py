@@ -1,16 +1,13 @@
-"""SQLite storage of shipments and labels (tables from migration 0004_after_sale)."""
+"""Storage of shipments and labels (tables from migration 0004_after_sale)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from server.domain.profile import Address
 from server.domain.shipping import (
@@ -22,20 +19,20 @@ from server.domain.shipping import (
     new_tracking_number,
 )
 from server.domain.times import format_time, utc_now
+from server.sql import Row, Sql
 from server.store import Database
 
 
-async def rows(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+async def rows(conn: Sql, sql: str, params: Iterable[Any] = ()) -> list[Any]:
     """Every row of a query run on a connection the caller holds (inside a transaction)."""
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return list(await cursor.fetchall())
+    return await conn.fetchall(sql, params)
 
 
 def _fold(name: str | None) -> str | None:
     return None if name is None else name.casefold()
 
 
-def _label(row: sqlite3.Row) -> Label:
+def _label(row: Row) -> Label:
     return Label(
         id=row["id"],
         shipment_id=row["shipment_id"],
@@ -57,7 +54,7 @@ _LABEL_SELECT = (
 )
 
 
-async def file_new_orders(conn: aiosqlite.Connection, stream_id: str, now: datetime) -> None:
+async def file_new_orders(conn: Sql, stream_id: str, now: datetime) -> None:
     """Put each order of the stream that is in no shipment yet into the oldest unlabelled
     shipment of its buyer and sender (the host, or its consignor), or a new one."""
     new_orders = await rows(
@@ -97,7 +94,7 @@ async def file_new_orders(conn: aiosqlite.Connection, stream_id: str, now: datet
 
 
 async def load_shipments(
-    conn: aiosqlite.Connection, stream_id: str, only: list[str] | None = None
+    conn: Sql, stream_id: str, only: list[str] | None = None
 ) -> list[Shipment]:
     """The stream's shipments oldest first (only the ids in `only`, when given)."""
     order_ids: dict[str, list[str]] = defaultdict(list)
@@ -140,7 +137,7 @@ _ITEM_TITLE = "COALESCE(li.title, gw.title, 'Item')"
 _VIEW_ONLY = ("seq", "label_id", "tracking", "label_sent_at")
 
 
-def order_view(row: sqlite3.Row) -> dict[str, Any]:
+def order_view(row: Row) -> dict[str, Any]:
     """An order as the orders pages show it: the protocol's fields, its item, stream,
     shipment and label state."""
     view = dict(row)
@@ -163,7 +160,7 @@ def order_view(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class SqlShippingStore:
-    """Shipments and labels in the server's SQLite database."""
+    """Shipments and labels in the server's database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

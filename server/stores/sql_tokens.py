@@ -1,8 +1,6 @@
-"""Token revocation in SQLite, so that every process sharing the database agrees."""
+"""Token revocation in the database, so that every process sharing the database agrees."""
 
 from __future__ import annotations
-
-import sqlite3
 
 from server.store import Database, ReadBatcher
 
@@ -12,7 +10,7 @@ class SqlTokenStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._states = ReadBatcher(db, _read_states)
+        self._states = ReadBatcher(self._read_states)
 
     async def generation(self, username: str) -> int | None:
         """The user's current token generation; None when the account does not exist."""
@@ -32,7 +30,7 @@ class SqlTokenStore:
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (now,))
             await conn.execute(
-                "INSERT OR IGNORE INTO revoked_tokens (id, expires_at) VALUES (?, ?)",
+                "INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (token_id, expires_at),
             )
 
@@ -52,23 +50,25 @@ class SqlTokenStore:
                 "WHERE username = ?",
                 (password_hash, username),
             )
-            async with conn.execute(
+            row = await conn.fetchone(
                 "SELECT token_generation FROM users WHERE username = ?", (username,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         assert row is not None  # the caller checked the account
         return int(row["token_generation"])
 
-
-def _read_states(
-    conn: sqlite3.Connection, keys: list[tuple[str, str]]
-) -> list[tuple[int | None, bool]]:
-    states = []
-    for username, token_id in keys:
-        generation, revoked = conn.execute(
-            "SELECT (SELECT token_generation FROM users WHERE username = ?), "
-            "EXISTS (SELECT 1 FROM revoked_tokens WHERE id = ?)",
-            (username, token_id),
-        ).fetchone()
-        states.append(((None if generation is None else int(generation)), bool(revoked)))
-    return states
+    async def _read_states(self, keys: list[tuple[str, str]]) -> list[tuple[int | None, bool]]:
+        """Every key's state in two queries, however many keys."""
+        names = list(dict.fromkeys(name for name, _ in keys))
+        ids = list(dict.fromkeys(token_id for _, token_id in keys))
+        users = await self._db.fetchall(
+            "SELECT username, token_generation FROM users "
+            f"WHERE username IN ({', '.join('?' * len(names))})",
+            names,
+        )
+        revoked = await self._db.fetchall(
+            f"SELECT id FROM revoked_tokens WHERE id IN ({', '.join('?' * len(ids))})", ids
+        )
+        # Usernames compare case-insensitively (COLLATE NOCASE / citext).
+        generations = {row["username"].lower(): int(row["token_generation"]) for row in users}
+        gone = {row["id"] for row in revoked}
+        return [(generations.get(name.lower()), token_id in gone) for name, token_id in keys]

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import sqlite3
 
 import pytest
 
 from server.keys import STORE
+from server.sql import IntegrityError
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.after_sale import (
     CAROL_ADDRESS,
     DAVE_ADDRESS,
@@ -24,6 +25,8 @@ from tests.helpers.after_sale import (
     sell_cohosted_show,
 )
 from tests.helpers.api import Api
+
+pytestmark = BOTH_DATABASES
 
 SHIPMENT_KEYS = {"id", "stream_id", "buyer", "order_ids", "consignor", "label"}
 LABEL_KEYS = {"id", "shipment_id", "tracking", "from", "to", "consignor"}
@@ -334,7 +337,7 @@ async def test_without_a_mail_server_sending_is_502(server_factory, connect):
 async def test_ledger_entries_are_never_edited_or_deleted(show: SoldShow):
     store = show.server.app[STORE]
     for statement in ("UPDATE ledger_entries SET amount_cents = 0", "DELETE FROM ledger_entries"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(IntegrityError, match="append-only"):
             await store.execute(statement)
     assert len(await store.fetchall("SELECT * FROM ledger_entries")) == len(show.orders)
 

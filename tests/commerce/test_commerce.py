@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from server.keys import STREAMS
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.api import Api
 from tests.helpers.room import Room, make_room
 from tests.helpers.server import RunningServer, add_user
 from tests.helpers.sio import Connect
+
+pytestmark = BOTH_DATABASES
 
 LISTING_KEYS = {
     "id",

@@ -107,12 +107,18 @@ class Node:
 
 @dataclass
 class Cluster:
-    """Costream processes sharing one SQLite file, one secret and one Redis."""
+    """Costream processes sharing one database (SQLite file or PostgreSQL), one secret
+    and one Redis."""
 
     nodes: list[Node]
     data_dir: Path
     secret: str
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str | None:
+        """The shared PostgreSQL database, or None for the SQLite file in data_dir."""
+        return self.env.get("COSTREAM_DATABASE_URL")
 
     def stop(self) -> None:
         for node in self.nodes:

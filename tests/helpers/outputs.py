@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -44,14 +45,19 @@ async def fetch(
         return response.status, await response.read(), dict(response.headers)
 
 
-async def wait_for_playlist(url: str, segments: int = 1, timeout: float = 10.0) -> Playlist:
-    """Poll the playlist until it lists `segments` segments (bounded)."""
+async def wait_for_playlist(
+    url: str,
+    segments: int = 1,
+    timeout: float = 10.0,
+    until: Callable[[Playlist], bool] = lambda playlist: True,
+) -> Playlist:
+    """Poll the playlist until it lists `segments` segments and `until` holds (bounded)."""
     deadline = time.monotonic() + timeout
     while True:
         status, body, headers = await fetch(url)
         if status == 200:
             playlist = Playlist(body.decode(), headers)
-            if len(playlist.segments) >= segments:
+            if len(playlist.segments) >= segments and until(playlist):
                 return playlist
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url}: no playlist with {segments} segment(s) in {timeout} s")

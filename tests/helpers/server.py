@@ -10,6 +10,7 @@ from server.app import create_app
 from server.config import Settings
 from server.domain.times import utc_now
 from server.keys import AUTH, SETTINGS, STORE
+from server.lifecycle import SHUTDOWN_TIMEOUT
 
 
 @dataclass
@@ -41,7 +42,7 @@ async def start_server(settings: Settings, port: int = 0) -> RunningServer:
 async def start_app(app: web.Application, port: int = 0) -> RunningServer:
     """Run an app built by `create_app` (possibly with extra test routes) on 127.0.0.1."""
     settings = app[SETTINGS]
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from tests.conftest import BOTH_DATABASES
 from tests.lifecycle.conftest import Users
+
+pytestmark = BOTH_DATABASES
 
 
 def check(body: dict, check_id: str) -> dict:

@@ -11,10 +11,13 @@ import pytest
 
 from server.domain.times import utc_now
 from server.keys import STORE
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.after_sale import HOST_ADDRESS
 from tests.helpers.peers import RED, HttpSignal, Publisher, Viewer
 from tests.helpers.sio import Connect
 from tests.lifecycle.conftest import Users
+
+pytestmark = BOTH_DATABASES
 
 
 @pytest.fixture

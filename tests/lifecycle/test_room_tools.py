@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.sio import Client, Connect
 from tests.lifecycle.conftest import Users
+
+pytestmark = BOTH_DATABASES
 
 
 @pytest.fixture

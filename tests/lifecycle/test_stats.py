@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.sio import Connect
 from tests.lifecycle.conftest import Users
+
+pytestmark = BOTH_DATABASES
 
 
 async def test_stats_match_the_show(users: Users, connect: Connect) -> None:

@@ -39,6 +39,34 @@ async def test_attempts_per_address_are_limited(server_factory) -> None:
         assert (await login(api, "mallory"))[0] == 429
 
 
+async def forwarded_login(api: Api, forwarded_for: str) -> int:
+    async with api.session.post(
+        f"{api.base_url}/api/auth/login",
+        json={"username": "nobody_here", "password": "x" * 8},
+        headers={"X-Forwarded-For": forwarded_for},
+    ) as response:
+        return response.status
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(server_factory) -> None:
+    server = await server_factory(auth_rate_limit=2, trusted_proxies=("127.0.0.0/8",))
+    async with Api(server.url) as api:
+        # Two clients behind the proxy (which appends the address it saw) each get
+        # their own budget; a forged hop left of it changes nothing.
+        for _ in range(2):
+            assert await forwarded_login(api, "198.51.100.7") == 401
+        assert await forwarded_login(api, "203.0.113.9, 198.51.100.7") == 429
+        assert await forwarded_login(api, "203.0.113.9") == 401
+
+
+async def test_an_untrusted_peer_cannot_pick_its_address(server_factory) -> None:
+    server = await server_factory(auth_rate_limit=2)
+    async with Api(server.url) as api:
+        assert await forwarded_login(api, "198.51.100.1") == 401
+        assert await forwarded_login(api, "198.51.100.2") == 401
+        assert await forwarded_login(api, "198.51.100.3") == 429
+
+
 async def test_attempts_per_username_are_limited(server_factory) -> None:
     server = await server_factory(auth_rate_limit=100, auth_user_rate_limit=2)
     async with Api(server.url) as api:

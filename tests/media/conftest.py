@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from media.outputs.sink import MuxSink
 from server.keys import MEDIA, STREAMS
 from tests.conftest import RunningServer
 from tests.helpers.api import Api
@@ -92,6 +93,16 @@ class Show:
         assert status == 200, recording
         return ended - started, recording
 
+    async def switch_layout(self, layout: str) -> None:
+        """The host switches the layout live (PATCH .../layout)."""
+        status, body = await self.api.request(
+            "PATCH",
+            f"/api/streams/{self.stream_id}/layout",
+            token=self.host_token,
+            json={"layout": layout},
+        )
+        assert (status, body) == (200, {"layout": layout})
+
     async def seat(self, username: str) -> None:
         """Seat a cohost directly through the domain (the invite flow is Socket.IO's)."""
         await self.server.app[STREAMS].seat_cohost(self.stream_id, username)
@@ -101,6 +112,14 @@ class Show:
 
     async def unseat(self) -> None:
         await self.server.app[STREAMS].free_seat(self.stream_id)
+
+
+async def written(sink: MuxSink, parts: int, packets: int, timeout: float = 20.0) -> None:
+    """Wait until `sink` has opened `parts` containers and written `packets` more packets."""
+    target = sink.packets_written + packets
+    async with asyncio.timeout(timeout):
+        while sink.parts < parts or sink.packets_written < target:
+            await asyncio.sleep(0.05)
 
 
 def showing(viewer: Viewer, left: str, right: str):

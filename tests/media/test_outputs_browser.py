@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from media.engine import PLAY
@@ -18,7 +20,7 @@ from tests.helpers.cluster import free_port
 from tests.helpers.outputs import qr_picture
 from tests.helpers.peers import RED
 from tests.helpers.server import RunningServer, add_user
-from tests.media.conftest import Show
+from tests.media.conftest import Show, written
 
 pytestmark = pytest.mark.browser
 
@@ -61,6 +63,26 @@ async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
         assert not person.errors, person.errors
 
 
+async def test_hls_on_the_watch_page_plays_on_through_portrait_and_back(
+    show: Show, tmp_path
+) -> None:
+    await show.on_stage()
+    async with chromium(show.server.url, tmp_path / "dora", viewport=(390, 844)) as person:
+        page = await person.open(f"/watch/{show.stream_id}?mode=hls")
+        assert await frames_advance(page, "#player", timeout=30) == 1280
+        # The playlist goes on past a discontinuity (new SPS, new size): hls.js follows.
+        for layout, width in (("portrait", 720), ("side_by_side", 1280)):
+            await show.switch_layout(layout)
+            await page.wait_for_function(
+                "(w) => document.querySelector('#player').videoWidth === w",
+                arg=width,
+                timeout=30000,
+            )
+            assert await frames_advance(page, "#player", timeout=15) == width
+        await screenshot(page, "outputs-watch-hls-after-portrait-phone")
+        assert not person.errors, person.errors
+
+
 async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
     show: Show, tmp_path
 ) -> None:
@@ -88,6 +110,50 @@ async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
         assert abs(position - target) < 0.5
         assert 206 in ranges, ranges  # the browser fetched byte ranges, not the whole file
         await screenshot(page, "outputs-replay-phone")
+        assert not person.errors, person.errors
+
+
+async def test_the_replay_page_plays_a_portrait_part_after_the_landscape_one(
+    show: Show, tmp_path
+) -> None:
+    await show.on_stage()
+    recorder = show.server.app[MEDIA].output(show.stream_id, "recording")
+    assert recorder is not None
+    await written(recorder, parts=1, packets=60)
+    await show.switch_layout("portrait")  # a new picture size: a new file
+    await written(recorder, parts=2, packets=60)
+    await show.api.end(show.host_token, show.stream_id)
+    assert await asyncio.to_thread(recorder.join, 15)
+    status, recording = await show.api.request("GET", f"/api/streams/{show.stream_id}/recording")
+    assert status == 200 and len(recording["parts"]) == 2, recording
+    first, second = (part["url"] for part in recording["parts"])
+
+    async with chromium(show.server.url, tmp_path / "replayer", viewport=(390, 844)) as person:
+        page = await person.open(f"/replay/{show.stream_id}")
+        await page.wait_for_function(
+            "document.querySelector('#player').readyState >= 1", timeout=20000
+        )
+        assert (await page.evaluate("document.querySelector('#player').src")).endswith(first)
+        assert await page.locator("#parts button").count() == 2
+        # Near the end of the landscape part: playing on moves to the portrait part.
+        await page.evaluate(
+            """() => {
+                const video = document.querySelector('#player');
+                video.muted = true;
+                video.currentTime = Math.max(0, video.duration - 0.5);
+                return video.play();
+            }"""
+        )
+        await page.wait_for_function(
+            """(url) => {
+                const video = document.querySelector('#player');
+                return video.src.endsWith(url) && video.videoWidth === 720
+                    && video.videoHeight === 1280 && video.currentTime > 0;
+            }""",
+            arg=second,
+            timeout=20000,
+        )
+        await screenshot(page, "outputs-replay-parts-phone")
         assert not person.errors, person.errors
 
 

@@ -28,24 +28,15 @@ async def test_the_host_switches_layouts_live_and_the_viewer_sees_each(show: Sho
     corners = {(0.1, 0.12): "red", (0.9, 0.88): "blue", (0.25, 0.5): "red"}
     await viewer.wait_for(shows(viewer, (1280, 720), corners))
 
-    async def switch(layout: str) -> None:
-        status, body = await show.api.request(
-            "PATCH",
-            f"/api/streams/{show.stream_id}/layout",
-            token=show.host_token,
-            json={"layout": layout},
-        )
-        assert (status, body) == (200, {"layout": layout})
-
-    await switch("side_by_side_letterbox")  # whole cameras: black bands above and below
+    await show.switch_layout("side_by_side_letterbox")  # whole cameras: black bands above and below
     bands = {(0.25, 0.05): "black", (0.75, 0.95): "black", (0.25, 0.5): "red", (0.75, 0.5): "blue"}
     await viewer.wait_for(shows(viewer, (1280, 720), bands))
 
-    await switch("portrait")  # a phone-shaped frame: host above, cohost below
+    await show.switch_layout("portrait")  # a phone-shaped frame: host above, cohost below
     stacked = {(0.5, 0.25): "red", (0.5, 0.75): "blue", (0.05, 0.05): "red", (0.95, 0.95): "blue"}
     await viewer.wait_for(shows(viewer, (720, 1280), stacked))
 
-    await switch("side_by_side")
+    await show.switch_layout("side_by_side")
     await viewer.wait_for(shows(viewer, (1280, 720), corners))
 
     status, body = await show.api.request(

@@ -16,15 +16,17 @@ from tests.helpers.outputs import decoded_frames
 from tests.helpers.peers import RED, looks
 
 
-def red_packets(count: int, first: int = 0) -> list[EncodedPacket]:
-    encoder = VideoEncoder(320, 240, 30, 500_000, 1.0)  # a keyframe every 30 frames
+def red_packets(
+    count: int, first: int = 0, size: tuple[int, int] = (320, 240)
+) -> list[EncodedPacket]:
+    encoder = VideoEncoder(*size, 30, 500_000, 1.0)  # a keyframe every 30 frames
     packets = []
     for index in range(count):
-        frame = av.VideoFrame(320, 240, "yuv420p")
+        frame = av.VideoFrame(*size, "yuv420p")
         for plane, value in zip(frame.planes, RED, strict=True):
             plane.update(bytes([value]) * plane.buffer_size)
         packets += [
-            EncodedPacket.of(VIDEO, p) for p in encoder.encode(frame, (first + index) * 3000)
+            EncodedPacket.of(VIDEO, p, size) for p in encoder.encode(frame, (first + index) * 3000)
         ]
     return packets
 
@@ -71,3 +73,23 @@ def test_an_output_that_cannot_open_reports_failed_with_the_reason(tmp_path: Pat
     sink.close()
     assert sink.join(10)
     assert sink.status == "failed" and sink.error
+
+
+def test_a_new_picture_size_finishes_the_file_and_starts_the_next_at_its_keyframe(
+    tmp_path: Path,
+) -> None:
+    sink = RecordingSink(tmp_path, 320, 240, 30)
+    landscape = red_packets(45)
+    portrait = red_packets(45, first=45, size=(240, 320))  # keyframes at its frames 0 and 30
+    assert portrait[0].keyframe
+    for packet in landscape + portrait[1:]:  # the new size's first keyframe is lost
+        sink.offer(packet)
+    sink.close()
+    assert sink.join(20) and sink.status == "ended" and sink.parts == 2
+    first, second = sorted(tmp_path.glob("*.mp4"))
+    landscape_frames = decoded_frames(first.read_bytes())
+    portrait_frames = decoded_frames(second.read_bytes())
+    # The first file ends with the last landscape frame; the new size waited for a keyframe.
+    assert [(f.width, f.height) for f in landscape_frames] == [(320, 240)] * 45
+    assert [(f.width, f.height) for f in portrait_frames] == [(240, 320)] * 15
+    assert portrait_frames[0].key_frame

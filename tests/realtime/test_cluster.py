@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
@@ -16,7 +16,8 @@ from server.auth import TokenService
 from server.domain.times import utc_now
 from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
-from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer
+from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer, centre_colour, looks
+from tests.helpers.postgres import psql
 from tests.realtime.conftest import Connect
 from tests.realtime.test_invite_media import showing
 
@@ -38,10 +39,18 @@ class People:
 
     def __init__(self, cluster: Cluster) -> None:
         self._db = cluster.data_dir / "costream.sqlite3"
+        self._database_url = cluster.database_url
         self._tokens = TokenService(cluster.secret, 3600)
 
     def add(self, prefix: str) -> tuple[str, str]:
-        name = f"{prefix}{next(_names)}"
+        name = f"{prefix}{next(_names)}"  # letters and digits: safe to quote below
+        if self._database_url:
+            psql(
+                self._database_url,
+                "INSERT INTO users (username, password_hash, created_at) "
+                f"VALUES ('{name}', '!unusable', '{utc_now().isoformat()}')",
+            )
+            return name, self._tokens.issue(name)
         with sqlite3.connect(self._db) as db:
             db.execute(
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
@@ -193,6 +202,54 @@ async def test_publishers_go_home_and_viewers_play_anywhere(
         # A relayed viewer's session lives on its process; leaving is answered there.
         assert await signals[2].delete() == 200
         assert signals[2].redirected is False
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+async def test_the_home_draws_the_item_presented_through_another_process(
+    cluster: Cluster,
+) -> None:
+    people = People(cluster)
+    one, two, *_ = (node.url for node in cluster.nodes)
+    stream_id, _, host_token = await live_stream(cluster, people)
+    bar, picture, spot = (0.5, 0.95), (0.5, 0.4), (0.05, 0.02)
+    peers: list[Publisher | Viewer] = []
+    try:
+        # The host publishes on process 1 (the home, which composes and encodes).
+        peers.append(
+            await Publisher(RED, 440).start(HttpSignal(one, f"/whip/{stream_id}", host_token))
+        )
+        viewer = Viewer()
+        peers.append(viewer)
+        await viewer.start(HttpSignal(one, f"/whep/{stream_id}"))
+
+        def showing_red(with_bar: bool) -> Callable[[], bool]:
+            """The camera's red above; at the bottom, the bar (dark) or the camera again."""
+            return lambda: (
+                viewer.frame is not None
+                and looks(centre_colour(viewer.frame, *picture), "red")
+                and bool(looks(centre_colour(viewer.frame, *bar, spot), "red")) != with_bar
+            )
+
+        await viewer.wait_for(showing_red(with_bar=False), timeout=30)  # nothing on stage
+
+        # The item is made and presented through process 2, which has no media.
+        async with Api(two) as api:
+            status, body = await api.request(
+                "POST",
+                f"/api/streams/{stream_id}/listings",
+                token=host_token,
+                json={"title": "Denim jacket", "price_cents": 3900, "quantity": 1},
+            )
+            assert status == 201, body
+            listing_id = body["listing"]["id"]
+            status, body = await api.request(
+                "POST", f"/api/listings/{listing_id}/present", token=host_token
+            )
+            assert status == 200, body
+        # The home's composite darkens the bottom with the bar; the rest stays the camera's.
+        await viewer.wait_for(showing_red(with_bar=True), timeout=10)
     finally:
         for peer in peers:
             await peer.close()

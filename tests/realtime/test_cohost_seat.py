@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from server.domain.cohost import Invite
+from server.keys import LIVE
 from tests.realtime.conftest import BOTH_STORES, Room
 
 pytestmark = BOTH_STORES
@@ -156,3 +159,19 @@ async def test_ending_the_stream_frees_the_seat_and_tells_everyone(room: Room) -
     assert status["stream"]["cohost"] is None
     assert await bob.next("cohost:removed") == {"stream_id": room.stream_id}
     await host.fails("cohost:invite", {"username": "carol"}, "stream_ended")
+
+
+async def test_a_claim_the_database_does_not_back_is_given_back(room: Room) -> None:
+    # A process that died between the seat claim and the database write leaves this.
+    live = room.server.app[LIVE]
+    invite = Invite("crashed", room.stream_id, "hostess", "bob", time.time() + 60)
+    assert await live.open_invite(invite, 60)
+    assert (await live.answer_invite("crashed", "bob", True, time.time()))[0] == "accepted"
+    assert await live.seat_holder(room.stream_id) == "bob"
+    assert (await room.stream())["cohost"] is None
+
+    host, carol = await room.client("hostess"), await room.client("carol")
+    invite_id = (await host.ok("cohost:invite", {"username": "carol"}))["invite"]["id"]
+    await carol.ok("cohost:respond", {"invite_id": invite_id, "accept": True})
+    assert (await room.stream())["cohost"] == "carol"
+    assert await live.seat_holder(room.stream_id) == "carol"

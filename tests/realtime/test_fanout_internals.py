@@ -16,6 +16,7 @@ import socketio
 from aiohttp._websocket.writer import WebSocketWriter
 
 from server.counters import PREPARED_WRITES
+from server.keys import REALTIME
 from signaling.fanout import (
     PlainWebSocketResponse,
     PromptSocket,
@@ -74,19 +75,50 @@ async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) ->
 
 
 async def test_batched_deliveries_are_held_then_written_in_order(
-    api_factory: Callable[[RunningServer], Awaitable[Room]], server_factory: ServerFactory
+    server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
 ) -> None:
-    room = await api_factory(await server_factory(socketio_batch_ms=300))
+    # server_factory first: its servers stop after the room's clients have closed.
+    room = await api_factory(
+        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=1)
+    )
     host, bob = await room.client("hostess"), await room.client("bob")
+    # The joins' own emits may have opened a window: close it by hand (a window that
+    # held something opens one more, which holds nothing): now the room is quiet.
+    await host.barrier()
+    fanout = room.server.app[REALTIME].sio.manager
+    for _ in range(2):
+        if fanout._flush_at is not None:
+            fanout._flush_at.cancel()
+            fanout._flush()
+    assert fanout._flush_at is None
     before = PREPARED_WRITES._value.get()
     texts = [f"batched {i}" for i in range(3)]
     sent_at = time.monotonic()
     for text in texts:
         await bob.ok("chat:send", {"text": text})
-    await host.next("chat:message", timeout=5)
-    assert time.monotonic() - sent_at >= 0.29  # held for the window, not written at once
+    # The first message after a quiet spell is written at once; the rest wait for the
+    # window to close and arrive together, in order.
+    await host.next("chat:message", lambda d: d["text"] == texts[0], timeout=5)
+    assert time.monotonic() - sent_at < 0.9
     await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    assert time.monotonic() - sent_at >= 0.99  # held for the window, not written at once
     await bob.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
     for client in (host, bob):
         assert [m["text"] for m in client.seen("chat:message")] == texts
     assert PREPARED_WRITES._value.get() - before >= 6  # straight to the websockets
+
+
+async def test_a_room_below_the_threshold_is_never_held(
+    server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
+) -> None:
+    room = await api_factory(
+        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=3)
+    )
+    host, bob = await room.client("hostess"), await room.client("bob")
+    texts = [f"prompt {i}" for i in range(3)]
+    sent_at = time.monotonic()
+    for text in texts:
+        await bob.ok("chat:send", {"text": text})
+    await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
+    assert time.monotonic() - sent_at < 0.9  # two receivers: written at once, no window
+    assert [m["text"] for m in host.seen("chat:message")] == texts

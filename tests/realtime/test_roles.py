@@ -37,6 +37,7 @@ async def test_the_cohost_cannot_run_the_show(room: Room) -> None:
     assert [m["id"] for m in history] == [message["id"]]
     await carol.ok("chat:send", {"text": "not muted"})
     await carol.barrier()
+    await host.barrier()
     assert carol.seen("cohost:invited") == [] and carol.seen("user:muted") == []
     assert host.seen("cohost:changed")[-1]["cohost"] == "bob"
 

@@ -1,5 +1,6 @@
-"""One auction, two `costream serve` processes on one Redis and one database: every
-bid is ordered exactly once whichever process it reaches, and one process closes it."""
+"""One auction, two `costream serve` processes on one Redis and one database (a SQLite
+file, or PostgreSQL): every bid is ordered exactly once whichever process it reaches,
+and one process closes it."""
 
 from __future__ import annotations
 
@@ -11,18 +12,41 @@ import pytest
 
 from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
+from tests.helpers.postgres import Postgres, psql
 from tests.helpers.sio import Connect
 from tests.realtime.test_cluster import People, live_stream
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cluster(
+    request: pytest.FixtureRequest, redis_server: Redis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("selling-cluster") / "data"
-    running = start_cluster(2, redis_server.url, data_dir, auction_snipe_seconds="1")
+    database: dict[str, str] = {}
+    if request.param == "postgresql":
+        postgres: Postgres = request.getfixturevalue("postgres_server")
+        database["database_url"] = postgres.create_database()
+    running = start_cluster(2, redis_server.url, data_dir, auction_snipe_seconds="1", **database)
     yield running
     running.stop()
+    if database:
+        postgres.drop_database(database["database_url"])
+
+
+def orders_of(cluster: Cluster, listing_id: str) -> list[tuple[str, int]]:
+    """(buyer, total) of the listing's orders, read straight from the shared database."""
+    if cluster.database_url:
+        out = psql(
+            cluster.database_url,
+            f"SELECT buyer, total_cents FROM orders WHERE listing_id = '{listing_id}'",
+        )
+        return [(buyer, int(total)) for buyer, total in (line.split("|") for line in out.split())]
+    with sqlite3.connect(cluster.data_dir / "costream.sqlite3") as db:
+        return db.execute(
+            "SELECT buyer, total_cents FROM orders WHERE listing_id = ?", (listing_id,)
+        ).fetchall()
 
 
 async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect: Connect) -> None:
@@ -79,9 +103,5 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
         for client in (bob, carol):
             await client.barrier()
             assert len(client.seen("auction:ended")) == 1  # closed by exactly one process
-    with sqlite3.connect(cluster.data_dir / "costream.sqlite3") as db:
-        rows = db.execute(
-            "SELECT buyer, total_cents FROM orders WHERE listing_id = ?", (listing_id,)
-        ).fetchall()
-    assert rows == [(auction["high_bidder"], amount - 100)]
+    assert orders_of(cluster, listing_id) == [(auction["high_bidder"], amount - 100)]
     assert auction["high_bidder"] in (bob_name, carol_name)

@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 from server.keys import SETTINGS, STREAMS
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
 from tests.selling.conftest import FAST, add_buyers, call, error_of, expect, new_listing
+
+pytestmark = BOTH_DATABASES
 
 AUCTION_KEYS = {
     "listing_id",

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
 from tests.selling.conftest import add_buyers, buy, call, error_of, expect, new_listing
+
+pytestmark = BOTH_DATABASES
 
 
 async def create_code(room: Room, **fields: Any) -> dict[str, Any]:

@@ -7,9 +7,12 @@ import hashlib
 from typing import Any
 
 from server.domain.giveaways import draw
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
 from tests.selling.conftest import buy, call, error_of, expect, new_listing
+
+pytestmark = BOTH_DATABASES
 
 GIVEAWAY_KEYS = {
     "id",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import time
 
 import pytest
 
 from server.auth import TokenService
+from server.keys import STORE
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.api import Api
 from tests.helpers.server import RunningServer
+
+pytestmark = BOTH_DATABASES
 
 
 def assert_error(status: int, body: object, expected_status: int, code: str) -> None:
@@ -93,8 +96,11 @@ async def test_bad_credentials(api: Api, username: str, password: str) -> None:
 
 async def test_password_is_stored_as_argon2_hash(api: Api, server: RunningServer) -> None:
     await api.register("erin", "plain-text-pass")
-    with sqlite3.connect(server.settings.resolved_database_path) as db:
-        (stored,) = db.execute("SELECT password_hash FROM users WHERE username = 'erin'").fetchone()
+    row = await server.app[STORE].fetchone(
+        "SELECT password_hash FROM users WHERE username = 'erin'"
+    )
+    assert row is not None
+    stored = row["password_hash"]
     assert stored.startswith("$argon2id$")
     assert "plain-text-pass" not in stored
 

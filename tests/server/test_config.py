@@ -62,9 +62,11 @@ def test_typed_parsing_from_env() -> None:
         "COSTREAM_ICE_SERVERS": '[{"urls": "stun:127.0.0.1:3478"},'
         ' {"urls": "turn:127.0.0.1", "username": "u", "credential": "c"}]',
         "COSTREAM_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "COSTREAM_DATABASE_URL": "postgresql://costream@127.0.0.1:5432/costream",
         "COSTREAM_ICE_PUBLIC_ADDRESS": "",
     }
     settings = load_settings(env, None, {})
+    assert settings.database_url == "postgresql://costream@127.0.0.1:5432/costream"
     assert settings.data_dir == Path("/tmp/cs")
     assert settings.resolved_database_path == Path("/tmp/other.db")
     assert settings.keyframe_interval == 1.5
@@ -125,6 +127,7 @@ def test_media_config_mapping() -> None:
         ({"COSTREAM_ICE_SERVERS": "[not json"}, "", "ice_servers"),
         ({"COSTREAM_ICE_SERVERS": '[{"url": "stun:x"}]'}, "", "urls"),
         ({"COSTREAM_SECRET_KEY": "short"}, "", "secret_key"),
+        ({"COSTREAM_DATABASE_URL": "mysql://db/costream"}, "", "database_url"),
         ({}, "port = [", "TOML"),
     ],
 )

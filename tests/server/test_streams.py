@@ -9,9 +9,12 @@ import pytest
 from server.domain.errors import ApiError
 from server.events import CohostChanged, Event, StreamStatusChanged
 from server.keys import EVENTS, STREAMS
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.api import Api
 from tests.helpers.server import RunningServer
 from tests.server.test_accounts import assert_error
+
+pytestmark = BOTH_DATABASES
 
 STREAM_FIELDS = {"id", "title", "description", "kind", "status", "host", "cohost", "viewers"} | {
     "scheduled_at",

@@ -4,10 +4,13 @@ the per-sharer statistics, commissions at payout and the ledger's sums."""
 
 from __future__ import annotations
 
+from tests.conftest import BOTH_DATABASES
 from tests.helpers.api import Api
 from tests.helpers.server import RunningServer
 from tests.helpers.sharers import open_show
 from tests.helpers.sio import Connect
+
+pytestmark = BOTH_DATABASES
 
 STAT_KEYS = {"stream_id", "joins", "buyers", "orders", "gmv_cents", "commission_cents", "paid"}
 

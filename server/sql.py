@@ -1,0 +1,329 @@
+"""Two SQL engines behind one small interface: SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+Stores write one SQL text for both: `?` placeholders (rewritten to `$1, $2, ...` for
+PostgreSQL by `numbered_placeholders`), `ON CONFLICT ... DO NOTHING/UPDATE` rather than
+`INSERT OR ...`, times computed in Python and passed as parameters, and `RETURNING`
+for generated keys. What each engine guarantees:
+
+- `execute` returns the number of rows changed; `fetchone` / `fetchall` return rows
+  read by column name (`row["id"]`) or position (`row[0]`).
+- A constraint that refuses a write raises `IntegrityError` (either engine).
+- `transaction()` is exclusive: write transactions run one at a time, across every
+  process sharing the database (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction
+  advisory lock taken first), so a rule judged inside one cannot be broken by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any, Protocol
+
+import aiosqlite
+
+# pg_advisory_xact_lock key of the exclusive write transaction ("costream" in ASCII).
+WRITE_LOCK_KEY = 0x636F73747265616D
+
+
+class IntegrityError(Exception):
+    """A UNIQUE, CHECK or NOT NULL constraint refused a write (nothing was written)."""
+
+
+class Row(Protocol):
+    """A result row: by column name or position (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: int | str) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+
+class Sql(Protocol):
+    """Where statements run: a database, or one of its open transactions."""
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+
+class Engine(Sql, Protocol):
+    """A database connection (or pool) with a start, a stop and exclusive transactions."""
+
+    dialect: str  # "sqlite" or "postgresql"
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> Any:  # an async context manager yielding a Sql
+        ...
+
+
+def numbered_placeholders(sql: str) -> str:
+    """`?` -> `$1, $2, ...` outside string literals, quoted names and comments."""
+    out: list[str] = []
+    count = 0
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            end = i + 1
+            while end < n:
+                if sql[end] == ch:
+                    if end + 1 < n and sql[end + 1] == ch:  # doubled quote inside
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i : end + 1])
+            i = end + 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+        elif ch == "?":
+            count += 1
+            out.append(f"${count}")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+
+class _SqliteConn:
+    """Statements on one aiosqlite connection (the caller holds the database lock)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        try:
+            cursor = await self._conn.execute(sql, tuple(params))
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        try:
+            await self._conn.executemany(sql, [tuple(row) for row in rows])
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cursor:
+                row: sqlite3.Row | None = await cursor.fetchone()
+                return row
+        except sqlite3.IntegrityError as error:  # INSERT ... RETURNING
+            raise IntegrityError(str(error)) from error
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+
+class SqliteEngine:
+    """One aiosqlite connection in WAL mode, shared by every coroutine of the process."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Any) -> None:
+        self.path = path
+        self._conn: _SqliteConn | None = None
+        self._raw: aiosqlite.Connection | None = None
+        # Serialise statements so a transaction never interleaves with another coroutine's.
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
+        raw = await aiosqlite.connect(self.path, isolation_level=None)
+        raw.row_factory = sqlite3.Row
+        await raw.execute("PRAGMA journal_mode=WAL")
+        await raw.execute("PRAGMA busy_timeout=5000")
+        self._raw, self._conn = raw, _SqliteConn(raw)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._raw is not None:
+                await self._raw.close()
+                self._raw = self._conn = None
+
+    @property
+    def _open(self) -> _SqliteConn:
+        if self._conn is None:
+            raise RuntimeError("the database is not open")
+        return self._conn
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        async with self._lock:
+            return await self._open.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        async with self._lock:
+            await self._open.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._lock:
+            return await self._open.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return await self._open.fetchall(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteConn]:
+        """An exclusive write transaction (also across processes sharing the file)."""
+        async with self._lock:
+            conn = self._open
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg_params(params: Iterable[Any]) -> list[Any]:
+    # Booleans live in integer columns on both engines.
+    return [int(p) if isinstance(p, bool) else p for p in params]
+
+
+def _rowcount(status: str) -> int:
+    """Rows changed from a command status ("UPDATE 3", "INSERT 0 1", "SELECT 2")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def _decimal_to_number(text: str) -> int | float:
+    # SUM over BIGINT columns is NUMERIC in PostgreSQL: whole numbers come back as int.
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+class _PgConn:
+    """Statements on one asyncpg connection (a transaction's, or one borrowed per call)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.failed = False  # a statement failed: the transaction can only roll back
+
+    async def _run(self, method: str, sql: str, *args: Any) -> Any:
+        import asyncpg
+
+        try:
+            return await getattr(self._conn, method)(numbered_placeholders(sql), *args)
+        except asyncpg.IntegrityConstraintViolationError as error:
+            self.failed = True
+            raise IntegrityError(str(error)) from error
+        except asyncpg.PostgresError:
+            self.failed = True
+            raise
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return _rowcount(await self._run("execute", sql, *_pg_params(params)))
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._run("executemany", sql, [_pg_params(row) for row in rows])
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        return await self._run("fetchrow", sql, *_pg_params(params))
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return list(await self._run("fetch", sql, *_pg_params(params)))
+
+
+class PostgresEngine:
+    """An asyncpg pool on `url` (postgresql://user@host:port/database)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self._pool: Any = None
+        # This process's write transactions queue here, not on pooled connections
+        # blocked on the advisory lock: the rest of the pool stays free for reads.
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        import asyncpg
+
+        async def setup(conn: Any) -> None:
+            await conn.set_type_codec(
+                "numeric",
+                encoder=str,
+                decoder=_decimal_to_number,
+                schema="pg_catalog",
+                format="text",
+            )
+
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=self.pool_size, init=setup
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("the database is not open")
+        return self._pool
+
+    async def _once(self, method: str, sql: str, params: Iterable[Any]) -> Any:
+        async with self.pool.acquire() as conn:
+            return await getattr(_PgConn(conn), method)(sql, params)
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        count: int = await self._once("execute", sql, params)
+        return count
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._once("executemany", sql, rows)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        return await self._once("fetchone", sql, params)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        rows: list[Any] = await self._once("fetchall", sql, params)
+        return rows
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgConn]:
+        """An exclusive write transaction: one at a time across every process (the
+        advisory lock is released at COMMIT or ROLLBACK). A statement that failed
+        inside (e.g. a caught IntegrityError) leaves only ROLLBACK possible."""
+        async with self._write_lock, self.pool.acquire() as raw:
+            conn = _PgConn(raw)
+            await raw.execute("BEGIN")
+            try:
+                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                yield conn
+            except BaseException:
+                await raw.execute("ROLLBACK")
+                raise
+            await raw.execute("ROLLBACK" if conn.failed else "COMMIT")
+
+
+def open_engine(database_url: str | None, sqlite_path: Any) -> SqliteEngine | PostgresEngine:
+    """PostgreSQL when `database_url` is set, else the SQLite file (both built unopened)."""
+    if database_url:
+        return PostgresEngine(database_url)
+    return SqliteEngine(sqlite_path)
