@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import Any
 
-from server.keys import SETTINGS, STREAMS
+from server.keys import SETTINGS, STORE, STREAMS
 from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
@@ -284,14 +283,14 @@ async def test_a_run_may_override_seconds_and_sudden_death(room: Room) -> None:
     assert before + 59_000 <= auction["ends_at_ms"] <= time.time() * 1000 + 60_000
 
 
-def stored_bids(room: Room, listing_id: str) -> list[tuple[str, int]]:
+async def stored_bids(room: Room, listing_id: str) -> list[tuple[str, int]]:
     """The bid log of the listing's auctions, in the order it was written."""
-    with sqlite3.connect(room.server.app[SETTINGS].resolved_database_path) as db:
-        return db.execute(
-            "SELECT b.bidder, b.amount_cents FROM bids b JOIN auctions a ON a.seq = b.auction_seq "
-            "WHERE a.listing_id = ? ORDER BY b.rowid",
-            (listing_id,),
-        ).fetchall()
+    rows = await room.server.app[STORE].fetchall(
+        "SELECT b.bidder, b.amount_cents FROM bids b JOIN auctions a ON a.seq = b.auction_seq "
+        "WHERE a.listing_id = ? ORDER BY b.seq",
+        (listing_id,),
+    )
+    return [(row["bidder"], row["amount_cents"]) for row in rows]
 
 
 async def test_a_burst_of_bids_is_ordered_once_and_written_before_its_acks(room: Room) -> None:
@@ -315,7 +314,7 @@ async def test_a_burst_of_bids_is_ordered_once_and_written_before_its_acks(room:
     # Each accepted bid has its own place in the order, and the log holds exactly them,
     # in that order (an ack is sent once its batch is committed).
     assert [count for count, _, _ in accepted] == list(range(1, len(accepted) + 1))
-    assert stored_bids(room, item["id"]) == [(name, amount) for _, name, amount in accepted]
+    assert await stored_bids(room, item["id"]) == [(name, amount) for _, name, amount in accepted]
     last = (await expect(room, 200, "GET", f"/api/listings/{item['id']}/auction", None))["auction"]
     assert (last["bid_count"], last["high_bid_cents"]) == (len(accepted), accepted[-1][2])
     # Watchers get `auction:updated` for the latest state (batches may share one).
@@ -330,19 +329,18 @@ async def test_a_view_another_judge_wrote_past_is_refused_then_reloaded(room: Ro
     bob = await room.client("bob")
     assert (await bid(bob, item["id"], 1000))["ok"]  # this process now judges it
     # Another judge (a process that took over) records carol's bid behind our back.
-    with sqlite3.connect(room.server.app[SETTINGS].resolved_database_path) as db:
-        db.execute(
-            "UPDATE auctions SET high_bid_cents = 1500, high_bidder = 'carol', "
-            "high_max_cents = 1500, bid_count = bid_count + 1 "
-            "WHERE listing_id = ? AND status = 'running'",
-            (item["id"],),
-        )
+    await room.server.app[STORE].execute(
+        "UPDATE auctions SET high_bid_cents = 1500, high_bidder = 'carol', "
+        "high_max_cents = 1500, bid_count = bid_count + 1 "
+        "WHERE listing_id = ? AND status = 'running'",
+        (item["id"],),
+    )
     stale = await bid(bob, item["id"], 1100)  # fine on our view, but the fence refuses it
     assert stale["error"]["code"] == "backend_unavailable", stale
     assert (await bid(bob, item["id"], 1100))["error"]["code"] == "bid_too_low"  # reloaded
     ack = await bid(bob, item["id"], 1600)
     assert ack["ok"] and state(ack["auction"]) == ("bob", 1600, 1700, 3)
-    assert stored_bids(room, item["id"]) == [("bob", 1000), ("bob", 1600)]
+    assert await stored_bids(room, item["id"]) == [("bob", 1000), ("bob", 1600)]
 
 
 async def test_a_new_cohost_may_not_bid_on_the_auction_being_judged(room: Room) -> None:
@@ -357,4 +355,4 @@ async def test_a_new_cohost_may_not_bid_on_the_auction_being_judged(room: Room) 
     former = await room.client("cohost")  # the former cohost is a viewer again
     ack = await bid(former, item["id"], 1100)
     assert ack["ok"] and ack["auction"]["high_bidder"] == "cohost"
-    assert stored_bids(room, item["id"]) == [("bob", 1000), ("cohost", 1100)]
+    assert await stored_bids(room, item["id"]) == [("bob", 1000), ("cohost", 1100)]
