@@ -90,6 +90,13 @@ class Api:
         )
         return body["stream"]
 
+    async def create_listing(self, token: str, stream_id: str, **fields: Any) -> dict[str, Any]:
+        """The created `listing` object (fields as POST /api/streams/{id}/listings takes)."""
+        body = await self._expect(
+            201, "POST", f"/api/streams/{stream_id}/listings", token=token, json=fields
+        )
+        return body["listing"]
+
     async def get_stream(self, stream_id: str) -> dict[str, Any]:
         return (await self._expect(200, "GET", f"/api/streams/{stream_id}"))["stream"]
 

@@ -63,9 +63,7 @@ async def test_the_watch_page_plays_hls_a_few_seconds_behind_and_buying_works(
         assert not person.errors, person.errors
 
 
-async def test_hls_on_the_watch_page_plays_on_into_portrait(
-    show: Show, tmp_path
-) -> None:
+async def test_hls_on_the_watch_page_plays_on_into_portrait(show: Show, tmp_path) -> None:
     await show.on_stage()
     async with chromium(show.server.url, tmp_path / "dora", viewport=(390, 844)) as person:
         page = await person.open(f"/watch/{show.stream_id}?mode=hls")

@@ -8,11 +8,13 @@ is played by a new WHIP session of the same user.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from server.keys import AUTH, MEDIA
 from tests.helpers.api import Api
-from tests.helpers.peers import BLUE, RED, cut_network, looks
-from tests.helpers.sio import Connect
+from tests.helpers.peers import BLUE, RED, Viewer, cut_network, looks
+from tests.helpers.sio import Client, Connect
 from tests.media.conftest import Show, open_show, showing
 
 # No cohost picture for 1 s, then the next composite: allow one more second of clock.
@@ -100,10 +102,12 @@ async def test_host_blip_shows_the_slate_and_viewers_keep_their_sessions(
     assert plays <= still, "viewers kept their WHEP sessions"
 
 
-async def test_a_host_who_does_not_come_back_has_the_show_ended_after_the_grace(
-    server_factory, connect: Connect
-) -> None:
-    server = await server_factory(host_grace_seconds=0.5)
+@asynccontextmanager
+async def host_dropped(
+    server_factory, connect: Connect, host_grace: float
+) -> AsyncIterator[tuple[Show, Client, Viewer]]:
+    """A show whose host (red) a viewer watched, then lost: (show, watcher, viewer)."""
+    server = await server_factory(host_grace_seconds=host_grace)
     async with Api(server.url) as api:
         show = await open_show(server, api)
         try:
@@ -114,43 +118,37 @@ async def test_a_host_who_does_not_come_back_has_the_show_ended_after_the_grace(
             await viewer.wait_for(showing(viewer, "red", "red"))
             cut_network(host.pc)
             await watcher.next("stage:media", lambda d: d["state"] == "reconnecting")
-            await viewer.wait_for(showing(viewer, "slate", "slate"), timeout=5)
-            ended = await watcher.next("stream:status", lambda d: d["stream"]["status"] == "ended")
-            assert ended["stream"]["id"] == show.stream_id
-            assert (await show.stream())["status"] == "ended"
+            yield show, watcher, viewer
         finally:
             for peer in show.peers:
                 await peer.close()
+
+
+async def test_a_host_who_does_not_come_back_has_the_show_ended_after_the_grace(
+    server_factory, connect: Connect
+) -> None:
+    async with host_dropped(server_factory, connect, 0.5) as (show, watcher, viewer):
+        await viewer.wait_for(showing(viewer, "slate", "slate"), timeout=5)
+        ended = await watcher.next("stream:status", lambda d: d["stream"]["status"] == "ended")
+        assert ended["stream"]["id"] == show.stream_id
+        assert (await show.stream())["status"] == "ended"
 
 
 async def test_a_host_back_within_the_grace_keeps_the_show_live(
     server_factory, connect: Connect
 ) -> None:
-    server = await server_factory(host_grace_seconds=2)
-    async with Api(server.url) as api:
-        show = await open_show(server, api)
-        try:
-            watcher = await connect(server.url, None, "anon")
-            await watcher.ok("join", {"stream_id": show.stream_id})
-            host, _ = await show.publish(show.host_token, RED, 440)
-            viewer = await show.watch()
-            await viewer.wait_for(showing(viewer, "red", "red"))
-            cut_network(host.pc)
-            await watcher.next("stage:media", lambda d: d["state"] == "reconnecting")
-            await show.publish(show.host_token, RED, 440)
-            await watcher.next("stage:media", lambda d: d["state"] == "connected")
-            # Past the grace the show still runs: the return cancelled the timer. The
-            # viewer's arriving frames pace the wait (bounded by the deadline).
-            deadline = time.monotonic() + 2.5
+    async with host_dropped(server_factory, connect, 2) as (show, watcher, viewer):
+        await show.publish(show.host_token, RED, 440)
+        await watcher.next("stage:media", lambda d: d["state"] == "connected")
+        # Past the grace the show still runs: the return cancelled the timer. The
+        # viewer's arriving frames pace the wait (bounded by the deadline).
+        deadline = time.monotonic() + 2.5
+        frames = viewer.frames
+        while time.monotonic() < deadline:
+            await viewer.wait_for(lambda f=frames: viewer.frames > f, timeout=2)
             frames = viewer.frames
-            while time.monotonic() < deadline:
-                await viewer.wait_for(lambda f=frames: viewer.frames > f, timeout=2)
-                frames = viewer.frames
-            assert (await show.stream())["status"] == "live"
-            assert not watcher.seen("stream:status")
-        finally:
-            for peer in show.peers:
-                await peer.close()
+        assert (await show.stream())["status"] == "live"
+        assert not watcher.seen("stream:status")
 
 
 async def test_before_the_host_publishes_viewers_see_the_starting_slate(show: Show) -> None:

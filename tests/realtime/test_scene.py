@@ -24,6 +24,7 @@ from tests.helpers.postgres import Postgres
 from tests.helpers.sio import Client, Connect
 from tests.realtime.test_cluster import People, live_stream
 from tests.realtime.test_invite_media import showing
+from tests.selling.test_auction_cluster import RARE_CARD
 
 pytestmark = pytest.mark.slow
 
@@ -132,14 +133,10 @@ async def test_the_show_survives_losing_a_process_and_its_home(
 
         # Buys from all three processes at once: exactly STOCK orders, no oversell.
         async with Api(urls[0]) as api:
-            status, body = await api.request(
-                "POST",
-                f"/api/streams/{stream_id}/listings",
-                token=host_token,
-                json={"title": "Sneakers", "price_cents": 1500, "quantity": STOCK},
+            listing = await api.create_listing(
+                host_token, stream_id, title="Sneakers", price_cents=1500, quantity=STOCK
             )
-            assert status == 201, body
-            listing_id = body["listing"]["id"]
+            listing_id = listing["id"]
         apis = [Api(url) for url in urls]
         try:
             results = await asyncio.gather(
@@ -158,19 +155,7 @@ async def test_the_show_survives_losing_a_process_and_its_home(
 
         # An auction started by the cohost on process 1, bid on from processes 0 and 2.
         async with Api(urls[1]) as api:
-            status, body = await api.request(
-                "POST",
-                f"/api/streams/{stream_id}/listings",
-                token=host_token,
-                json={
-                    "title": "Rare card",
-                    "price_cents": 500,
-                    "format": "auction",
-                    "auction_seconds": 5,
-                },
-            )
-            assert status == 201, body
-            auction_listing = body["listing"]["id"]
+            auction_listing = (await api.create_listing(host_token, stream_id, **RARE_CARD))["id"]
             status, body = await api.request(
                 "POST", f"/api/listings/{auction_listing}/auction/start", token=bob_token
             )

@@ -16,6 +16,9 @@ from tests.helpers.postgres import Postgres, psql
 from tests.helpers.sio import Connect
 from tests.realtime.test_cluster import People, live_stream
 
+# A five-second auction, started by hand.
+RARE_CARD = {"title": "Rare card", "price_cents": 500, "format": "auction", "auction_seconds": 5}
+
 pytestmark = pytest.mark.slow
 
 
@@ -55,19 +58,7 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
     stream_id, _, host_token = await live_stream(cluster, people)
     (bob_name, bob_token), (carol_name, carol_token) = people.add("bob"), people.add("carol")
     async with Api(one) as api:
-        status, body = await api.request(
-            "POST",
-            f"/api/streams/{stream_id}/listings",
-            token=host_token,
-            json={
-                "title": "Rare card",
-                "price_cents": 500,
-                "format": "auction",
-                "auction_seconds": 5,
-            },
-        )
-        assert status == 201, body
-        listing_id = body["listing"]["id"]
+        listing_id = (await api.create_listing(host_token, stream_id, **RARE_CARD))["id"]
         bob = await connect(two, bob_token, "bob@2")
         carol = await connect(one, carol_token, "carol@1")
         for client in (bob, carol):
