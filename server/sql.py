@@ -149,8 +149,10 @@ class SqliteEngine:
         # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
         raw = await aiosqlite.connect(self.path, isolation_level=None)
         raw.row_factory = sqlite3.Row
-        await raw.execute("PRAGMA journal_mode=WAL")
+        # The wait first: switching a new file to WAL takes a lock that another process
+        # opening the same file at the same moment may hold.
         await raw.execute("PRAGMA busy_timeout=5000")
+        await raw.execute("PRAGMA journal_mode=WAL")
         self._raw, self._conn = raw, _SqliteConn(raw)
 
     async def close(self) -> None:
