@@ -133,6 +133,26 @@ class _SqliteConn:
             return list(await cursor.fetchall())
 
 
+WAL_ATTEMPTS = 100  # of WAL_RETRY_SECONDS each: another process's migrations end first
+WAL_RETRY_SECONDS = 0.1
+
+
+async def _switch_to_wal(raw: aiosqlite.Connection) -> None:
+    """PRAGMA journal_mode=WAL, retried while another process writes.
+
+    SQLite answers "database is locked" at once, without its busy wait, when another
+    connection holds a write transaction (processes starting together on one new
+    file: the first one is applying migrations)."""
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            await raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(WAL_RETRY_SECONDS)
+
+
 class SqliteEngine:
     """One aiosqlite connection in WAL mode, shared by every coroutine of the process."""
 
@@ -149,10 +169,12 @@ class SqliteEngine:
         # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
         raw = await aiosqlite.connect(self.path, isolation_level=None)
         raw.row_factory = sqlite3.Row
-        # The wait first: switching a new file to WAL takes a lock that another process
-        # opening the same file at the same moment may hold.
-        await raw.execute("PRAGMA busy_timeout=5000")
-        await raw.execute("PRAGMA journal_mode=WAL")
+        try:
+            await raw.execute("PRAGMA busy_timeout=5000")
+            await _switch_to_wal(raw)
+        except BaseException:
+            await raw.close()  # its thread would otherwise keep the process alive
+            raise
         self._raw, self._conn = raw, _SqliteConn(raw)
 
     async def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,3 +128,22 @@ async def test_transactions_are_exclusive_across_connections(
         await other.close()
     row = await db.fetchone("SELECT token_generation FROM users WHERE username = 'n'")
     assert row is not None and row[0] == 40
+
+
+async def test_opening_a_new_sqlite_file_waits_for_another_process_lock(tmp_path: Path) -> None:
+    # Two processes opening one new file at once: the first is applying migrations (a
+    # write transaction) while the second switches the file to WAL, which SQLite
+    # refuses at once. It must wait for it, not fail at start-up.
+    path = tmp_path / "shared.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE first (id INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO first VALUES (1)")
+    asyncio.get_running_loop().call_later(0.3, other.execute, "ROLLBACK")
+    engine = SqliteEngine(path)
+    try:
+        await engine.open()
+        assert (await engine.fetchone("PRAGMA journal_mode"))[0] == "wal"
+    finally:
+        await engine.close()
+        other.close()
