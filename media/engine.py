@@ -307,6 +307,11 @@ class MediaEngine:
                 await room.close()
 
     async def close(self) -> None:
+        # Shutting down is not a publisher dropping: no more seat reports, and none
+        # pending (their listener reads storage, which closes right after media).
+        self.seat_listener = None
+        for notice in list(self._notices):
+            notice.cancel()
         streams = [*self.rooms, *self.relayed, *(s.stream_id for s in self.sessions.values())]
         for stream_id in streams:
             await self.close_stream(stream_id)
