@@ -25,6 +25,7 @@ from signaling.fanout import (
 from tests.conftest import ServerFactory
 from tests.helpers.room import Room
 from tests.helpers.server import RunningServer
+from tests.helpers.sio import Client
 
 
 def test_the_internals_fanout_relies_on_are_there() -> None:
@@ -74,14 +75,24 @@ async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) ->
     assert PREPARED_WRITES._value.get() - before >= 5
 
 
+async def windowed_room(
+    server_factory: ServerFactory,
+    api_factory: Callable[[RunningServer], Awaitable[Room]],
+    min_receivers: int,
+) -> tuple[Room, Client, Client]:
+    """A room whose emits to `min_receivers` or more coalesce in 1 s windows, with the
+    host and bob in it. (Tests ask for server_factory before api_factory: its servers
+    then stop after the room's clients have closed.)"""
+    room = await api_factory(
+        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=min_receivers)
+    )
+    return room, await room.client("hostess"), await room.client("bob")
+
+
 async def test_batched_deliveries_are_held_then_written_in_order(
     server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
 ) -> None:
-    # server_factory first: its servers stop after the room's clients have closed.
-    room = await api_factory(
-        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=1)
-    )
-    host, bob = await room.client("hostess"), await room.client("bob")
+    room, host, bob = await windowed_room(server_factory, api_factory, min_receivers=1)
     # The joins' own emits may have opened a window: close it by hand (a window that
     # held something opens one more, which holds nothing): now the room is quiet.
     await host.barrier()
@@ -111,10 +122,7 @@ async def test_batched_deliveries_are_held_then_written_in_order(
 async def test_a_room_below_the_threshold_is_never_held(
     server_factory: ServerFactory, api_factory: Callable[[RunningServer], Awaitable[Room]]
 ) -> None:
-    room = await api_factory(
-        await server_factory(socketio_batch_ms=1000, socketio_batch_min_receivers=3)
-    )
-    host, bob = await room.client("hostess"), await room.client("bob")
+    _, host, bob = await windowed_room(server_factory, api_factory, min_receivers=3)
     texts = [f"prompt {i}" for i in range(3)]
     sent_at = time.monotonic()
     for text in texts:
