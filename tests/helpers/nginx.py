@@ -1,4 +1,5 @@
-"""Debian's nginx on loopback for tests: an HTTP cache in front of Costream, an RTMP ingest.
+"""Debian's nginx on loopback for tests: an HTTP cache in front of Costream, an RTMP
+ingest, the deployment's load balancer.
 
 Each instance runs in the foreground (`daemon off`) with its own prefix
 directory holding its configuration, logs, cache and temporary files.
@@ -6,6 +7,7 @@ directory holding its configuration, logs, cache and temporary files.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -130,6 +132,31 @@ rtmp {{
             record off;
         }}
     }}
+}}
+"""
+    )
+    return _start(prefix, port, conf)
+
+
+def start_balancer(prefix: Path, site: Path, upstreams: list[int]) -> Nginx:
+    """The deployment's own load balancer (`site`, an nginx conf.d file such as
+    deploy/nginx.conf) on a free port, its `server 127.0.0.1:N;` upstream lines pointed
+    at `upstreams` in order, inside a minimal nginx main configuration."""
+    port = free_port()
+    text = site.read_text()
+    listed = re.findall(r"^\s*server 127\.0\.0\.1:\d+;", text, flags=re.MULTILINE)
+    assert len(listed) == len(upstreams), f"{site} names {len(listed)} upstream servers"
+    ports = iter(upstreams)
+    text = re.sub(r"(server 127\.0\.0\.1:)\d+;", lambda m: f"{m[1]}{next(ports)};", text)
+    text, listens = re.subn(r"listen \d+;", f"listen 127.0.0.1:{port};", text)
+    assert listens == 1, f"{site} must listen on one port"
+    conf = (
+        _head(prefix)
+        + f"""
+http {{
+    access_log {prefix}/access.log;
+{_common(prefix)}
+{text}
 }}
 """
     )
