@@ -1,3 +1,10 @@
+# The browser libraries the server serves at /vendor/ (Socket.IO client, hls.js,
+# uPlot), installed from package-lock.json exactly as `make` does.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 WORKDIR /app
@@ -6,7 +13,9 @@ COPY server ./server
 COPY media ./media
 COPY signaling ./signaling
 COPY static ./static
-# Editable: the server finds its pages in /app/static next to the packages.
+COPY --from=web /web/node_modules ./node_modules
+# Editable: the server finds its pages in /app/static and the browser libraries in
+# /app/node_modules, next to the packages.
 RUN pip install --no-cache-dir -e . \
     && useradd --create-home costream \
     && mkdir -p /app/data && chown costream /app/data
