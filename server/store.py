@@ -297,13 +297,21 @@ class Database:
 
     async def mark_restarted(self, stream_id: str, at: datetime, ended_after: datetime) -> bool:
         """ended -> live again (same id, chat and listings kept) if it ended after
-        `ended_after`; False otherwise."""
-        changed = await self.execute(
-            "UPDATE streams SET status = 'live', restarted_at = ?, ended_at = NULL "
-            "WHERE id = ? AND status = 'ended' AND started_at IS NOT NULL AND ended_at >= ?",
-            (_iso(at), stream_id, _iso(ended_after)),
-        )
+        `ended_after` and was not paid out; False otherwise."""
+        # In a write transaction, as the payout's is: one judges after the other.
+        async with self.transaction() as conn:
+            changed = await conn.execute(
+                "UPDATE streams SET status = 'live', restarted_at = ?, ended_at = NULL "
+                "WHERE id = ? AND status = 'ended' AND started_at IS NOT NULL "
+                "AND ended_at >= ? AND NOT EXISTS "
+                "(SELECT 1 FROM payouts WHERE payouts.stream_id = streams.id)",
+                (_iso(at), stream_id, _iso(ended_after)),
+            )
         return changed == 1
+
+    async def paid_out(self, stream_id: str) -> bool:
+        row = await self.fetchone("SELECT 1 FROM payouts WHERE stream_id = ?", (stream_id,))
+        return row is not None
 
     async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
         """Not ended -> ended with the seat freed; returns (changed, previous cohost)."""

@@ -23,6 +23,7 @@ from server.events import CohostChanged, Event, EventBus
 EntryKind = Literal["sale", "payout", "transfer_out", "transfer_in", "commission"]
 Bucket = Literal["pending", "available"]
 ShareOutcome = Literal["ok", "not_paid_out", "not_a_cohost", "exceeds_revenue"]
+PayoutOutcome = Literal["ok", "already_paid", "stream_not_ended"]
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,11 @@ class LedgerStore(Protocol):
         """Remember that `username` sat in the stream's cohost seat (once is enough)."""
         ...
 
-    async def payout(self, stream_id: str, host: str, at: datetime) -> Payout | None:
-        """Pay the stream's revenue out (two `payout` entries); None when already paid."""
+    async def payout(
+        self, stream_id: str, host: str, at: datetime
+    ) -> tuple[PayoutOutcome, Payout | None]:
+        """Pay an ended stream's revenue out (two `payout` entries), judged in one
+        transaction with the stream's status (a restart cannot slip in between)."""
         ...
 
     async def share(
@@ -177,7 +181,9 @@ class LedgerService:
         require_role(stream, user, "host")
         if stream.status != "ended":
             raise conflict("stream_not_ended", "payouts happen after the stream ends")
-        payout = await self._store.payout(stream_id, stream.host, utc_now())
+        outcome, payout = await self._store.payout(stream_id, stream.host, utc_now())
+        if outcome == "stream_not_ended":  # restarted meanwhile
+            raise conflict("stream_not_ended", "payouts happen after the stream ends")
         if payout is None:
             raise conflict("already_paid", "this stream has already been paid out")
         return payout

@@ -98,7 +98,12 @@ class StreamStore(Protocol):
         ...
 
     async def mark_restarted(self, stream_id: str, at: datetime, ended_after: datetime) -> bool:
-        """ended -> live if it ended after `ended_after`; False otherwise."""
+        """ended -> live if it ended after `ended_after` and was not paid out; False
+        otherwise."""
+        ...
+
+    async def paid_out(self, stream_id: str) -> bool:
+        """Whether the stream's revenue was paid out (it may not go live again)."""
         ...
 
     async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
@@ -215,7 +220,8 @@ class StreamService:
     async def start(self, stream_id: str, user: str) -> Stream:
         """Go live (host only) from `scheduled` or `rehearsal`; from `ended` within the
         restart window (same id, chat and listings kept), later 409
-        `restart_window_passed`. Idempotent when live."""
+        `restart_window_passed`; never once paid out (409 `already_paid`). Idempotent
+        when live."""
         stream = await self._hosted(stream_id, user)
         if stream.status == "live":
             return stream
@@ -228,6 +234,10 @@ class StreamService:
                     return stream
                 if stream.started_at is None:  # cancelled before it ever went live
                     raise conflict("stream_ended", "the stream has ended")
+                if await self._store.paid_out(stream_id):
+                    raise conflict(
+                        "already_paid", "this show was paid out; it cannot go live again"
+                    )
                 raise conflict(
                     "restart_window_passed",
                     f"a show restarts only within {self.restart_window} of its end",

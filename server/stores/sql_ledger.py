@@ -11,7 +11,14 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from server.domain.ledger import LedgerEntry, Payout, ShareOutcome, StreamMoney, Transfer
+from server.domain.ledger import (
+    LedgerEntry,
+    Payout,
+    PayoutOutcome,
+    ShareOutcome,
+    StreamMoney,
+    Transfer,
+)
 from server.sql import Row, Sql
 from server.stores.sql_sharers import commission_entries
 
@@ -94,13 +101,18 @@ class SqlLedgerStore:
             (stream_id, username, at.isoformat()),
         )
 
-    async def payout(self, stream_id: str, host: str, at: datetime) -> Payout | None:
+    async def payout(
+        self, stream_id: str, host: str, at: datetime
+    ) -> tuple[PayoutOutcome, Payout | None]:
         async with self._db.transaction() as conn:
             paid = await _one(
                 conn, "SELECT COUNT(*) AS n FROM payouts WHERE stream_id = ?", (stream_id,)
             )
             if paid["n"]:
-                return None
+                return "already_paid", None
+            status = await _one(conn, "SELECT status FROM streams WHERE id = ?", (stream_id,))
+            if status["status"] != "ended":
+                return "stream_not_ended", None
             revenue = (await _one(conn, _REVENUE_SQL, (stream_id,)))["revenue"]
             await conn.execute(
                 "INSERT INTO payouts (stream_id, host, revenue_cents, created_at) "
@@ -115,7 +127,7 @@ class SqlLedgerStore:
                 # The sharers' commissions come out of what was just made available.
                 *await commission_entries(conn, stream_id, when),
             )
-            return Payout(stream_id, host, revenue, at)
+            return "ok", Payout(stream_id, host, revenue, at)
 
     async def share(
         self,

@@ -196,6 +196,10 @@ async def test_the_whole_chain_from_bundles_to_shares(show: SoldShow, inbox: Inb
     assert paid["revenue_cents"] == show.total() == 5000 * 2 + 3000 * 2 + 12000 + 800 * 2
     status, error = await show.call("POST", show.path("payout"), "hostess")
     assert (status, error["error"]["code"]) == (409, "already_paid")
+    # A paid-out show cannot restart: its later sales would never be paid out.
+    status, error = await show.call("POST", show.path("start"), "hostess")
+    assert (status, error["error"]["code"]) == (409, "already_paid")
+    assert (await show.api.get_stream(show.stream_id))["status"] == "ended"
     share = {"username": "bob", "amount_cents": 6400}
     transfer = (await show.ok("POST", show.path("share"), "hostess", share, status=201))["transfer"]
     assert (transfer["from"], transfer["to"], transfer["amount_cents"]) == ("hostess", "bob", 6400)
