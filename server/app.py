@@ -36,6 +36,7 @@ from server.domain.clock import SellingClock
 from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.domain.giveaways import GiveawayService
 from server.domain.ledger import LedgerService
 from server.domain.lifecycle import LifecycleService
@@ -50,7 +51,7 @@ from server.domain.shipping import ShippingService
 from server.domain.stage import StageWatch
 from server.domain.streams import StreamService
 from server.errors import error_middleware
-from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.event_bus import InProcessEventBus
 from server.files import private_dir, private_umask
 from server.keys import (
     ACCOUNTS,
@@ -211,7 +212,7 @@ def create_app(settings: Settings) -> web.Application:
 
     backend = open_backend(settings)
     store, live = backend.db, backend.live
-    events = EventBus()
+    events = InProcessEventBus()
     engine = MediaEngine(settings.media_config())
     _follow_domain(events, engine)
 
@@ -295,7 +296,7 @@ def create_app(settings: Settings) -> web.Application:
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
-    remote_events = EventBus()
+    remote_events = InProcessEventBus()
     _follow_domain(remote_events, engine)
     app[OUTPUTS].follow(events, remote_events)
     if live.shared:

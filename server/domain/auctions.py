@@ -23,10 +23,7 @@ from typing import Any, Literal, Protocol
 
 from server.domain.commerce import CommerceService, Listing, Order
 from server.domain.errors import ApiError, conflict, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role, same_user
-from server.domain.times import ends_at, now_ms, utc_now
-from server.domain.validation import int_field, money_field
-from server.events import (
+from server.domain.events import (
     AuctionEnded,
     AuctionOutbid,
     AuctionStarted,
@@ -37,6 +34,9 @@ from server.events import (
     ListingUpdated,
     OrderPlaced,
 )
+from server.domain.streams import Stream, StreamService, require_role, same_user
+from server.domain.times import ends_at, now_ms, utc_now
+from server.domain.validation import int_field, money_field
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,17 @@ from typing import Any, Literal, Protocol
 
 from server.domain.commerce import DEFAULT_CURRENCY, Order
 from server.domain.errors import conflict, invalid_field, not_found
+from server.domain.events import (
+    EventBus,
+    GiveawayEnded,
+    GiveawayStarted,
+    GiveawayUpdated,
+    OrderPlaced,
+)
 from server.domain.presence import PresenceService
 from server.domain.streams import StreamService, require_role
 from server.domain.times import ends_at, now_ms, utc_now
 from server.domain.validation import int_field, text_field
-from server.events import EventBus, GiveawayEnded, GiveawayStarted, GiveawayUpdated, OrderPlaced
 
 GiveawayStatus = Literal["open", "drawn"]
 Eligibility = Literal["everyone", "buyers"]

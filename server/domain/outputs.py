@@ -21,10 +21,7 @@ from media.outputs import OutputPlan
 from media.outputs.overlay import LowerThird
 from server.domain.commerce import Listing
 from server.domain.errors import ApiError, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role
-from server.domain.times import format_time, utc_now
-from server.domain.validation import text_field
-from server.events import (
+from server.domain.events import (
     Event,
     EventBus,
     ListingPresented,
@@ -32,6 +29,9 @@ from server.events import (
     QrCodeShown,
     StreamStatusChanged,
 )
+from server.domain.streams import Stream, StreamService, require_role
+from server.domain.times import format_time, utc_now
+from server.domain.validation import text_field
 from server.stores.sql_outputs import Destination, OutputsStore
 
 # Stream ids are token_urlsafe: anything else never names a directory.

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 from server.domain.errors import ApiError, conflict, forbidden, invalid_field, not_found
+from server.domain.events import CohostChanged, EventBus, StreamStatusChanged
 from server.domain.times import epoch_ms, format_time, parse_time, utc_now
 from server.domain.validation import text_field
-from server.events import CohostChanged, EventBus, StreamStatusChanged
 
 Kind = Literal["video", "audio"]
 Status = Literal["scheduled", "rehearsal", "live", "ended"]

@@ -21,8 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server.domain.commerce import Listing
-from server.domain.streams import StreamService
-from server.events import (
+from server.domain.events import (
     CohostChanged,
     Event,
     EventBus,
@@ -30,6 +29,7 @@ from server.events import (
     ListingUpdated,
     StreamStatusChanged,
 )
+from server.domain.streams import StreamService
 
 log = logging.getLogger(__name__)
 
