@@ -146,7 +146,7 @@ def _live_ctx(
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         live = backend.live
         await live.open()
-        await backend.bus.start(app[EVENTS], remote, app[STREAMS])
+        await backend.bus.start(app[EVENTS], remote)
         yield
         await backend.bus.stop()
         await app[REMINDERS].close()
