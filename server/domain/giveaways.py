@@ -125,7 +125,7 @@ class GiveawayService:
         self._streams = streams
         self._presence = presence
         self._events = events
-        self.wake = wake
+        self._wake = wake  # tells the selling clock a deadline changed
         self._seconds = (min_seconds, SECONDS[1])
 
     async def create(self, stream_id: str, user: str, body: dict[str, Any]) -> Giveaway:
@@ -156,7 +156,7 @@ class GiveawayService:
         )
         if not await self._store.insert_giveaway(giveaway):
             raise conflict("giveaway_running", "this stream already has an open giveaway")
-        self.wake()
+        self._wake()
         await self._events.publish(GiveawayStarted(giveaway))
         return giveaway
 
