@@ -86,19 +86,26 @@ async def _stop_transports(pc: RTCPeerConnection) -> None:
 class MediaEngine:
     """Owns every room and session of this process."""
 
-    def __init__(self, config: MediaConfig) -> None:
+    def __init__(
+        self,
+        config: MediaConfig,
+        seat_listener: SeatListener | None = None,
+        on_qr_code: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`seat_listener` hears when a seat's pictures start or stop arriving;
+        `on_qr_code(stream_id, payload)`, called on the loop, when a stream's picture
+        shows a QR code."""
         self.config = config
         self.rooms: dict[str, Room] = {}
         # Streams whose home is another process, served here from relayed frames.
         self.relayed: dict[str, RelayedRoom] = {}
         self.sessions: dict[str, MediaSession] = {}
         self._publishing: dict[tuple[str, str], MediaSession] = {}
-        self.seat_listener: SeatListener | None = None
+        self._seat_listener = seat_listener
         self._notices: set[asyncio.Task[None]] = set()
         self._expiring: set[asyncio.Task[bool]] = set()
         self._choices: dict[str, StreamChoices] = {}
-        # Called on the loop when a stream's picture shows a QR code (stream_id, payload).
-        self.on_qr_code: Callable[[str, str], None] | None = None
+        self._on_qr_code = on_qr_code
         restrict_host_addresses(config.ice_host_addresses)
 
     def room(self, stream_id: str, title: str | None = None) -> Room:
@@ -122,7 +129,7 @@ class MediaEngine:
         return room is not None and seat in room.on_air
 
     def _seat_changed(self, stream_id: str, seat: str, on_air: bool) -> None:
-        if self.seat_listener is None:
+        if self._seat_listener is None:
             return
         task = asyncio.ensure_future(self._tell_seat_listener(stream_id, seat, on_air))
         self._notices.add(task)
@@ -155,8 +162,8 @@ class MediaEngine:
         return choices.outputs if choices is not None else None
 
     def _qr_found(self, stream_id: str, payload: str) -> None:
-        if self.on_qr_code is not None:
-            self.on_qr_code(stream_id, payload)
+        if self._on_qr_code is not None:
+            self._on_qr_code(stream_id, payload)
 
     def output(self, stream_id: str, key: str) -> MuxSink | None:
         """A running output of the stream ("hls", "recording", "rtmp:<id>")."""
@@ -167,9 +174,9 @@ class MediaEngine:
         return self.sessions.get(session_id)
 
     async def _tell_seat_listener(self, stream_id: str, seat: str, on_air: bool) -> None:
-        assert self.seat_listener is not None
+        assert self._seat_listener is not None
         try:
-            await self.seat_listener(stream_id, seat, on_air)
+            await self._seat_listener(stream_id, seat, on_air)
         except Exception:  # the show goes on; the listener's failure is only logged
             logger.exception("seat listener failed for %s %s", stream_id, seat)
 
@@ -309,7 +316,7 @@ class MediaEngine:
     async def close(self) -> None:
         # Shutting down is not a publisher dropping: no more seat reports, and none
         # pending (their listener reads storage, which closes right after media).
-        self.seat_listener = None
+        self._seat_listener = None
         for notice in list(self._notices):
             notice.cancel()
         streams = [*self.rooms, *self.relayed, *(s.stream_id for s in self.sessions.values())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -30,12 +31,13 @@ from server.config import Settings, load_or_create_secret
 from server.documents.labels import LabelDocuments
 from server.domain.accounts import AccountService
 from server.domain.analytics import AnalyticsService
-from server.domain.auctions import AuctionService
+from server.domain.auctions import AuctionService, judge_here, no_forwarding
 from server.domain.chat import ChatService
 from server.domain.clock import SellingClock
 from server.domain.codes import CodeService
 from server.domain.cohost import CohostService
 from server.domain.commerce import CommerceService
+from server.domain.events import CohostChanged, Event, EventBus, StreamStatusChanged
 from server.domain.giveaways import GiveawayService
 from server.domain.ledger import LedgerService
 from server.domain.lifecycle import LifecycleService
@@ -43,14 +45,15 @@ from server.domain.moderation import ModerationService
 from server.domain.outputs import OutputsService
 from server.domain.presence import PresenceService
 from server.domain.profile import ProfileService
+from server.domain.qr_guard import QrGuard
 from server.domain.reminders import ReminderService
 from server.domain.sessions import SessionService
-from server.domain.sharers import SharerService
+from server.domain.sharers import SharerService, commission_filler
 from server.domain.shipping import ShippingService
 from server.domain.stage import StageWatch
 from server.domain.streams import StreamService
 from server.errors import error_middleware
-from server.events import CohostChanged, Event, EventBus, StreamStatusChanged
+from server.event_bus import InProcessEventBus
 from server.files import private_dir, private_umask
 from server.keys import (
     ACCOUNTS,
@@ -145,7 +148,7 @@ def _live_ctx(
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         live = backend.live
         await live.open()
-        await backend.bus.start(app[EVENTS], remote, app[STREAMS])
+        await backend.bus.start(app[EVENTS], remote)
         yield
         await backend.bus.stop()
         await app[REMINDERS].close()
@@ -165,7 +168,11 @@ async def _clock_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _selling(
-    app: web.Application, store: Database, presence: PresenceService, events: EventBus
+    app: web.Application,
+    store: Database,
+    presence: PresenceService,
+    events: EventBus,
+    routing: JudgeRouting | None,
 ) -> None:
     """Buy-now, flash sales, codes, auctions and giveaways, and the clock of their deadlines."""
     settings = app[SETTINGS]
@@ -180,20 +187,36 @@ def _selling(
         pages=SqlListingPages(store),
         auction_min_seconds=settings.auction_min_seconds,
     )
-    auctions = AuctionService(sales, app[STREAMS], commerce, events, settings.auction_snipe_seconds)
+    # The clock runs the services' deadlines and they tell it of new ones: they share
+    # this event (set: look again now) rather than each other.
+    deadline_moved = asyncio.Event()
+    auctions = AuctionService(
+        sales,
+        app[STREAMS],
+        commerce,
+        events,
+        settings.auction_snipe_seconds,
+        wake=deadline_moved.set,
+        judge_elsewhere=judge_here if routing is None else routing.locate,
+        forward=no_forwarding if routing is None else routing.forward,
+    )
     giveaways = GiveawayService(
-        sales, app[STREAMS], presence, events, min_seconds=settings.giveaway_min_seconds
+        sales,
+        app[STREAMS],
+        presence,
+        events,
+        wake=deadline_moved.set,
+        min_seconds=settings.giveaway_min_seconds,
     )
-    clock = SellingClock(
-        sales.next_deadline_ms,
-        [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],
-    )
-    auctions.wake = giveaways.wake = clock.wake
     app[COMMERCE] = commerce
     app[CODES] = CodeService(sales, app[STREAMS])
     app[AUCTIONS] = auctions
     app[GIVEAWAYS] = giveaways
-    app[SELLING_CLOCK] = clock
+    app[SELLING_CLOCK] = SellingClock(
+        sales.next_deadline_ms,
+        [auctions.close_due, giveaways.draw_due, commerce.end_due_flashes],
+        deadline_moved,
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -211,9 +234,7 @@ def create_app(settings: Settings) -> web.Application:
 
     backend = open_backend(settings)
     store, live = backend.db, backend.live
-    events = EventBus()
-    engine = MediaEngine(settings.media_config())
-    _follow_domain(events, engine)
+    events = InProcessEventBus()
 
     app[SETTINGS] = settings
     app[STORE] = store
@@ -224,10 +245,26 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
     # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
     presence = PresenceService(live, store, events)
+    sharer_store = SqlSharerStore(store)
     app[STREAMS] = StreamService(
-        store, events, settings.restart_window_seconds, viewer_count=presence.count
+        store,
+        events,
+        settings.restart_window_seconds,
+        viewer_count=presence.count,
+        fillers=[commission_filler(sharer_store)],
     )
     lifecycle_store = LifecycleStore(store)
+    outputs_store = OutputsStore(store)
+    # Media tells the stage when a seat's pictures start or stop arriving, and the QR
+    # guard when a code shows on screen.
+    stage = StageWatch(
+        app[STREAMS], events, settings.cohost_grace_seconds, settings.host_grace_seconds
+    )
+    qr_guard = QrGuard(outputs_store, app[STREAMS], events)
+    engine = MediaEngine(
+        settings.media_config(), seat_listener=stage.seat_media, on_qr_code=qr_guard.seen
+    )
+    _follow_domain(events, engine)
     app[MEDIA] = engine
     app[LIVE] = live
     app[PRESENCE] = presence
@@ -246,10 +283,6 @@ def create_app(settings: Settings) -> web.Application:
     app[COHOST] = CohostService(
         app[STREAMS], live, app[ACCOUNTS], events, settings.invite_ttl_seconds
     )
-    stage = StageWatch(
-        app[STREAMS], events, settings.cohost_grace_seconds, settings.host_grace_seconds
-    )
-    engine.seat_listener = stage.seat_media
     app[LIFECYCLE] = LifecycleService(app[STREAMS], lifecycle_store, app[ACCOUNTS], events)
     app[ANALYTICS] = AnalyticsService(
         lifecycle_store, app[STREAMS], presence.count, store.stream_orders
@@ -263,7 +296,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[REMINDERS].follow(events)
     app[OUTPUTS] = OutputsService(
-        OutputsStore(store),
+        outputs_store,
         app[STREAMS],
         engine,
         settings.data_dir,
@@ -282,10 +315,15 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[LEDGER] = LedgerService(SqlLedgerStore(store), app[STREAMS])
     app[LEDGER].follow(events)
-    _selling(app, store, presence, events)
+    # Across processes (Redis): each stream has a home process, which judges its auction.
+    homes: StreamHomes | None = None
+    routing: JudgeRouting | None = None
+    if live.shared:
+        homes = StreamHomes(live, settings.advertised_url, secret, events)
+        routing = JudgeRouting(homes, app[SESSIONS], secret)
+    _selling(app, store, presence, events, routing)
     # Sharers: referral links and their commission (shown in every `stream` object).
-    app[SHARERS] = SharerService(SqlSharerStore(store), app[STREAMS], app[ACCOUNTS])
-    app[STREAMS].fillers.append(app[SHARERS].fill)
+    app[SHARERS] = SharerService(sharer_store, app[STREAMS], app[ACCOUNTS])
     sio = signaling.realtime.create_server(
         settings.redis_url,
         settings.redis_timeout_seconds,
@@ -295,21 +333,18 @@ def create_app(settings: Settings) -> web.Application:
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)
     # Seat and lifecycle changes made on other processes reach this one's media here.
-    remote_events = EventBus()
+    remote_events = InProcessEventBus()
     _follow_domain(remote_events, engine)
     app[OUTPUTS].follow(events, remote_events)
-    if live.shared:
-        homes = StreamHomes(live, settings.advertised_url, secret, events)
+    remote_events.subscribe(qr_guard.on_event)
+    if homes is not None and routing is not None:
         app.middlewares.append(home_middleware(homes))
         # Viewers of streams homed elsewhere are served here from relayed frames.
         assert settings.redis_url is not None
         app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
         app.cleanup_ctx.append(_relay_ctx)
         # A running auction is judged by its stream's home: bids elsewhere go there.
-        routing = JudgeRouting(homes, app[SESSIONS], secret)
         app[JUDGE_ROUTING] = routing
-        app[AUCTIONS].judge_elsewhere = routing.locate
-        app[AUCTIONS].forward = routing.forward
         remote_events.subscribe(app[AUCTIONS].on_event)
         app.on_cleanup.append(lambda _app: routing.close())
 

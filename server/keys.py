@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from server.domain.codes import CodeService
     from server.domain.cohost import CohostService
     from server.domain.commerce import CommerceService
+    from server.domain.events import EventBus
     from server.domain.giveaways import GiveawayService
     from server.domain.ledger import LedgerService
     from server.domain.lifecycle import LifecycleService
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from server.domain.sharers import SharerService
     from server.domain.shipping import ShippingService
     from server.domain.streams import StreamService
-    from server.events import EventBus
     from server.store import Database
     from server.stores import LiveStore
 

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from media.engine import PLAY, PUBLISH, MediaEngine
 from media.stats import COUNTERS
 from server.counters import HTTP_REQUESTS, ORDERS, PROCESS
-from server.events import Event, EventBus, OrderPlaced
+from server.domain.events import Event, EventBus, OrderPlaced
 from server.keys import LIVE, MEDIA, MEDIA_RELAY, STORE
 
 

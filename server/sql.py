@@ -8,15 +8,23 @@ for generated keys. What each engine guarantees:
 - `execute` returns the number of rows changed; `fetchone` / `fetchall` return rows
   read by column name (`row["id"]`) or position (`row[0]`).
 - A constraint that refuses a write raises `IntegrityError` (either engine).
-- `transaction()` is exclusive: write transactions run one at a time, across every
-  process sharing the database (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction
-  advisory lock taken first), so a rule judged inside one cannot be broken by another.
+- `transaction(scope)` is exclusive within its scope, across every process sharing
+  the database, so a rule judged inside one cannot be broken by another. A scope names
+  the rows its rules read and write (`stream_scope(id)`: one stream's listings, stock,
+  codes, orders, auctions, giveaways, ledger and shipments); None is the whole database
+  and excludes every other write transaction. SQLite has one write lock for the file
+  (`BEGIN IMMEDIATE`): every scope is the whole database there. PostgreSQL takes
+  transaction advisory locks first: a whole-database write holds WRITE_LOCK_KEY
+  exclusively; a scoped write holds it shared, plus its scope's own key, so writes of
+  two streams run side by side while a whole-database write still excludes them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -24,8 +32,29 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-# pg_advisory_xact_lock key of the exclusive write transaction ("costream" in ASCII).
+# pg_advisory_xact_lock key of the whole database ("costream" in ASCII): exclusive for
+# a whole-database write, shared for a scoped one.
 WRITE_LOCK_KEY = 0x636F73747265616D
+# A scope's key is the pair (SCOPE_LOCK_CLASS, 32-bit hash of the scope): PostgreSQL
+# keeps two-int4 keys apart from bigint ones, so none collides with WRITE_LOCK_KEY.
+# Two scopes sharing a hash only wait for each other (never a broken rule).
+SCOPE_LOCK_CLASS = 0x636F7374  # "cost"
+
+
+def stream_scope(stream_id: str) -> str:
+    """The scope of writes whose rules stay within one stream's rows."""
+    return f"stream:{stream_id}"
+
+
+def user_scope(username: str) -> str:
+    """The scope of writes to one account (usernames compare case-insensitively)."""
+    return f"user:{username.casefold()}"
+
+
+def scope_lock_id(scope: str) -> int:
+    """The second int4 of `scope`'s advisory lock key (stable across processes)."""
+    digest = hashlib.blake2b(scope.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class IntegrityError(Exception):
@@ -61,7 +90,9 @@ class Engine(Sql, Protocol):
 
     async def close(self) -> None: ...
 
-    def transaction(self) -> Any:  # an async context manager yielding a Sql
+    def transaction(self, scope: str | None = None) -> Any:
+        """An async context manager yielding a Sql: exclusive within `scope` (None:
+        the whole database)."""
         ...
 
 
@@ -206,8 +237,9 @@ class SqliteEngine:
             return await self._open.fetchall(sql, params)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_SqliteConn]:
-        """An exclusive write transaction (also across processes sharing the file)."""
+    async def transaction(self, scope: str | None = None) -> AsyncIterator[_SqliteConn]:
+        """An exclusive write transaction (also across processes sharing the file):
+        SQLite writes one transaction at a time, whatever its scope."""
         async with self._lock:
             conn = self._open
             await conn.execute("BEGIN IMMEDIATE")
@@ -220,6 +252,26 @@ class SqliteEngine:
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
+
+
+class ScopeLocks:
+    """One asyncio.Lock per scope in use (None: the whole database), dropped when free."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str | None, asyncio.Lock] = {}
+        self._users: defaultdict[str | None, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, scope: str | None) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(scope, asyncio.Lock())
+        self._users[scope] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[scope] -= 1
+            if not self._users[scope]:
+                del self._users[scope], self._locks[scope]
 
 
 def _pg_params(params: Iterable[Any]) -> list[Any]:
@@ -280,9 +332,11 @@ class PostgresEngine:
         self.url = url
         self.pool_size = pool_size
         self._pool: Any = None
-        # This process's write transactions queue here, not on pooled connections
-        # blocked on the advisory lock: the rest of the pool stays free for reads.
-        self._write_lock = asyncio.Lock()
+        # This process's write transactions of one scope queue here, not on pooled
+        # connections blocked on its advisory lock; and at most half the pool writes
+        # at once, so the rest stays free for reads.
+        self._scopes = ScopeLocks()
+        self._writers = asyncio.Semaphore(max(1, pool_size // 2))
 
     async def open(self) -> None:
         import asyncpg
@@ -330,15 +384,26 @@ class PostgresEngine:
         return rows
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_PgConn]:
-        """An exclusive write transaction: one at a time across every process (the
-        advisory lock is released at COMMIT or ROLLBACK). A statement that failed
-        inside (e.g. a caught IntegrityError) leaves only ROLLBACK possible."""
-        async with self._write_lock, self.pool.acquire() as raw:
+    async def transaction(self, scope: str | None = None) -> AsyncIterator[_PgConn]:
+        """A write transaction exclusive within `scope` across every process (None:
+        the whole database; the advisory locks are released at COMMIT or ROLLBACK).
+        A statement that failed inside (e.g. a caught IntegrityError) leaves only
+        ROLLBACK possible."""
+        async with self._scopes.hold(scope), self._writers, self.pool.acquire() as raw:
             conn = _PgConn(raw)
             await raw.execute("BEGIN")
             try:
-                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                if scope is None:
+                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                else:
+                    # No deadlock whatever the order: a whole-database write never
+                    # waits for a scope's key, and a scoped write takes one scope.
+                    await raw.execute(
+                        "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2, $3)",
+                        WRITE_LOCK_KEY,
+                        SCOPE_LOCK_CLASS,
+                        scope_lock_id(scope),
+                    )
                 yield conn
             except BaseException:
                 await raw.execute("ROLLBACK")

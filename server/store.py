@@ -16,7 +16,7 @@ from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sqlite_files
 from server.migrations import apply_migrations
-from server.sql import Engine, IntegrityError, Row, Sql, SqliteEngine
+from server.sql import Engine, IntegrityError, Row, Sql, SqliteEngine, stream_scope
 from server.stores.sql_ledger import insert_sale_entry
 from server.stores.sql_sharers import attribute_order
 
@@ -229,10 +229,18 @@ class Database:
         row: Row | None = await self.engine.fetchone(sql, params)
         return row
 
-    def transaction(self) -> AbstractAsyncContextManager[Sql]:
-        """An exclusive write transaction (also across processes sharing the database)."""
-        tx: AbstractAsyncContextManager[Sql] = self.engine.transaction()
+    def transaction(self, scope: str | None = None) -> AbstractAsyncContextManager[Sql]:
+        """A write transaction exclusive within `scope` (None: the whole database),
+        also across processes sharing the database (see server.sql)."""
+        tx: AbstractAsyncContextManager[Sql] = self.engine.transaction(scope)
         return tx
+
+    async def scope_of(self, table: str, key_column: str, key: object) -> str | None:
+        """The lock scope of the stream a row of `table` belongs to (a row never moves
+        to another stream, so it is read before the transaction); None, the whole
+        database, for a row not found."""
+        row = await self.fetchone(f"SELECT stream_id FROM {table} WHERE {key_column} = ?", (key,))
+        return None if row is None else stream_scope(row["stream_id"])
 
     # -- users ---------------------------------------------------------------------------
 
@@ -298,8 +306,8 @@ class Database:
     async def mark_restarted(self, stream_id: str, at: datetime, ended_after: datetime) -> bool:
         """ended -> live again (same id, chat and listings kept) if it ended after
         `ended_after` and was not paid out; False otherwise."""
-        # In a write transaction, as the payout's is: one judges after the other.
-        async with self.transaction() as conn:
+        # The stream's write lock, as the payout's: one judges after the other.
+        async with self.transaction(stream_scope(stream_id)) as conn:
             changed = await conn.execute(
                 "UPDATE streams SET status = 'live', restarted_at = ?, ended_at = NULL "
                 "WHERE id = ? AND status = 'ended' AND started_at IS NOT NULL "
@@ -315,7 +323,7 @@ class Database:
 
     async def mark_ended(self, stream_id: str, at: datetime) -> tuple[bool, str | None]:
         """Not ended -> ended with the seat freed; returns (changed, previous cohost)."""
-        async with self.transaction() as conn:
+        async with self.transaction(stream_scope(stream_id)) as conn:
             row = await conn.fetchone(
                 "SELECT cohost, status, started_at, restarted_at FROM streams "
                 "WHERE id = ? AND status != 'ended'",
@@ -345,7 +353,7 @@ class Database:
 
     async def clear_seat(self, stream_id: str, expected: str | None) -> str | None:
         """Empty the seat (only if `expected` holds it, when given); returns who left."""
-        async with self.transaction() as conn:
+        async with self.transaction(stream_scope(stream_id)) as conn:
             row = await conn.fetchone("SELECT cohost FROM streams WHERE id = ?", (stream_id,))
             previous: str | None = None if row is None else row["cohost"]
             if previous is None or (
@@ -359,7 +367,7 @@ class Database:
 
     async def add_chat(self, message: ChatMessage, keep: int) -> None:
         """Store a message and drop its stream's messages older than the newest `keep`."""
-        async with self.transaction() as conn:
+        async with self.transaction(stream_scope(message.stream_id)) as conn:
             await conn.execute(
                 "INSERT INTO chat_messages (id, stream_id, username, text, mentions, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

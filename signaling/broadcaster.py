@@ -15,8 +15,7 @@ import socketio
 
 from server.domain.chat import user_key
 from server.domain.cohost import Invite
-from server.domain.presence import PresenceService
-from server.events import (
+from server.domain.events import (
     AuctionEnded,
     AuctionOutbid,
     AuctionStarted,
@@ -48,6 +47,7 @@ from server.events import (
     StreamStatusChanged,
     UserMuted,
 )
+from server.domain.presence import PresenceService
 
 log = logging.getLogger(__name__)
 

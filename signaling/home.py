@@ -21,9 +21,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from server.auth import bearer_user
+from server.domain.events import Event, EventBus, StreamStatusChanged
 from server.domain.streams import Stream, StreamService
 from server.errors import ApiError, Handler
-from server.events import Event, EventBus, StreamStatusChanged
 from server.keys import AUTH, MEDIA, STREAMS
 from server.stores import HomeRegistry
 

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from server.domain.commerce import Order
+from server.domain.events import ChatPosted, Event, EventBus, PresenceChanged, StreamStatusChanged
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import epoch_ms, utc_now
-from server.events import ChatPosted, Event, EventBus, PresenceChanged, StreamStatusChanged
 
 if TYPE_CHECKING:
     from server.stores.sql_lifecycle import LifecycleStore

@@ -23,10 +23,7 @@ from typing import Any, Literal, Protocol
 
 from server.domain.commerce import CommerceService, Listing, Order
 from server.domain.errors import ApiError, conflict, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role, same_user
-from server.domain.times import ends_at, now_ms, utc_now
-from server.domain.validation import int_field, money_field
-from server.events import (
+from server.domain.events import (
     AuctionEnded,
     AuctionOutbid,
     AuctionStarted,
@@ -37,6 +34,9 @@ from server.events import (
     ListingUpdated,
     OrderPlaced,
 )
+from server.domain.streams import Stream, StreamService, require_role, same_user
+from server.domain.times import ends_at, now_ms, utc_now
+from server.domain.validation import int_field, money_field
 
 log = logging.getLogger(__name__)
 
@@ -247,15 +247,19 @@ class AuctionService:
         events: EventBus,
         snipe_seconds: float,
         wake: Callable[[], None] = lambda: None,
+        judge_elsewhere: JudgeLocator = judge_here,
+        forward: BidForwarder = no_forwarding,
     ) -> None:
+        """`judge_elsewhere` and `forward`: where a stream's judge runs and how a bid
+        gets there, when processes share Redis (one process: always here)."""
         self._store = store
         self._streams = streams
         self._commerce = commerce
         self._events = events
         self._snipe_ms = int(snipe_seconds * 1000)
-        self.wake = wake  # tells the selling clock a deadline changed
-        self.judge_elsewhere: JudgeLocator = judge_here
-        self.forward: BidForwarder = no_forwarding
+        self._wake = wake  # tells the selling clock a deadline changed
+        self._judge_elsewhere = judge_elsewhere
+        self._forward = forward
         self._judges: dict[str, _Judge] = {}  # listing id -> the auction judged here
         events.subscribe(self.on_event)
 
@@ -312,7 +316,7 @@ class AuctionService:
         if auction is None:
             raise conflict("auction_running", "this stream already runs an auction")
         self._judges.pop(listing.id, None)  # a view of an earlier run is over
-        self.wake()
+        self._wake()
         await self._events.publish(AuctionStarted(auction))
         return auction
 
@@ -332,12 +336,12 @@ class AuctionService:
         judge = self._judges.get(listing_id)
         if judge is None:
             listing = await self._commerce.get(listing_id)
-            home = None if forwarded else await self.judge_elsewhere(listing.stream_id)
+            home = None if forwarded else await self._judge_elsewhere(listing.stream_id)
             if home is not None:
                 stream = await self._streams.stored(listing.stream_id)
                 require_role(stream, user, "viewer")
                 proxy = None if max_cents is None else ceiling
-                return await self.forward(home, listing.id, user, amount, proxy)
+                return await self._forward(home, listing.id, user, amount, proxy)
             judge = await self._judge_of(listing.id)
         try:
             outcome = await self._judge_bid(judge, user, amount, ceiling)
@@ -393,7 +397,7 @@ class AuctionService:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
-                self.wake()
+                self._wake()
                 self._announce(judge, after, bids)
         finally:
             judge.writer = None
@@ -454,7 +458,7 @@ class AuctionService:
     async def close_due(self, at_ms: int) -> None:
         """Close every auction over by `at_ms` that this process judges."""
         for due in await self._store.due_auctions(at_ms):
-            if await self.judge_elsewhere(due.stream_id) is not None:
+            if await self._judge_elsewhere(due.stream_id) is not None:
                 continue  # its judge closes it
             judge = self._judges.get(due.listing_id)
             if judge is not None and judge.auction.seq == due.seq:

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from server.domain.errors import ApiError, bad_request, conflict, forbidden
+from server.domain.events import ChatPosted, EventBus
 from server.domain.streams import Stream, same_user
 from server.domain.times import format_time, utc_now
 from server.domain.validation import text_field
-from server.events import ChatPosted, EventBus
 
 TEXT_MAX = 500
 # Mention lookups per message: bounds the database work a single message can cause.

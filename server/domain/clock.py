@@ -29,11 +29,16 @@ Step = Callable[[int], Awaitable[None]]
 
 class SellingClock:
     def __init__(
-        self, next_deadline_ms: Callable[[], Awaitable[int | None]], steps: Sequence[Step]
+        self,
+        next_deadline_ms: Callable[[], Awaitable[int | None]],
+        steps: Sequence[Step],
+        woken: asyncio.Event | None = None,
     ) -> None:
+        """`woken`: set by whoever sets or moves a deadline (the services that own the
+        steps are built before the clock, so they are given the event, not the clock)."""
         self._next_deadline_ms = next_deadline_ms
         self._steps = tuple(steps)
-        self._woken = asyncio.Event()
+        self._woken = woken or asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:

@@ -21,8 +21,7 @@ from typing import Any, Literal, Protocol
 
 from server.domain.chat import UserLookup
 from server.domain.errors import ApiError, conflict, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role, same_user
-from server.events import (
+from server.domain.events import (
     CohostChanged,
     Event,
     EventBus,
@@ -30,6 +29,7 @@ from server.events import (
     InviteExpired,
     InviteSent,
 )
+from server.domain.streams import Stream, StreamService, require_role, same_user
 
 log = logging.getLogger(__name__)
 

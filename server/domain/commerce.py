@@ -19,10 +19,16 @@ from typing import Any, Literal, Protocol
 
 from server.domain.codes import DiscountCode, code_text
 from server.domain.errors import bad_request, conflict, invalid_field, not_found
+from server.domain.events import (
+    EventBus,
+    ListingCreated,
+    ListingPresented,
+    ListingUpdated,
+    OrderPlaced,
+)
 from server.domain.streams import Stream, StreamService, require_role, same_user
 from server.domain.times import ends_at, format_time, now_ms, utc_now
 from server.domain.validation import int_field, money_field, order_total, text_field
-from server.events import EventBus, ListingCreated, ListingPresented, ListingUpdated, OrderPlaced
 
 ListingStatus = Literal["active", "sold_out", "closed"]
 ListingFormat = Literal["buy_now", "auction"]

@@ -16,11 +16,17 @@ from typing import Any, Literal, Protocol
 
 from server.domain.commerce import DEFAULT_CURRENCY, Order
 from server.domain.errors import conflict, invalid_field, not_found
+from server.domain.events import (
+    EventBus,
+    GiveawayEnded,
+    GiveawayStarted,
+    GiveawayUpdated,
+    OrderPlaced,
+)
 from server.domain.presence import PresenceService
 from server.domain.streams import StreamService, require_role
 from server.domain.times import ends_at, now_ms, utc_now
 from server.domain.validation import int_field, text_field
-from server.events import EventBus, GiveawayEnded, GiveawayStarted, GiveawayUpdated, OrderPlaced
 
 GiveawayStatus = Literal["open", "drawn"]
 Eligibility = Literal["everyone", "buyers"]
@@ -119,7 +125,7 @@ class GiveawayService:
         self._streams = streams
         self._presence = presence
         self._events = events
-        self.wake = wake
+        self._wake = wake  # tells the selling clock a deadline changed
         self._seconds = (min_seconds, SECONDS[1])
 
     async def create(self, stream_id: str, user: str, body: dict[str, Any]) -> Giveaway:
@@ -150,7 +156,7 @@ class GiveawayService:
         )
         if not await self._store.insert_giveaway(giveaway):
             raise conflict("giveaway_running", "this stream already has an open giveaway")
-        self.wake()
+        self._wake()
         await self._events.publish(GiveawayStarted(giveaway))
         return giveaway
 

@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from server.domain.errors import bad_request, conflict, invalid_field
+from server.domain.events import CohostChanged, Event, EventBus
 from server.domain.streams import StreamService, require_role, same_user
 from server.domain.times import format_time, utc_now
 from server.domain.validation import money_field
-from server.events import CohostChanged, Event, EventBus
 
 EntryKind = Literal["sale", "payout", "transfer_out", "transfer_in", "commission"]
 Bucket = Literal["pending", "available"]

@@ -7,6 +7,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from server.domain.errors import conflict, invalid_field, not_found
+from server.domain.events import (
+    ChatSettingsChanged,
+    EventBus,
+    ModeratorsChanged,
+    Pinned,
+    Raided,
+)
 from server.domain.streams import (
     DESCRIPTION_MAX,
     TITLE_MAX,
@@ -19,13 +26,6 @@ from server.domain.streams import (
 )
 from server.domain.times import format_time, utc_now
 from server.domain.validation import int_field, text_field
-from server.events import (
-    ChatSettingsChanged,
-    EventBus,
-    ModeratorsChanged,
-    Pinned,
-    Raided,
-)
 
 if TYPE_CHECKING:
     from server.stores.sql_lifecycle import LifecycleStore

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from server.domain.chat import ChatLog, ModeratorLookup, MuteStore, NoModerators, UserLookup
 from server.domain.errors import forbidden, invalid_field, not_found
+from server.domain.events import ChatHidden, EventBus, UserMuted
 from server.domain.streams import Stream, require_role, same_user
-from server.events import ChatHidden, EventBus, UserMuted
 
 
 class ModerationService:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,16 @@ from media.outputs import OutputPlan
 from media.outputs.overlay import LowerThird
 from server.domain.commerce import Listing
 from server.domain.errors import ApiError, invalid_field, not_found
-from server.domain.streams import Stream, StreamService, require_role
-from server.domain.times import format_time, utc_now
-from server.domain.validation import text_field
-from server.events import (
+from server.domain.events import (
     Event,
     EventBus,
     ListingPresented,
     ListingUpdated,
-    QrCodeShown,
     StreamStatusChanged,
 )
+from server.domain.streams import Stream, StreamService, require_role
+from server.domain.times import format_time, utc_now
+from server.domain.validation import text_field
 from server.stores.sql_outputs import Destination, OutputsStore
 
 # Stream ids are token_urlsafe: anything else never names a directory.
@@ -47,9 +45,6 @@ def record_field(value: object) -> bool:
     return value
 
 
-# One warning (and incident) per stream at most this often while a code stays on screen.
-QR_WARNING_INTERVAL = 10.0
-PAYLOAD_MAX = 500
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
 
 
@@ -108,20 +103,15 @@ class OutputsService:
         self._data_dir = data_dir
         self._hls = hls
         self._record = record
-        self._events: EventBus | None = None
         self._on_stage: dict[str, str] = {}  # stream id -> the presented listing's id
-        self._last_qr: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def follow(self, events: EventBus, remote: EventBus | None = None) -> None:
         """Outputs start when a stream goes live (the engine stops them at the end);
-        the item on stage follows presenting; QR codes on screen become incidents.
+        the item on stage follows presenting (QR codes on screen: server.domain.qr_guard).
 
         `remote` carries lifecycle events made on other processes (the start may
         land on one process while the stream's media lives on another).
         """
-        self._events = events
-        self._engine.on_qr_code = self._qr_code_seen
         events.subscribe(self._on_event)
         if remote is not None:
             remote.subscribe(self._on_event)
@@ -131,7 +121,6 @@ class OutputsService:
             await self.refresh(event.stream.id)
         elif isinstance(event, StreamStatusChanged) and event.stream.status == "ended":
             self._on_stage.pop(event.stream.id, None)  # the engine dropped its choices
-            self._last_qr.pop(event.stream.id, None)
         elif isinstance(event, ListingPresented):
             self._on_stage[event.listing.stream_id] = event.listing.id
             self._engine.set_lower_third(event.listing.stream_id, lower_third(event.listing))
@@ -139,25 +128,6 @@ class OutputsService:
             listing = event.listing
             if self._on_stage.get(listing.stream_id) == listing.id:
                 self._engine.set_lower_third(listing.stream_id, lower_third(listing))
-
-    # -- QR code guard -----------------------------------------------------------------
-
-    def _qr_code_seen(self, stream_id: str, payload: str) -> None:
-        """From the media engine (loop thread): at most one incident per interval."""
-        now = time.monotonic()
-        if now - self._last_qr.get(stream_id, -1e9) < QR_WARNING_INTERVAL:
-            return
-        self._last_qr[stream_id] = now
-        task = asyncio.ensure_future(self._qr_incident(stream_id, payload[:PAYLOAD_MAX]))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _qr_incident(self, stream_id: str, payload: str) -> None:
-        stream = await self._streams.get(stream_id)
-        at = format_time(utc_now()) or ""
-        await self._store.add_qr_incident(stream_id, at, payload)
-        if self._events is not None:
-            await self._events.publish(QrCodeShown(stream_id, stream.host, payload, at))
 
     async def qr_incidents(self, stream_id: str, user: str) -> list[dict[str, str]]:
         await self._hosted(stream_id, user)

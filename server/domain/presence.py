@@ -6,8 +6,8 @@ import re
 from typing import Protocol
 
 from server.domain.errors import ApiError, invalid_field
+from server.domain.events import EventBus, PresenceChanged
 from server.domain.streams import same_user
-from server.events import EventBus, PresenceChanged
 
 SUGGEST_MAX = 10
 PREFIX_RE = re.compile(r"^@?([A-Za-z0-9_]{0,30})$")

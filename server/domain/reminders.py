@@ -8,8 +8,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from server.domain.events import Event, EventBus, RemindersDue, StreamStatusChanged
 from server.domain.times import utc_now
-from server.events import Event, EventBus, RemindersDue, StreamStatusChanged
 
 if TYPE_CHECKING:
     from server.domain.streams import Stream

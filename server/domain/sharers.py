@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 from server.domain.accounts import USERNAME_RE
 from server.domain.commerce import UserFinder
 from server.domain.errors import conflict
-from server.domain.streams import Stream, StreamService, require_role, same_user
+from server.domain.streams import Filler, Stream, StreamService, require_role, same_user
 from server.domain.times import format_time, utc_now
 from server.domain.validation import int_field
 
@@ -138,6 +138,16 @@ class JoinReferral:
         return {"ref": self.outcome, "referrer": self.referrer}
 
 
+def commission_filler(store: SharerStore) -> Filler:
+    """A StreamService filler: the stream with its `sharer_commission_percent`."""
+
+    async def fill(stream: Stream) -> Stream:
+        percent = await store.percent(stream.id)
+        return dataclasses.replace(stream, sharer_commission_percent=percent)
+
+    return fill
+
+
 class SharerService:
     """The commission percent, attribution on join, and the sharers' statistics."""
 
@@ -145,11 +155,6 @@ class SharerService:
         self._store = store
         self._streams = streams
         self._accounts = accounts
-
-    async def fill(self, stream: Stream) -> Stream:
-        """The stream with its `sharer_commission_percent` (a StreamService filler)."""
-        percent = await self._store.percent(stream.id)
-        return dataclasses.replace(stream, sharer_commission_percent=percent)
 
     async def set_commission(self, stream_id: str, user: str, percent: object) -> Stream:
         """Set the show's sharer commission (host only, 0-50).

@@ -17,8 +17,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from server.domain.streams import StreamService
-from server.events import (
+from server.domain.events import (
     CohostChanged,
     CohostDropped,
     Event,
@@ -26,6 +25,7 @@ from server.events import (
     SeatMediaChanged,
     StreamStatusChanged,
 )
+from server.domain.streams import StreamService
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 from server.domain.errors import ApiError, conflict, forbidden, invalid_field, not_found
+from server.domain.events import CohostChanged, EventBus, StreamStatusChanged
 from server.domain.times import epoch_ms, format_time, parse_time, utc_now
 from server.domain.validation import text_field
-from server.events import CohostChanged, EventBus, StreamStatusChanged
 
 Kind = Literal["video", "audio"]
 Status = Literal["scheduled", "rehearsal", "live", "ended"]
@@ -143,6 +143,10 @@ def kind_field(kind: object) -> Kind:
     raise invalid_field("kind", "must be 'video' or 'audio'")
 
 
+# Another area's live fields of the `stream` object (e.g. the sharer commission).
+Filler = Callable[[Stream], Awaitable[Stream]]
+
+
 class StreamService:
     """Stream use cases; publishes StreamStatusChanged and CohostChanged on the bus."""
 
@@ -152,6 +156,7 @@ class StreamService:
         events: EventBus,
         restart_window_seconds: float = 7200,
         viewer_count: Callable[[str], int | Awaitable[int]] = lambda _stream_id: 0,
+        fillers: Sequence[Filler] = (),
     ) -> None:
         self._store = store
         self._events = events
@@ -159,15 +164,14 @@ class StreamService:
         # Live audience size: the realtime presence count (a coroutine when the count
         # lives in Redis).
         self.viewer_count = viewer_count
-        # Other areas' live fields of the `stream` object (e.g. the sharer commission).
-        self.fillers: list[Callable[[Stream], Awaitable[Stream]]] = []
+        self._fillers = tuple(fillers)
 
     async def with_viewers(self, stream: Stream) -> Stream:
         count = self.viewer_count(stream.id)
         if inspect.isawaitable(count):
             count = await count
         stream = dataclasses.replace(stream, viewers=count)
-        for fill in self.fillers:
+        for fill in self._fillers:
             stream = await fill(stream)
         return stream
 

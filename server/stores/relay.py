@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import uuid
-from datetime import datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.domain.commerce import Listing
-from server.domain.streams import StreamService
-from server.events import (
+from server.domain.events import (
     CohostChanged,
     Event,
     EventBus,
@@ -30,6 +26,7 @@ from server.events import (
     ListingUpdated,
     StreamStatusChanged,
 )
+from server.stores.event_codec import decode_event, encode_event
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +35,16 @@ RESUBSCRIBE_SECONDS = 1.0
 # Messages waiting to be published: the event's publisher (a purchase, a present)
 # never waits for Redis; past this many (Redis gone for long) new ones are dropped.
 OUTBOX_SIZE = 1000
-# A listing travels whole (no database read on the other side): presented, or
-# updated (a sale, an edit: the bar of the item on stage follows it).
-LISTING_EVENTS: dict[str, type[ListingPresented] | type[ListingUpdated]] = {
-    "listing_presented": ListingPresented,
-    "listing_updated": ListingUpdated,
-}
-
-
-def listing_json(listing: Listing) -> dict:
-    """A listing as JSON-safe fields (the one datetime as ISO 8601)."""
-    fields = dataclasses.asdict(listing)
-    fields["created_at"] = listing.created_at.isoformat()
-    return fields
-
-
-def listing_from_json(fields: dict) -> Listing:
-    return Listing(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
+# What media on other processes follows: the seat, the stream's status (an ended stream
+# tears its peers down) and the item on stage (its lower third follows every sale).
+# Each travels whole, so the other side reads nothing from the database.
+RELAYED: tuple[type, ...] = (CohostChanged, StreamStatusChanged, ListingPresented, ListingUpdated)
 
 
 class EventRelay(Protocol):
     """Carries this process's seat and lifecycle events to the other processes."""
 
-    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
+    async def start(self, local: EventBus, remote: EventBus) -> None:
         """Forward `local` events; replay the other processes' on `remote`."""
         ...
 
@@ -70,7 +54,7 @@ class EventRelay(Protocol):
 class LocalEventRelay:
     """One process: nothing to relay."""
 
-    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
+    async def start(self, local: EventBus, remote: EventBus) -> None:
         return None
 
     async def stop(self) -> None:
@@ -91,30 +75,13 @@ class RedisEventRelay:
 
     async def _forward(self, event: Event) -> None:
         """Queue the message for `event` (if relayed), in order, without waiting for Redis."""
-        data = self._message(event)
-        if data is None:
+        if not isinstance(event, RELAYED):
             return
+        data = encode_event(event)
         try:
             self._outbox.put_nowait(data)
         except asyncio.QueueFull:
             log.warning("cannot relay %s (outbox full: Redis too slow or gone)", data["type"])
-
-    @staticmethod
-    def _message(event: Event) -> dict | None:
-        """What other processes need of `event`; None when they need nothing."""
-        if isinstance(event, CohostChanged):
-            return {
-                "type": "cohost",
-                "stream_id": event.stream_id,
-                "cohost": event.cohost,
-                "previous": event.previous,
-            }
-        if isinstance(event, StreamStatusChanged):
-            return {"type": "status", "stream_id": event.stream.id}
-        if isinstance(event, ListingPresented | ListingUpdated):
-            kind = "listing_presented" if isinstance(event, ListingPresented) else "listing_updated"
-            return {"type": kind, "listing": listing_json(event.listing)}
-        return None
 
     async def _send_forever(self) -> None:
         assert self._redis is not None
@@ -126,9 +93,9 @@ class RedisEventRelay:
                 # Other processes miss this change; their media catches up on the next one.
                 log.warning("cannot relay %s (Redis unavailable: %s)", data["type"], error)
 
-    async def start(self, local: EventBus, remote: EventBus, streams: StreamService) -> None:
+    async def start(self, local: EventBus, remote: EventBus) -> None:
         """Subscribe, then listen in the background (resubscribing after a Redis outage)."""
-        self._remote, self._streams = remote, streams
+        self._remote = remote
         self._redis = Redis.from_url(
             self._url,
             decode_responses=True,
@@ -165,20 +132,9 @@ class RedisEventRelay:
                 await pubsub.aclose()
 
     async def _replay(self, data: dict) -> None:
-        if data.get("origin") == self._origin:
+        if data.pop("origin", None) == self._origin:
             return
-        if data["type"] == "cohost":
-            await self._remote.publish(
-                CohostChanged(data["stream_id"], data["cohost"], data["previous"])
-            )
-        elif data["type"] == "status":
-            await self._remote.publish(
-                StreamStatusChanged(await self._streams.get(data["stream_id"]))
-            )
-        elif data["type"] in LISTING_EVENTS:
-            await self._remote.publish(
-                LISTING_EVENTS[data["type"]](listing_from_json(data["listing"]))
-            )
+        await self._remote.publish(decode_event(data, RELAYED))
 
     async def stop(self) -> None:
         for task in (self._task, self._sender):

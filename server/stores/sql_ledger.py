@@ -19,7 +19,7 @@ from server.domain.ledger import (
     StreamMoney,
     Transfer,
 )
-from server.sql import Row, Sql
+from server.sql import Row, Sql, stream_scope
 from server.stores.sql_sharers import commission_entries
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class SqlLedgerStore:
     async def payout(
         self, stream_id: str, host: str, at: datetime
     ) -> tuple[PayoutOutcome, Payout | None]:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             paid = await _one(
                 conn, "SELECT COUNT(*) AS n FROM payouts WHERE stream_id = ?", (stream_id,)
             )
@@ -139,7 +139,7 @@ class SqlLedgerStore:
         at: datetime,
     ) -> tuple[ShareOutcome, Transfer | None]:
         # One exclusive transaction: two concurrent shares are judged one after the other.
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             cohost = await conn.fetchone(
                 "SELECT username FROM cohost_history WHERE stream_id = ? AND username = ?",
                 (stream_id, to_user),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from server.domain.streams import Stream
+from server.sql import stream_scope
 from server.store import STREAM_SELECT, Database, stream_from_row
 
 
@@ -35,7 +36,7 @@ class LifecycleStore:
 
     async def set_cover(self, stream_id: str, cover: str) -> str | None:
         """Store the new cover file name; returns the previous one."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(stream_scope(stream_id)) as conn:
             row = await conn.fetchone("SELECT cover FROM streams WHERE id = ?", (stream_id,))
             await conn.execute("UPDATE streams SET cover = ? WHERE id = ?", (cover, stream_id))
             return None if row is None else row["cover"]
@@ -87,7 +88,7 @@ class LifecycleStore:
         self, stream_id: str, username: str, email: str | None, at: datetime
     ) -> int:
         """Sign up (again: the email is updated); returns the stream's count."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(stream_scope(stream_id)) as conn:
             await conn.execute(
                 "INSERT INTO reminders (stream_id, username, email, created_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, username) DO UPDATE SET "
@@ -97,7 +98,7 @@ class LifecycleStore:
             return await self._reminder_count(conn, stream_id)
 
     async def remove_reminder(self, stream_id: str, username: str) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(stream_scope(stream_id)) as conn:
             await conn.execute(
                 "DELETE FROM reminders WHERE stream_id = ? AND username = ?",
                 (stream_id, username),

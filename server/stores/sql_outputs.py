@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.sql import stream_scope
 from server.store import Database
 
 
@@ -56,7 +57,7 @@ class OutputsStore:
 
     async def add_destination(self, destination: Destination, limit: int) -> bool:
         """Insert unless the stream already has `limit` destinations (atomic)."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(destination.stream_id)) as conn:
             (count,) = await conn.fetchone(
                 "SELECT COUNT(*) FROM stream_destinations WHERE stream_id = ?",
                 (destination.stream_id,),

@@ -4,8 +4,11 @@ the stage, auctions and giveaways.
 Every rule that concurrency could break is judged inside one exclusive transaction
 (`Database.transaction`, see server.sql), which serialises this process's coroutines
 and every other process sharing the database (SQLite's write lock, PostgreSQL's
-transaction advisory lock). A judge that refuses raises, the transaction rolls back,
-and nothing has changed.
+transaction advisory locks). Every rule here stays within one stream (a listing's
+stock, per-buyer limit and daily cap, a code's uses and per-buyer quota, an auction's
+judge, a giveaway's entrants), so each transaction is scoped to its stream: on
+PostgreSQL two streams' judges run side by side. A judge that refuses raises, the
+transaction rolls back, and nothing has changed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
 from server.domain.errors import conflict, forbidden
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
-from server.sql import IntegrityError, Row, Sql
+from server.sql import IntegrityError, Row, Sql, stream_scope
 from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
 
 _AUCTION_COLUMNS = (
@@ -105,12 +108,17 @@ class SellingStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def _listing_scope(self, listing_id: str) -> str | None:
+        """The listing's stream's scope (a listing never moves; None: not found)."""
+        listing = await self._db.get_listing(listing_id)  # concurrent buyers share one read
+        return None if listing is None else stream_scope(listing.stream_id)
+
     # -- buy-now: limits, caps, codes, flash prices --------------------------------------
 
     async def sell(
         self, listing_id: str, buyer: str, code: str | None, judge: SaleJudge, dry_run: bool = False
     ) -> tuple[Listing, Order]:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(await self._listing_scope(listing_id)) as conn:
             listing = await _listing_in(conn, listing_id)
             stream = await _one(
                 conn, "SELECT status, host FROM streams WHERE id = ?", (listing.stream_id,)
@@ -177,7 +185,7 @@ class SellingStore:
         return row is not None
 
     async def take_stage(self, stream_id: str, listing_id: str, at_ms: int, min_ms: int) -> bool:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             row = await _one(conn, "SELECT * FROM stages WHERE stream_id = ?", (stream_id,))
             if row is not None and row["listing_id"] == listing_id:
                 return True  # already on stage: it keeps its time
@@ -192,7 +200,7 @@ class SellingStore:
             return True
 
     async def set_flash(self, listing_id: str, price_cents: int, ends_at_ms: int) -> Listing:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(await self._listing_scope(listing_id)) as conn:
             await conn.execute(
                 "UPDATE listings SET flash_price_cents = ?, flash_ends_at_ms = ? WHERE id = ?",
                 (price_cents, ends_at_ms, listing_id),
@@ -200,21 +208,25 @@ class SellingStore:
             return await _listing_in(conn, listing_id)
 
     async def end_due_flashes(self, at_ms: int) -> list[Listing]:
+        # Every clock tick of every process asks: streams with none due cost one read
+        # and no lock; each stream with some is claimed in its own transaction.
+        streams = await self._db.fetchall(
+            "SELECT DISTINCT stream_id FROM listings WHERE flash_ends_at_ms <= ?", (at_ms,)
+        )
         ended: list[Listing] = []
-        async with self._db.transaction() as conn:
-            due = [
-                row["id"]
-                for row in await conn.fetchall(
-                    "SELECT id FROM listings WHERE flash_ends_at_ms <= ?", (at_ms,)
+        for stream in streams:
+            async with self._db.transaction(stream_scope(stream["stream_id"])) as conn:
+                due = await conn.fetchall(
+                    "SELECT id FROM listings WHERE stream_id = ? AND flash_ends_at_ms <= ?",
+                    (stream["stream_id"], at_ms),
                 )
-            ]
-            for listing_id in due:
-                await conn.execute(
-                    "UPDATE listings SET flash_price_cents = NULL, flash_ends_at_ms = NULL "
-                    "WHERE id = ?",
-                    (listing_id,),
-                )
-                ended.append(await _listing_in(conn, listing_id))
+                for row in due:
+                    await conn.execute(
+                        "UPDATE listings SET flash_price_cents = NULL, flash_ends_at_ms = NULL "
+                        "WHERE id = ?",
+                        (row["id"],),
+                    )
+                    ended.append(await _listing_in(conn, row["id"]))
         return ended
 
     # -- codes ---------------------------------------------------------------------------
@@ -254,7 +266,7 @@ class SellingStore:
     # -- auctions ------------------------------------------------------------------------
 
     async def start_auction(self, auction: Auction) -> Auction | None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(auction.stream_id)) as conn:
             try:
                 row = await conn.fetchone(
                     "INSERT INTO auctions (listing_id, stream_id, status, start_cents, "
@@ -279,7 +291,7 @@ class SellingStore:
         """One group commit: the auction's new state and its batch of bids, written only
         if the auction still runs with the bid count this judge last wrote (a fence
         against a second judge); False (nothing written) otherwise."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(after.stream_id)) as conn:
             changed = await conn.execute(
                 "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
                 "ends_at_ms = ?, bid_count = ? "
@@ -328,7 +340,7 @@ class SellingStore:
     async def close_auction(
         self, seq: int, at_ms: int, make_order: Callable[[Auction, Listing], Order]
     ) -> Closing | None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(await self._db.scope_of("auctions", "seq", seq)) as conn:
             row = await _one(
                 conn,
                 f"SELECT {_AUCTION_COLUMNS} FROM auctions "
@@ -391,7 +403,8 @@ class SellingStore:
     async def enter_giveaway(
         self, giveaway_id: str, username: str, at_ms: int, buyers_only: bool
     ) -> tuple[Giveaway, bool]:
-        async with self._db.transaction() as conn:
+        scope = await self._db.scope_of("giveaways", "id", giveaway_id)
+        async with self._db.transaction(scope) as conn:
             row = await _one(conn, f"{_GIVEAWAY_SELECT} WHERE g.id = ?", (giveaway_id,))
             assert row is not None
             giveaway = _giveaway(row)
@@ -431,7 +444,8 @@ class SellingStore:
     async def finish_giveaway(
         self, giveaway_id: str, at_ms: int, winner: str | None, order: Order | None
     ) -> Giveaway | None:
-        async with self._db.transaction() as conn:
+        scope = await self._db.scope_of("giveaways", "id", giveaway_id)
+        async with self._db.transaction(scope) as conn:
             drawn = await conn.execute(
                 "UPDATE giveaways SET status = 'drawn', winner = ?, order_id = ? "
                 "WHERE id = ? AND status = 'open' AND ends_at_ms <= ?",

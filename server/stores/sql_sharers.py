@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from server.domain.sharers import AttributedOrder, SharerStats, commission_cents
-from server.sql import Row, Sql
+from server.sql import Row, Sql, stream_scope
 
 if TYPE_CHECKING:
     from server.domain.commerce import Order
@@ -122,7 +122,7 @@ class SqlSharerStore:
     async def set_percent(self, stream_id: str, percent: int, at: datetime) -> bool:
         # One transaction: an order attributed meanwhile either comes first (refused)
         # or is stamped with the new percent.
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             if await conn.fetchone(
                 "SELECT 1 FROM orders WHERE stream_id = ? AND referrer IS NOT NULL LIMIT 1",
                 (stream_id,),
@@ -142,7 +142,7 @@ class SqlSharerStore:
     async def record_join(
         self, stream_id: str, sharer: str, viewer: str | None, at: datetime
     ) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             await conn.execute(_COUNT_JOIN_SQL, (stream_id, sharer))
             if viewer is not None:  # last link wins
                 await conn.execute(

@@ -19,7 +19,7 @@ from server.domain.shipping import (
     new_tracking_number,
 )
 from server.domain.times import format_time, utc_now
-from server.sql import Row, Sql
+from server.sql import Row, Sql, stream_scope
 from server.store import Database
 
 
@@ -166,7 +166,7 @@ class SqlShippingStore:
         self._db = db
 
     async def shipments(self, stream_id: str) -> list[Shipment]:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             await file_new_orders(conn, stream_id, utc_now())
             return await load_shipments(conn, stream_id)
 
@@ -179,7 +179,8 @@ class SqlShippingStore:
     async def split(
         self, shipment_id: str, order_ids: list[str], new_id: str
     ) -> tuple[SplitOutcome, list[Shipment]]:
-        async with self._db.transaction() as conn:
+        scope = await self._db.scope_of("shipments", "id", shipment_id)
+        async with self._db.transaction(scope) as conn:
             found = await rows(
                 conn,
                 "SELECT s.stream_id, s.buyer, s.consignor, s.created_at, "
@@ -225,7 +226,7 @@ class SqlShippingStore:
     async def create_labels(
         self, stream_id: str, sender: Address, now: datetime
     ) -> tuple[list[Label], list[str]]:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(stream_scope(stream_id)) as conn:
             await file_new_orders(conn, stream_id, now)
             unlabelled = await rows(
                 conn,
@@ -314,7 +315,7 @@ class SqlShippingStore:
         ]
 
     async def mark_sent(self, label_ids: list[str], at: datetime) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as conn:  # labels of any stream: the whole database
             await conn.executemany(
                 "UPDATE labels SET sent_at = ? WHERE id = ?",
                 [(at.isoformat(), label_id) for label_id in label_ids],

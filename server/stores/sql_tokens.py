@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from server.sql import user_scope
 from server.store import Database, ReadBatcher
+
+# The scope of the revoked-token list: its writes judge nothing of any stream or account.
+REVOCATIONS = "revoked_tokens"
 
 
 class SqlTokenStore:
@@ -27,7 +31,7 @@ class SqlTokenStore:
 
     async def revoke(self, token_id: str, expires_at: int, now: int) -> None:
         """Remember a revoked id until its token would have expired anyway."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(REVOCATIONS) as conn:
             await conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (now,))
             await conn.execute(
                 "INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -44,7 +48,7 @@ class SqlTokenStore:
     async def replace_password(self, username: str, password_hash: str) -> int:
         """Store a new password hash and bump the generation (every older token dies);
         returns the new generation."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(user_scope(username)) as conn:
             await conn.execute(
                 "UPDATE users SET password_hash = ?, token_generation = token_generation + 1 "
                 "WHERE username = ?",

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from server.domain.commerce import Listing, judge_sale
+from server.domain.streams import Stream
+from server.domain.times import now_ms
 from server.sql import (
     IntegrityError,
     PostgresEngine,
     SqliteEngine,
     numbered_placeholders,
     open_engine,
+    stream_scope,
 )
 from server.store import Database
+from server.stores.sql_selling import SellingStore
 from tests.conftest import BOTH_DATABASES
 
 
@@ -147,3 +153,104 @@ async def test_opening_a_new_sqlite_file_waits_for_another_process_lock(tmp_path
     finally:
         await engine.close()
         other.close()
+
+
+# -- PostgreSQL: write locks scoped to a stream ---------------------------------------------
+
+
+async def _live_stream_with_listing(db: Database, host: str) -> str:
+    """A live stream of `host` with one listing of 5 (its id is the stream's + "-item")."""
+    now = datetime.now(UTC)
+    stream_id = f"show-of-{host}"
+    await db.insert_stream(
+        Stream(stream_id, "Show", "", "video", "live", host, None, None, now, None, now)
+    )
+    await db.insert_listing(
+        Listing(
+            f"{stream_id}-item", stream_id, "Mug", "", 900, "USD", 5, 5, None, "active", None, now
+        )
+    )
+    return stream_id
+
+
+async def _buy(db: Database, stream_id: str, buyer: str) -> int:
+    """One real purchase of the stream's listing; the stock left after it."""
+    sold, _order = await SellingStore(db).sell(
+        f"{stream_id}-item", buyer, None, lambda facts: judge_sale(facts, buyer, 1, None, now_ms())
+    )
+    return sold.remaining
+
+
+async def _whole_database_write(db: Database) -> None:
+    """A write transaction of no scope (as migrations and label sending are)."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE streams SET description = 'all of them'")
+
+
+async def _waiting_on_advisory_locks(db: Database) -> int:
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    )
+    assert row is not None
+    return int(row[0])
+
+
+async def _blocked(db: Database, write: asyncio.Task, waiting: int = 1) -> bool:
+    """Whether `write` waits on an advisory lock in PostgreSQL (seen there, not timed),
+    `waiting` being the number of writes that wait once it does."""
+    for _ in range(500):  # at most ~10 s
+        if write.done():
+            return False
+        if await _waiting_on_advisory_locks(db) >= waiting:
+            return not write.done()
+        await asyncio.sleep(0.02)
+    raise AssertionError("the write neither finished nor waited on a lock")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_streams_write_lock_blocks_its_writes_only(
+    db: Database, database_url: str | None, tmp_path: Path
+) -> None:
+    """Two processes: while one holds stream A's write transaction, the other's buy in
+    host B's stream completes, its buy in A's stream waits in PostgreSQL until A's
+    transaction ends, and a whole-database write waits too."""
+    other = Database(open_engine(database_url, tmp_path / "unused"))
+    await other.open()
+    show_a = await _live_stream_with_listing(db, "ann")
+    show_b = await _live_stream_with_listing(db, "bob")
+    try:
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def hold(scope: str | None) -> None:
+            async with other.transaction(scope) as conn:
+                await conn.execute("UPDATE streams SET title = 'held' WHERE id = ?", (show_a,))
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold(stream_scope(show_a)))
+        await holding.wait()
+        # Host B's buy is not held up by A's lock: it completes while A's is held.
+        assert await asyncio.wait_for(_buy(db, show_b, "cy"), 10) == 4
+        same_stream = asyncio.create_task(_buy(db, show_a, "dee"))
+        assert await _blocked(db, same_stream)
+        whole = asyncio.create_task(_whole_database_write(db))
+        assert await _blocked(db, whole, waiting=2)
+        release.set()
+        await holder
+        assert await asyncio.wait_for(same_stream, 10) == 4
+        await asyncio.wait_for(whole, 10)
+
+        # A whole-database write holds every stream's writes back.
+        release.clear(), holding.clear()
+        holder = asyncio.create_task(hold(None))
+        await holding.wait()
+        other_stream = asyncio.create_task(_buy(db, show_b, "eve"))
+        assert await _blocked(db, other_stream)
+        release.set()
+        await holder
+        assert await asyncio.wait_for(other_stream, 10) == 3
+    finally:
+        release.set()
+        await other.close()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from server.domain.errors import ApiError
-from server.events import CohostChanged, Event, StreamStatusChanged
+from server.domain.events import CohostChanged, Event, StreamStatusChanged
 from server.keys import EVENTS, STREAMS
 from tests.conftest import BOTH_DATABASES
 from tests.helpers.api import Api

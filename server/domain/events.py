@@ -1,11 +1,11 @@
-"""In-process domain event bus: the domain publishes, media and realtime subscribe."""
+"""Domain events: what the domain publishes when something happened, and the bus it
+publishes to (a Protocol: the implementation is infrastructure, server.event_bus)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from server.domain.auctions import Auction
@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from server.domain.commerce import Listing, Order
     from server.domain.giveaways import Giveaway
     from server.domain.streams import Stream
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -272,20 +270,13 @@ Event = (
 Handler = Callable[[Event], Awaitable[None]]
 
 
-class EventBus:
-    """Calls every subscriber in order; one failing subscriber never stops the others."""
-
-    def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+class EventBus(Protocol):
+    """Where services publish events and followers subscribe to them."""
 
     def subscribe(self, handler: Handler) -> None:
         """Add `handler`; it receives every event and filters by type itself."""
-        self._handlers.append(handler)
+        ...
 
     async def publish(self, event: Event) -> None:
-        """Deliver `event` to every subscriber, logging (not raising) their failures."""
-        for handler in list(self._handlers):
-            try:
-                await handler(event)
-            except Exception:
-                log.exception("event handler %r failed on %r", handler, event)
+        """Deliver `event` to every subscriber."""
+        ...
