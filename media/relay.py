@@ -5,13 +5,24 @@ composite and the viewers' full mix) to a forwarder. On another process a
 `RelayedRoom` is fed those frames and fans them out to its own viewers with
 the same `FrameFeed`/`FanoutSender` path as the home. How frames travel
 (Redis, ...) is the caller's business: media only sees callbacks.
+
+Every frame names its source (one encoder: a home's room as one tap sees it).
+When the home moves, a new encoder on another process starts its own clock, its
+own H.264 parameter sets and its own reference pictures. Viewers keep their
+senders (SSRC, sequence numbers), so the relayed room makes the switch look like a
+pause in one stream: each feed's timestamps carry on from where the old source
+stopped (plus the time that passed), and video switches only at the new source's
+first keyframe (x264 puts SPS/PPS in front of every IDR), since its other frames
+cannot be decoded from the old source's pictures.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
+from media.encoder import AUDIO_CLOCK, VIDEO_CLOCK
 from media.fanout import FrameFeed
 from media.room import Subscription
 from media.stats import COUNTERS
@@ -34,7 +45,7 @@ class FeedTap:
 
 
 class Upstream(Protocol):
-    """Where a relayed room's frames come from (the home process)."""
+    """Where a relayed room's frames come from (the home, wherever it is)."""
 
     def start(self, room: RelayedRoom) -> None:
         """Begin calling `room.deliver` with the home's frames."""
@@ -46,6 +57,32 @@ class Upstream(Protocol):
         """No viewer left here: stop the frames."""
 
 
+class Timeline:
+    """One feed's timestamps as its viewers see them: continuous across sources.
+
+    A new source's timestamps are shifted to follow the last one sent, plus the
+    wall time since (a new encoder's clock starts anywhere; a jump back would make
+    receivers take its frames for late ones).
+    """
+
+    def __init__(self, ticks_per_second: int) -> None:
+        self._rate = ticks_per_second
+        self.source: int | None = None
+        self._offset = 0
+        self._last: tuple[int, float] | None = None  # (timestamp sent, when)
+
+    def rewrite(self, source: int, timestamp: int) -> int:
+        now = time.monotonic()
+        if source != self.source:
+            if self._last is not None:
+                sent, at = self._last
+                self._offset = sent + max(1, round((now - at) * self._rate)) - timestamp
+            self.source = source
+        rewritten = (timestamp + self._offset) & 0xFFFFFFFF
+        self._last = (rewritten, now)
+        return rewritten
+
+
 class RelayedRoom:
     """A stream encoded on another process, fanned out to this process's viewers."""
 
@@ -53,6 +90,11 @@ class RelayedRoom:
         self.stream_id = stream_id
         self._upstream = upstream
         self._feeds = {"video": FrameFeed("video"), "audio": FrameFeed("audio")}
+        self._timelines = {
+            "video": Timeline(round(1 / VIDEO_CLOCK)),
+            "audio": Timeline(round(1 / AUDIO_CLOCK)),
+        }
+        self._keyframe_asked_of: int | None = None  # the new source asked for one
         upstream.start(self)
 
     def subscribe(self, listener_seat: str | None) -> Subscription:
@@ -62,11 +104,21 @@ class RelayedRoom:
     def request_keyframe(self) -> None:
         self._upstream.request_keyframe()
 
-    def deliver(self, kind: str, payloads: list[bytes], timestamp: int, keyframe: bool) -> None:
+    def deliver(
+        self, kind: str, payloads: list[bytes], timestamp: int, keyframe: bool, source: int
+    ) -> None:
+        """Fan out one frame of `source` (see the module docstring for a new source)."""
         feed = self._feeds.get(kind)
         COUNTERS.relayed_frames_in += 1
-        if feed is not None:
-            feed.deliver(payloads, timestamp, keyframe)
+        if feed is None:
+            return
+        timeline = self._timelines[kind]
+        if kind == "video" and source != timeline.source and not keyframe:
+            if self._keyframe_asked_of != source:
+                self._keyframe_asked_of = source  # once: the home's encoder rate-limits
+                self._upstream.request_keyframe()
+            return  # undecodable without the new source's pictures before it
+        feed.deliver(payloads, timeline.rewrite(source, timestamp), keyframe)
 
     @property
     def listeners(self) -> int:

@@ -1,0 +1,79 @@
+"""A relayed viewer follows its stream to the new home, in the same WebRTC session.
+
+The host publishes on process 0 (the home); a viewer plays on process 1, relayed.
+Process 0 dies (SIGKILL); once its home entry expires the host republishes, to
+process 2 or to process 1 itself, which becomes the home. The viewer's peer
+connection on process 1 shows the new home's picture again without any new WHEP
+request: process 1 follows the home (another process's frames over Redis, or its
+own room), keeping the viewer's senders and their RTP timeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.cluster import Cluster, Redis, start_cluster
+from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer
+from tests.realtime.test_cluster import People, live_stream
+from tests.realtime.test_invite_media import showing
+from tests.realtime.test_scene import kill, publish, publish_when_homed
+
+pytestmark = pytest.mark.slow
+
+# The new home's picture reaches the relayed viewer this soon after the republish:
+# a home lookup every 2 s, a keyframe, and a loaded 2-core machine's slack.
+FOLLOW_TIMEOUT = 20
+
+
+class CountingSignal(HttpSignal):
+    """WHEP signalling that counts its POSTs (the viewer must never need another)."""
+
+    posts = 0
+
+    async def __call__(self, offer: str) -> str:
+        self.posts += 1
+        return await super().__call__(offer)
+
+
+@pytest.fixture
+def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    data_dir = tmp_path_factory.mktemp("home-move") / "data"
+    # Homes of a killed process expire within 2 s.
+    running = start_cluster(3, redis_server.url, data_dir, live_ttl_seconds="2")
+    yield running
+    running.stop()  # the killed process is already gone
+
+
+@pytest.mark.parametrize("new_home", [2, 1], ids=["to-another-process", "to-the-relay"])
+async def test_a_relayed_viewer_follows_the_stream_to_its_new_home(
+    cluster: Cluster, new_home: int
+) -> None:
+    urls = [node.url for node in cluster.nodes]
+    stream_id, _, host_token = await live_stream(cluster, People(cluster))
+    peers: list[Publisher | Viewer] = []
+    try:
+        await publish(urls[0], stream_id, host_token, RED, 440, peers)
+        viewer = Viewer()
+        peers.append(viewer)
+        whep = CountingSignal(urls[1], f"/whep/{stream_id}")
+        await viewer.start(whep)
+        assert whep.redirected is False  # played on process 1, relayed from process 0
+        await viewer.wait_for(showing(viewer, "red", "red"), timeout=30)
+
+        kill(cluster, 0)
+        await publish_when_homed(urls[new_home], stream_id, host_token, BLUE, 660, peers)
+        republished = time.monotonic()
+        await viewer.wait_for(showing(viewer, "blue", "blue"), timeout=FOLLOW_TIMEOUT)
+        print(f"new home's picture after {time.monotonic() - republished:.1f} s")
+
+        # Decoded frames keep coming in the same session, which never signalled again.
+        frames = viewer.frames
+        await viewer.wait_for(lambda: viewer.frames >= frames + 30, timeout=10)
+        assert viewer.pc.connectionState == "connected"
+        assert whep.posts == 1
+    finally:
+        for peer in peers:
+            await peer.close()
