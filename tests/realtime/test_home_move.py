@@ -5,7 +5,8 @@ Process 0 dies (SIGKILL); once its home entry expires the host republishes, to
 process 2 or to process 1 itself, which becomes the home. The viewer's peer
 connection on process 1 shows the new home's picture again without any new WHEP
 request: process 1 follows the home (another process's frames over Redis, or its
-own room), keeping the viewer's senders and their RTP timeline.
+own room), keeping the viewer's senders and their RTP timeline. Leaving then frees
+the relayed room.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from tests.helpers.cluster import Cluster, Redis, start_cluster
 from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer
 from tests.realtime.test_cluster import People, live_stream
 from tests.realtime.test_invite_media import showing
+from tests.realtime.test_metrics import scrape_at, value
 from tests.realtime.test_scene import kill, publish, publish_when_homed
 
 pytestmark = pytest.mark.slow
@@ -74,6 +77,14 @@ async def test_a_relayed_viewer_follows_the_stream_to_its_new_home(
         await viewer.wait_for(lambda: viewer.frames >= frames + 30, timeout=10)
         assert viewer.pc.connectionState == "connected"
         assert whep.posts == 1
+
+        # Leaving frees the relayed room (and its tap of process 1's own room); the
+        # room of a home stays while the host publishes there.
+        assert await whep.delete() == 200
+        async with aiohttp.ClientSession() as http:
+            rooms = await scrape_at(http, urls[1])
+        assert value(rooms, "costream_media_rooms", kind="relayed") == 0
+        assert value(rooms, "costream_media_rooms", kind="home") == (new_home == 1)
     finally:
         for peer in peers:
             await peer.close()
