@@ -14,10 +14,16 @@ pause in one stream: each feed's timestamps carry on from where the old source
 stopped (plus the time that passed), and video switches only at the new source's
 first keyframe (x264 puts SPS/PPS in front of every IDR), since its other frames
 cannot be decoded from the old source's pictures.
+
+Until then (the old home died; the host has yet to republish) the room repeats its
+last keyframe every HOLD_AFTER seconds: viewers keep a still picture and their
+players see media arriving, so they wait for the show instead of re-negotiating.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -29,6 +35,8 @@ from media.stats import COUNTERS
 
 # kind ("video" | "audio"), payloads, timestamp (codec clock), keyframe
 Forward = Callable[[str, list[bytes], int, bool], None]
+# Video silent this long: repeat the last keyframe (a watch page re-plays after ~4 s).
+HOLD_AFTER = 1.0
 
 
 class FeedTap:
@@ -71,16 +79,29 @@ class Timeline:
         self._offset = 0
         self._last: tuple[int, float] | None = None  # (timestamp sent, when)
 
+    def _next(self, now: float) -> int:
+        """The timestamp that follows the last one sent, by the time since."""
+        assert self._last is not None
+        sent, at = self._last
+        return sent + max(1, round((now - at) * self._rate))
+
     def rewrite(self, source: int, timestamp: int) -> int:
         now = time.monotonic()
         if source != self.source:
             if self._last is not None:
-                sent, at = self._last
-                self._offset = sent + max(1, round((now - at) * self._rate)) - timestamp
+                self._offset = self._next(now) - timestamp
             self.source = source
         rewritten = (timestamp + self._offset) & 0xFFFFFFFF
         self._last = (rewritten, now)
         return rewritten
+
+    def hold(self) -> int:
+        """A timestamp for a frame repeated now; the next frame starts a new run."""
+        now = time.monotonic()
+        held = self._next(now) & 0xFFFFFFFF
+        self._last = (held, now)
+        self.source = None
+        return held
 
 
 class RelayedRoom:
@@ -95,6 +116,9 @@ class RelayedRoom:
             "audio": Timeline(round(1 / AUDIO_CLOCK)),
         }
         self._keyframe_asked_of: int | None = None  # the new source asked for one
+        self._keyframe: list[bytes] | None = None  # the last one sent, to hold the picture
+        self._video_at = time.monotonic()
+        self._holding = asyncio.ensure_future(self._hold())
         upstream.start(self)
 
     def subscribe(self, listener_seat: str | None) -> Subscription:
@@ -119,10 +143,34 @@ class RelayedRoom:
                 self._upstream.request_keyframe()
             return  # undecodable without the new source's pictures before it
         feed.deliver(payloads, timeline.rewrite(source, timestamp), keyframe)
+        if kind == "video":
+            self._video_at = time.monotonic()
+            if keyframe:
+                self._keyframe = payloads
+
+    def hold_picture(self) -> None:
+        """Send the last keyframe again, as a new frame: the picture stays, still.
+
+        Whatever comes next must start at a keyframe (the viewers' decoders now
+        hold this picture), also from the same source.
+        """
+        if self._keyframe is None:
+            return
+        self._keyframe_asked_of = None
+        self._feeds["video"].deliver(self._keyframe, self._timelines["video"].hold(), True)
+
+    async def _hold(self) -> None:
+        while True:
+            await asyncio.sleep(HOLD_AFTER)
+            if time.monotonic() - self._video_at >= HOLD_AFTER:
+                self.hold_picture()
 
     @property
     def listeners(self) -> int:
         return len(self._feeds["video"])
 
     async def close(self) -> None:
+        self._holding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._holding
         await self._upstream.stop()

@@ -5,8 +5,8 @@ Process 0 dies (SIGKILL); once its home entry expires the host republishes, to
 process 2 or to process 1 itself, which becomes the home. The viewer's peer
 connection on process 1 shows the new home's picture again without any new WHEP
 request: process 1 follows the home (another process's frames over Redis, or its
-own room), keeping the viewer's senders and their RTP timeline. Leaving then frees
-the relayed room.
+own room), keeping the viewer's senders and their RTP timeline; meanwhile it holds
+the last picture. Leaving then frees the relayed room.
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ async def test_a_relayed_viewer_follows_the_stream_to_its_new_home(
         await viewer.wait_for(showing(viewer, "red", "red"), timeout=30)
 
         kill(cluster, 0)
+        # No home sends: process 1 repeats the last keyframe every second, so media
+        # keeps arriving (a watch page takes a silent session for a dead one and plays
+        # again). More frames than were on their way when the home died.
+        held = viewer.frames + 6
+        await viewer.wait_for(lambda: viewer.frames >= held, timeout=15)
         await publish_when_homed(urls[new_home], stream_id, host_token, BLUE, 660, peers)
         republished = time.monotonic()
         await viewer.wait_for(showing(viewer, "blue", "blue"), timeout=FOLLOW_TIMEOUT)
