@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.helpers.browser import chromium, frames_advance, wait_for_halves
 from tests.helpers.cluster import Cluster, Redis, start_cluster
 from tests.helpers.peers import BLUE, RED, HttpSignal, Publisher, Viewer
 from tests.realtime.test_cluster import People, live_stream
@@ -90,6 +92,42 @@ async def test_a_relayed_viewer_follows_the_stream_to_its_new_home(
             rooms = await scrape_at(http, urls[1])
         assert value(rooms, "costream_media_rooms", kind="relayed") == 0
         assert value(rooms, "costream_media_rooms", kind="home") == (new_home == 1)
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+@pytest.mark.browser
+async def test_the_watch_page_plays_on_through_a_home_move(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    urls = [node.url for node in cluster.nodes]
+    stream_id, _, host_token = await live_stream(cluster, People(cluster))
+    peers: list[Publisher | Viewer] = []
+    try:
+        await publish(urls[0], stream_id, host_token, RED, 440, peers)
+        async with chromium(urls[1], tmp_path / "viewer") as person:
+            plays: list[str] = []
+            person.context.on(
+                "request",
+                lambda request: (
+                    plays.append(request.url)
+                    if request.method == "POST" and "/whep/" in request.url
+                    else None
+                ),
+            )
+            watch = await person.open(f"/watch/{stream_id}")
+            await wait_for_halves(watch, "#player", "red", "red", timeout=30)
+
+            kill(cluster, 0)
+            # Longer than the page's stall check (~4 s without video bytes: play again).
+            await frames_advance(watch, "#player", count=8, timeout=20)
+            await publish_when_homed(urls[2], stream_id, host_token, BLUE, 660, peers)
+            await wait_for_halves(watch, "#player", "blue", "blue", timeout=FOLLOW_TIMEOUT)
+            await frames_advance(watch, "#player")
+            # The page never played again: its one session followed the home.
+            assert plays == [f"{urls[1]}/whep/{stream_id}"]
+            assert not person.errors
     finally:
         for peer in peers:
             await peer.close()
