@@ -12,7 +12,8 @@ the last picture. Leaving then frees the relayed room.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -52,82 +53,98 @@ def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> It
     running.stop()  # the killed process is already gone
 
 
+@dataclass
+class Show:
+    """A live stream whose host (an aiortc camera of red) made process 0 its home."""
+
+    cluster: Cluster
+    stream_id: str
+    host_token: str
+    peers: list[Publisher | Viewer] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.cluster.nodes]
+
+    async def republish(self, to: int) -> None:
+        """The host's studio republishes (blue) to process `to`, once the home is free."""
+        await publish_when_homed(
+            self.urls[to], self.stream_id, self.host_token, BLUE, 660, self.peers
+        )
+
+
+@pytest.fixture
+async def show(cluster: Cluster) -> AsyncIterator[Show]:
+    stream_id, _, host_token = await live_stream(cluster, People(cluster))
+    show = Show(cluster, stream_id, host_token)
+    try:
+        await publish(show.urls[0], stream_id, host_token, RED, 440, show.peers)
+        yield show
+    finally:
+        for peer in show.peers:
+            await peer.close()
+
+
 @pytest.mark.parametrize("new_home", [2, 1], ids=["to-another-process", "to-the-relay"])
 async def test_a_relayed_viewer_follows_the_stream_to_its_new_home(
-    cluster: Cluster, new_home: int
+    cluster: Cluster, show: Show, new_home: int
 ) -> None:
-    urls = [node.url for node in cluster.nodes]
-    stream_id, _, host_token = await live_stream(cluster, People(cluster))
-    peers: list[Publisher | Viewer] = []
-    try:
-        await publish(urls[0], stream_id, host_token, RED, 440, peers)
-        viewer = Viewer()
-        peers.append(viewer)
-        whep = CountingSignal(urls[1], f"/whep/{stream_id}")
-        await viewer.start(whep)
-        assert whep.redirected is False  # played on process 1, relayed from process 0
-        await viewer.wait_for(showing(viewer, "red", "red"), timeout=30)
+    viewer = Viewer()
+    show.peers.append(viewer)
+    whep = CountingSignal(show.urls[1], f"/whep/{show.stream_id}")
+    await viewer.start(whep)
+    assert whep.redirected is False  # played on process 1, relayed from process 0
+    await viewer.wait_for(showing(viewer, "red", "red"), timeout=30)
 
-        kill(cluster, 0)
-        # No home sends: process 1 repeats the last keyframe every second, so media
-        # keeps arriving (a watch page takes a silent session for a dead one and plays
-        # again). More frames than were on their way when the home died.
-        held = viewer.frames + 6
-        await viewer.wait_for(lambda: viewer.frames >= held, timeout=15)
-        await publish_when_homed(urls[new_home], stream_id, host_token, BLUE, 660, peers)
-        republished = time.monotonic()
-        await viewer.wait_for(showing(viewer, "blue", "blue"), timeout=FOLLOW_TIMEOUT)
-        print(f"new home's picture after {time.monotonic() - republished:.1f} s")
+    kill(cluster, 0)
+    # No home sends: process 1 repeats the last keyframe every second, so media
+    # keeps arriving (a watch page takes a silent session for a dead one and plays
+    # again). More frames than were on their way when the home died.
+    held = viewer.frames + 6
+    await viewer.wait_for(lambda: viewer.frames >= held, timeout=15)
+    await show.republish(to=new_home)
+    republished = time.monotonic()
+    await viewer.wait_for(showing(viewer, "blue", "blue"), timeout=FOLLOW_TIMEOUT)
+    print(f"new home's picture after {time.monotonic() - republished:.1f} s")
 
-        # Decoded frames keep coming in the same session, which never signalled again.
-        frames = viewer.frames
-        await viewer.wait_for(lambda: viewer.frames >= frames + 30, timeout=10)
-        assert viewer.pc.connectionState == "connected"
-        assert whep.posts == 1
+    # Decoded frames keep coming in the same session, which never signalled again.
+    frames = viewer.frames
+    await viewer.wait_for(lambda: viewer.frames >= frames + 30, timeout=10)
+    assert viewer.pc.connectionState == "connected"
+    assert whep.posts == 1
 
-        # Leaving frees the relayed room (and its tap of process 1's own room); the
-        # room of a home stays while the host publishes there.
-        assert await whep.delete() == 200
-        async with aiohttp.ClientSession() as http:
-            rooms = await scrape_at(http, urls[1])
-        assert value(rooms, "costream_media_rooms", kind="relayed") == 0
-        assert value(rooms, "costream_media_rooms", kind="home") == (new_home == 1)
-    finally:
-        for peer in peers:
-            await peer.close()
+    # Leaving frees the relayed room (and its tap of process 1's own room); the
+    # room of a home stays while the host publishes there.
+    assert await whep.delete() == 200
+    async with aiohttp.ClientSession() as http:
+        rooms = await scrape_at(http, show.urls[1])
+    assert value(rooms, "costream_media_rooms", kind="relayed") == 0
+    assert value(rooms, "costream_media_rooms", kind="home") == (new_home == 1)
 
 
 @pytest.mark.browser
 async def test_the_watch_page_plays_on_through_a_home_move(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, show: Show, tmp_path: Path
 ) -> None:
-    urls = [node.url for node in cluster.nodes]
-    stream_id, _, host_token = await live_stream(cluster, People(cluster))
-    peers: list[Publisher | Viewer] = []
-    try:
-        await publish(urls[0], stream_id, host_token, RED, 440, peers)
-        async with chromium(urls[1], tmp_path / "viewer") as person:
-            plays: list[str] = []
-            person.context.on(
-                "request",
-                lambda request: (
-                    plays.append(request.url)
-                    if request.method == "POST" and "/whep/" in request.url
-                    else None
-                ),
-            )
-            watch = await person.open(f"/watch/{stream_id}")
-            await wait_for_halves(watch, "#player", "red", "red", timeout=30)
+    async with chromium(show.urls[1], tmp_path / "viewer") as person:
+        plays: list[str] = []
+        person.context.on(
+            "request",
+            lambda request: (
+                plays.append(request.url)
+                if request.method == "POST" and "/whep/" in request.url
+                else None
+            ),
+        )
+        watch = await person.open(f"/watch/{show.stream_id}")
+        await wait_for_halves(watch, "#player", "red", "red", timeout=30)
 
-            kill(cluster, 0)
-            # Longer than the page's stall check (~4 s without video bytes: play again).
-            await frames_advance(watch, "#player", count=8, timeout=20)
-            await publish_when_homed(urls[2], stream_id, host_token, BLUE, 660, peers)
-            await wait_for_halves(watch, "#player", "blue", "blue", timeout=FOLLOW_TIMEOUT)
-            await frames_advance(watch, "#player")
-            # The page never played again: its one session followed the home.
-            assert plays == [f"{urls[1]}/whep/{stream_id}"]
-            assert not person.errors
-    finally:
-        for peer in peers:
-            await peer.close()
+        kill(cluster, 0)
+        # Longer than the page's stall check (~4 s without video bytes: play again).
+        await frames_advance(watch, "#player", count=8, timeout=20)
+        await show.republish(to=2)
+        await wait_for_halves(watch, "#player", "blue", "blue", timeout=FOLLOW_TIMEOUT)
+        await frames_advance(watch, "#player")
+        # The page never played again: its one session followed the home.
+        assert plays == [f"{show.urls[1]}/whep/{show.stream_id}"]
+        assert not person.errors
