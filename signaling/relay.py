@@ -129,6 +129,8 @@ class _HomeLink:
         self._channel = frames_channel(stream_id)
         self._room: RelayedRoom | None = None
         self._local: tuple[Room, tuple[FeedTap, FeedTap]] | None = None
+        self._subscribed = False
+        self._stopped = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self, room: RelayedRoom) -> None:
@@ -138,33 +140,43 @@ class _HomeLink:
 
     async def _follow(self) -> None:
         log.info("playing stream %s relayed from %s", self._stream_id, self._home)
-        await self._relay.pubsub.subscribe(self._channel)
         while True:
-            if self._local is None:
-                await self._relay.tell_home("watch", self._stream_id, self._home)
+            try:
+                await self._follow_once()
+            except Exception:  # Redis unavailable: again at the next tick
+                log.debug("cannot follow the home of %s now", self._stream_id, exc_info=True)
             await asyncio.sleep(WATCH_INTERVAL)
-            home = None
-            with contextlib.suppress(Exception):  # Redis unavailable: keep following
-                home = await self._relay.locate(self._stream_id)
-            if home is not None and home != self._home:
-                await self._move(home)
+
+    async def _follow_once(self) -> None:
+        """Move if the home did; from another process, subscribe and say "watch"."""
+        home = None
+        with contextlib.suppress(Exception):  # Redis unavailable: keep following
+            home = await self._relay.locate(self._stream_id)
+        moved = home is not None and home != self._home
+        if moved:
+            assert home is not None
+            await self._move(home)
+        if self._local is not None or self._stopped:
+            return
+        if not self._subscribed:
+            await self._relay.pubsub.subscribe(self._channel)
+            self._subscribed = True
+        await self._relay.tell_home("watch", self._stream_id, self._home)
+        if moved:
+            self.request_keyframe()  # its tap may exist already (other processes watch)
 
     async def _move(self, home: str) -> None:
         """Follow the home to `home`, another process or this one."""
         log.info("stream %s moved home from %s to %s", self._stream_id, self._home, home)
-        self._home = home
-        left = self._local
+        self._home, left = home, self._local
         if home == self._relay.url:
             await self._stop_remote()
             self._tap_local()
         else:
+            assert self._room is not None
             self._local = None
-            if left is not None:
-                self._relay.rooms[self._channel] = self._room
-                await self._relay.pubsub.subscribe(self._channel)
-            await self._relay.tell_home("watch", self._stream_id, home)
-            self.request_keyframe()
-        if left is not None:  # last: it may close the rooms when nobody is left
+            self._relay.rooms[self._channel] = self._room
+        if left is not None:  # last: it may close the rooms (and stop this) if nobody is left
             await self._relay.engine.untap(self._stream_id, left[1])
 
     def _tap_local(self) -> None:
@@ -179,6 +191,7 @@ class _HomeLink:
 
     async def _stop_remote(self) -> None:
         self._relay.rooms.pop(self._channel, None)
+        self._subscribed = False
         with contextlib.suppress(Exception):  # Redis gone: nothing left to stop
             await self._relay.pubsub.unsubscribe(self._channel)
 
@@ -189,6 +202,7 @@ class _HomeLink:
             self._relay.spawn(self._relay.tell_home("keyframe", self._stream_id, self._home))
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()  # also from inside it (a move that emptied the rooms)
             if self._task is not asyncio.current_task():
