@@ -42,7 +42,7 @@ def subscriber(url: str, ready, results, seconds: float) -> None:
             message = await pubsub.get_message(timeout=1.0)
             if message is None:
                 continue
-            kind, payloads, timestamp, _ = decode_frame(message["data"])
+            kind, payloads, timestamp, *_ = decode_frame(message["data"])
             if kind == "video" and payloads[0] == b"end":
                 break
             # The timestamp field carries the send time in µs, modulo 2**32.
@@ -64,14 +64,14 @@ async def publish(url: str, seconds: float, video_kb: int) -> tuple[int, float]:
     while time.monotonic() - start < seconds:
         stamp = int(time.time() * 1e6) & 0xFFFFFFFF  # fits the wire's uint32
         if tick % 5 in (0, 2, 4):  # 3 of every 5 ticks of 20 ms: 30 video frames/s
-            await redis.publish(channel, encode_frame("video", video, stamp, tick % 60 == 0))
+            await redis.publish(channel, encode_frame("video", video, stamp, tick % 60 == 0, 1))
             sent += 1
-        await redis.publish(channel, encode_frame("audio", audio, stamp, False))  # 50/s
+        await redis.publish(channel, encode_frame("audio", audio, stamp, False, 1))  # 50/s
         sent += 1
         tick += 1
         await asyncio.sleep(start + tick / 50 - time.monotonic())
     cpu = time.process_time() - cpu0
-    await redis.publish(channel, encode_frame("video", [b"end"], 0, False))
+    await redis.publish(channel, encode_frame("video", [b"end"], 0, False, 1))
     await redis.aclose()
     return sent, cpu
 

@@ -48,6 +48,7 @@ class MediaSession:
     pc: RTCPeerConnection
     # Who opened it when anonymous (the client address): session caps count by it.
     client: str | None = None
+    relayed: bool = False  # a viewer fed by the stream's relayed room
     answer: str = ""
     id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     cleanup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -237,6 +238,7 @@ class MediaEngine:
             room = self.relayed.get(stream_id) or RelayedRoom(stream_id, upstream())
             self.relayed[stream_id] = room
         session = self._new_session(stream_id, PLAY, listener_seat, owner, client)
+        session.relayed = upstream is not None
         self._add_senders(session.pc, room, room.subscribe(listener_seat), audio_only)
         await self._answer(session, offer)
         where = "here" if upstream is None else "relayed"
@@ -287,11 +289,14 @@ class MediaEngine:
             await self._close_if_unused(stream_id)
 
     async def _close_if_unused(self, stream_id: str) -> None:
-        """Nobody left (no session, no relay): free the room and its threads."""
-        if any(s.stream_id == stream_id for s in self.sessions.values()):
-            return
+        """Free what nobody uses: the relayed room without its viewers (it may tap this
+        process's room, once the home moved here), then the room without sessions and
+        relays, and their threads."""
+        sessions = [s for s in self.sessions.values() if s.stream_id == stream_id]
+        if not any(s.relayed for s in sessions) and stream_id in self.relayed:
+            await self.relayed.pop(stream_id).close()
         room = self.rooms.get(stream_id)
-        if room is None or not room.taps:
+        if not sessions and room is not None and not room.taps:
             await self._close_room(stream_id)
 
     async def drop_seat(self, stream_id: str, seat: str) -> None:

@@ -341,7 +341,9 @@ def create_app(settings: Settings) -> web.Application:
         app.middlewares.append(home_middleware(homes))
         # Viewers of streams homed elsewhere are served here from relayed frames.
         assert settings.redis_url is not None
-        app[MEDIA_RELAY] = MediaRelay(settings.redis_url, engine, settings.advertised_url)
+        app[MEDIA_RELAY] = MediaRelay(
+            settings.redis_url, engine, settings.advertised_url, homes.current
+        )
         app.cleanup_ctx.append(_relay_ctx)
         # A running auction is judged by its stream's home: bids elsewhere go there.
         app[JUDGE_ROUTING] = routing

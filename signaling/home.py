@@ -81,6 +81,10 @@ class StreamHomes:
         home = await self._registry.claim_home(stream_id, self.url)
         return None if home == self.url else home
 
+    async def current(self, stream_id: str) -> str | None:
+        """The stream's home now (maybe this process), without claiming it."""
+        return await self._registry.home_of(stream_id)
+
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, StreamStatusChanged) and event.stream.status == "ended":
             await self._registry.release_home(event.stream.id)

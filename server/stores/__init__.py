@@ -18,6 +18,10 @@ class HomeRegistry(Protocol):
         """Make `url` the stream's home unless it has one; returns the home."""
         ...
 
+    async def home_of(self, stream_id: str) -> str | None:
+        """The stream's home now, without claiming it (None: it has none)."""
+        ...
+
     async def release_home(self, stream_id: str) -> None: ...
 
 

@@ -144,5 +144,8 @@ class MemoryLiveStore:
     async def claim_home(self, stream_id: str, url: str) -> str:
         return self._homes.setdefault(stream_id, url)
 
+    async def home_of(self, stream_id: str) -> str | None:
+        return self._homes.get(stream_id)
+
     async def release_home(self, stream_id: str) -> None:
         self._homes.pop(stream_id, None)

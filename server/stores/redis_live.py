@@ -354,6 +354,10 @@ class RedisLiveStore:
         return home
 
     @_bounded
+    async def home_of(self, stream_id: str) -> str | None:
+        return await self.redis.get(_key("home", stream_id))
+
+    @_bounded
     async def release_home(self, stream_id: str) -> None:
         self._homes.pop(stream_id, None)
         await self.redis.delete(_key("home", stream_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,7 +15,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 async def scrape(room: Room) -> Samples:
-    async with room.api.session.get(room.url + "/metrics") as response:
+    return await scrape_at(room.api.session, room.url)
+
+
+async def scrape_at(http: aiohttp.ClientSession, url: str) -> Samples:
+    async with http.get(url + "/metrics") as response:
         assert response.status == 200
         assert response.content_type == "text/plain"
         text = await response.text()

@@ -77,9 +77,12 @@ async def test_an_outage_answers_503_keeps_media_and_recovers_by_itself(
             host_pc = Publisher(RED, 440)
             await host_pc.start(HttpSignal(a.url, f"/whip/{sid}", token))  # home: a
             # A viewer of the home keeps its media through the outage; one on another
-            # process is fed over Redis, so it plays again once Redis is back (below).
+            # process is fed over Redis: a still picture during the outage, then it
+            # plays on in the same session once Redis is back (below).
             viewer = await Viewer().start(HttpSignal(a.url, f"/whep/{sid}"))
             await viewer.wait_for(showing(viewer, "red", "red"))
+            relayed = await Viewer().start(HttpSignal(b.url, f"/whep/{sid}"))
+            await relayed.wait_for(showing(relayed, "red", "red"), timeout=20)
             host = await connect(b.url, token, "hostess")
             await host.ok("join", {"stream_id": sid})
             bob = await connect(a.url, bob_token, "bob")
@@ -116,12 +119,18 @@ async def test_an_outage_answers_503_keeps_media_and_recovers_by_itself(
             await host.ok("join", {"stream_id": sid})
             # Chat crosses processes again once Socket.IO's listener has resubscribed.
             await until(lambda: _chat_reaches(host, bob, "we are back"), timeout=40)
+            # The relayed viewer's session plays on (30 frames: more than the still
+            # picture held at one a second during the outage would make in 15 s).
+            frames = relayed.frames
+            await relayed.wait_for(lambda: relayed.frames >= frames + 30, timeout=15)
+            assert relayed.pc.connectionState == "connected"
             again = await Viewer().start(HttpSignal(b.url, f"/whep/{sid}"))
             try:
                 await again.wait_for(showing(again, "red", "red"))
             finally:
                 await again.close()
             await viewer.close()
+            await relayed.close()
             await host_pc.close()
     finally:
         stop(redis.process)
