@@ -37,7 +37,7 @@ LISTING_COLUMNS = (
     "id, stream_id, title, description, price_cents, currency, quantity, remaining, "
     "consignor, status, compare_at_cents, created_at, format, sku, per_buyer_limit, "
     "daily_cap, increment_cents, auction_seconds, sudden_death, flash_price_cents, "
-    "flash_ends_at_ms"
+    "flash_ends_at_ms, stock_epoch"
 )
 ORDER_COLUMNS = (
     "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
@@ -123,6 +123,7 @@ def listing_from_row(row: Row) -> Listing:
         sudden_death=bool(row["sudden_death"]),
         flash_price_cents=row["flash_price_cents"],
         flash_ends_at_ms=row["flash_ends_at_ms"],
+        stock_epoch=row["stock_epoch"],
     )
 
 
@@ -401,7 +402,7 @@ class Database:
 
     async def insert_listing(self, listing: Listing) -> None:
         await self.execute(
-            f"INSERT INTO listings ({LISTING_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+            f"INSERT INTO listings ({LISTING_COLUMNS}) VALUES ({', '.join('?' * 22)})",
             (
                 listing.id,
                 listing.stream_id,
@@ -424,6 +425,7 @@ class Database:
                 listing.sudden_death,
                 listing.flash_price_cents,
                 listing.flash_ends_at_ms,
+                listing.stock_epoch,
             ),
         )
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 from server.domain.auctions import Auction, AuctionStatus, BidOutcome, Closing
 from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
-from server.domain.errors import conflict, forbidden
+from server.domain.errors import conflict, forbidden, invalid_field
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
 from server.sql import IntegrityError, Row, Sql
 from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
@@ -196,6 +196,24 @@ class SellingStore:
             await conn.execute(
                 "UPDATE listings SET flash_price_cents = ?, flash_ends_at_ms = ? WHERE id = ?",
                 (price_cents, ends_at_ms, listing_id),
+            )
+            return await _listing_in(conn, listing_id)
+
+    async def set_quantity(self, listing_id: str, quantity: int) -> Listing:
+        async with self._db.transaction() as conn:
+            listing = await _listing_in(conn, listing_id)
+            sold = listing.quantity - listing.remaining
+            if quantity < sold:
+                raise invalid_field("quantity", f"must be at least the {sold} already sold")
+            remaining = quantity - sold
+            status = listing.status
+            if status != "closed":
+                status = "active" if remaining > 0 else "sold_out"
+            restocked = int(remaining > listing.remaining)
+            await conn.execute(
+                "UPDATE listings SET quantity = ?, remaining = ?, status = ?, "
+                "stock_epoch = stock_epoch + ? WHERE id = ?",
+                (quantity, remaining, status, restocked, listing_id),
             )
             return await _listing_in(conn, listing_id)
 
