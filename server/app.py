@@ -221,7 +221,9 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
     hashing = HashingPool(settings.password_hash_concurrency)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
-    app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
+    app[SESSIONS] = SessionService(
+        app[AUTH], SqlTokenStore(store), app[ACCOUNTS], events, settings.token_sync_seconds
+    )
     # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
     presence = PresenceService(live, store, events)
     app[STREAMS] = StreamService(
@@ -297,6 +299,7 @@ def create_app(settings: Settings) -> web.Application:
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = EventBus()
     _follow_domain(remote_events, engine)
+    remote_events.subscribe(app[SESSIONS].on_event)  # revocations made elsewhere
     app[OUTPUTS].follow(events, remote_events)
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)

@@ -1,6 +1,8 @@
-"""Seat, lifecycle and stage changes made on one process, replayed on the others (Redis pub/sub).
+"""Seat, lifecycle and stage changes and token revocations made on one process, replayed
+on the others (Redis pub/sub).
 
-Only media needs this: a stream's media lives on its home process, but the host may
+Token revocations keep every process's copy of them current (server.domain.sessions).
+Otherwise only media needs this: a stream's media lives on its home process, but the host may
 remove the cohost, end the stream or present an item (the lower third drawn into the
 composite) through another process. Socket.IO emits cross processes by themselves
 (AsyncRedisManager), so the relay feeds a separate bus that only media follows.
@@ -29,6 +31,7 @@ from server.events import (
     ListingPresented,
     ListingUpdated,
     StreamStatusChanged,
+    TokensRevoked,
 )
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ class RedisEventRelay:
         if isinstance(event, ListingPresented | ListingUpdated):
             kind = "listing_presented" if isinstance(event, ListingPresented) else "listing_updated"
             return {"type": kind, "listing": listing_json(event.listing)}
+        if isinstance(event, TokensRevoked):
+            return {"type": "tokens_revoked", "revoked": dataclasses.asdict(event)}
         return None
 
     async def _send_forever(self) -> None:
@@ -175,6 +180,8 @@ class RedisEventRelay:
             await self._remote.publish(
                 StreamStatusChanged(await self._streams.get(data["stream_id"]))
             )
+        elif data["type"] == "tokens_revoked":
+            await self._remote.publish(TokensRevoked(**data["revoked"]))
         elif data["type"] in LISTING_EVENTS:
             await self._remote.publish(
                 LISTING_EVENTS[data["type"]](listing_from_json(data["listing"]))

@@ -19,6 +19,7 @@ from tests.helpers.api import Api
 from tests.helpers.cluster import Cluster, Redis, start_cluster
 from tests.helpers.room import Room
 from tests.selling.conftest import buy, call, error_of, expect, new_listing
+from tests.selling.test_postgres_cluster import post_created
 
 
 async def restock(room: Room, listing_id: str, quantity: int) -> dict[str, Any]:
@@ -110,13 +111,8 @@ async def test_a_restock_on_one_process_sells_on_the_other(pair: Cluster) -> Non
     async with Api(one) as api_one, Api(two) as api_two:
         stream = await api_one.create_stream(host, title="Restock")
         await api_one.start(host, stream["id"])
-        status, body = await api_one.request(
-            "POST",
-            f"/api/streams/{stream['id']}/listings",
-            token=host,
-            json={"title": "Mug", "price_cents": 900, "quantity": 1},
-        )
-        assert status == 201, body
+        path = f"/api/streams/{stream['id']}/listings"
+        body = await post_created(api_one, path, host, title="Mug", price_cents=900, quantity=1)
         buy_path = f"/api/listings/{body['listing']['id']}/buy"
         patch_path = f"/api/listings/{body['listing']['id']}"
 
