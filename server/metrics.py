@@ -7,9 +7,11 @@ when scraped, from the app's own objects.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -123,7 +125,13 @@ async def count_requests(
         status = exc.status
         raise
     finally:
-        HTTP_REQUESTS.labels(method=request.method, status=str(status)).inc()
+        _request_counter(request.method, status).inc()
+
+
+@functools.lru_cache(maxsize=256)
+def _request_counter(method: str, status: int) -> Any:
+    """The counter of one (method, status): `labels()` costs more than the count."""
+    return HTTP_REQUESTS.labels(method=method, status=str(status))
 
 
 def setup(app: web.Application, events: EventBus) -> None:

@@ -198,8 +198,12 @@ class Database:
         self.engine = engine
         # The hottest point reads (every buy, bid and page asks for a stream and a
         # listing): concurrent ones share one query.
-        self._streams = ReadBatcher(rows_by_id(self, STREAM_SELECT))
-        self._listings = ReadBatcher(rows_by_id(self, f"SELECT {LISTING_COLUMNS} FROM listings"))
+        self._stream_rows = rows_by_id(self, STREAM_SELECT)
+        self._listing_rows = rows_by_id(self, f"SELECT {LISTING_COLUMNS} FROM listings")
+        self._streams = ReadBatcher(self._stream_rows)
+        self._listings = ReadBatcher(self._listing_rows)
+        # A buy needs both: one wait for the pair, not one for each in turn.
+        self._listings_on_streams = ReadBatcher(self._read_listings_on_streams)
 
     @property
     def dialect(self) -> str:
@@ -432,6 +436,21 @@ class Database:
     async def get_listing(self, listing_id: str) -> Listing | None:
         row = await self._listings.get(listing_id)
         return None if row is None else listing_from_row(row)
+
+    async def listing_on_stream(self, listing_id: str) -> tuple[Listing, Stream] | None:
+        """The listing and its stream (as stored), read with the others asked for."""
+        rows = await self._listings_on_streams.get(listing_id)
+        return None if rows is None else (listing_from_row(rows[0]), stream_from_row(rows[1]))
+
+    async def _read_listings_on_streams(self, ids: list[str]) -> list[tuple[Row, Row] | None]:
+        listings = await self._listing_rows(ids)
+        stream_ids = list({row["stream_id"] for row in listings if row is not None})
+        streams = {}
+        if stream_ids:  # (PostgreSQL refuses an empty IN list)
+            streams = dict(zip(stream_ids, await self._stream_rows(stream_ids), strict=True))
+        pairs = [(row, streams.get(row["stream_id"])) for row in listings if row is not None]
+        found = {listing["id"]: (listing, stream) for listing, stream in pairs if stream}
+        return [found.get(key) for key in ids]
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
         rows = await self.fetchall(

@@ -157,6 +157,10 @@ class CommerceStore(Protocol):
 
     async def get_listing(self, listing_id: str) -> Listing | None: ...
 
+    async def listing_on_stream(self, listing_id: str) -> tuple[Listing, Stream] | None:
+        """The listing and its stream as stored (without live fields), in one wait."""
+        ...
+
     async def stream_listings(self, stream_id: str) -> list[Listing]:
         """A stream's listings, oldest first."""
         ...
@@ -223,8 +227,8 @@ class SaleFacts:
     listing: Listing
     stream_status: str
     seller: str
-    bought_by_buyer: int  # units of this listing the buyer already bought
-    sold_today: int  # units of this listing sold this UTC day
+    bought_by_buyer: int  # units of this listing the buyer already bought (0: no limit)
+    sold_today: int  # units of this listing sold this UTC day (0: no daily cap)
     code: DiscountCode | None  # the code named on the buy, if the stream has it
     code_used_by_buyer: int  # the buyer's orders that used that code
 
@@ -510,8 +514,10 @@ class CommerceService:
         `code_limit_reached`. A refusal changes nothing. With `quote`, the order it
         would make now (price, discount, total) and nothing else.
         """
-        listing = await self.get(listing_id)
-        stream = await self._streams.stored(listing.stream_id)
+        found = await self._store.listing_on_stream(listing_id)
+        if found is None:
+            raise not_found(f"no listing {listing_id!r}", "listing_not_found")
+        listing, stream = found
         require_role(stream, user, "viewer")
         count = (
             1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)

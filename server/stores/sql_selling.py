@@ -127,12 +127,17 @@ class SellingStore:
                 listing=listing,
                 stream_status=stream["status"],
                 seller=stream["host"],
-                bought_by_buyer=await _scalar(
+                # Each count is read only for the rule that needs it (fewer trips).
+                bought_by_buyer=0
+                if listing.per_buyer_limit is None
+                else await _scalar(
                     conn,
                     "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
                     (listing.id, buyer),
                 ),
-                sold_today=await _scalar(
+                sold_today=0
+                if listing.daily_cap is None
+                else await _scalar(
                     conn,
                     # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
                     "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
@@ -163,7 +168,10 @@ class SellingStore:
                     (listing.stream_id, order.discount_code),
                 )
             order = await insert_order(conn, order)  # with its referrer (sharers)
-            return await _listing_in(conn, listing.id), order
+            left = listing.remaining - order.quantity  # as the UPDATE above left it
+            return replace(
+                listing, remaining=left, status="sold_out" if left == 0 else listing.status
+            ), order
 
     async def compare_at_backed(
         self, seller: str, sku: str, compare_at_cents: int, since: datetime
