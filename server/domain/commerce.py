@@ -8,7 +8,6 @@ transaction that records the order, so no concurrency can oversell.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections import defaultdict
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from server.domain.buyers_line import BuyersLine
 from server.domain.codes import DiscountCode, code_text
 from server.domain.errors import bad_request, conflict, invalid_field, not_found
 from server.domain.streams import Stream, StreamService, require_role, same_user
@@ -344,7 +344,7 @@ class CommerceService:
         # Stock seen by this process (listing id -> (stock_epoch, the least `remaining`
         # seen in it)) and its buyers in line per listing (see `_refuse_if_short`).
         self._stock_at_most: dict[str, tuple[int, int]] = {}
-        self._buying: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._lines: defaultdict[str, BuyersLine] = defaultdict(BuyersLine)
         self.auction_seconds = (auction_min_seconds, AUCTION_SECONDS[1])
 
     async def get(self, listing_id: str) -> Listing:
@@ -523,10 +523,11 @@ class CommerceService:
             1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)
         )
         code = None if discount_code in (None, "") else code_text("discount_code", discount_code)
-        self._refuse_if_short(listing, stream, user, count, code)
-        async with self._buying[listing.id]:  # this process's buyers of it, one at a time
-            # The buyers ahead may have taken what was left: no transaction to learn it.
-            self._refuse_if_short(listing, stream, user, count, code)
+        # This process's buyers of it, one at a time; the buyers ahead may have taken
+        # what was left: no transaction to learn it.
+        line = self._lines[listing.id]
+        await line.turn(lambda: self._refuse_if_short(listing, stream, user, count, code))
+        try:
             sold, order = await self._sales.sell(
                 listing.id,
                 user,
@@ -534,7 +535,10 @@ class CommerceService:
                 lambda facts: judge_sale(facts, user, count, code, now_ms()),
                 dry_run=quote,
             )
-        self._stock_left(sold)
+        except BaseException:
+            line.done(sold_out=False)
+            raise
+        line.done(sold_out=self._stock_left(sold) == 0)
         if quote:
             return order
         await self._events.publish(ListingUpdated(sold))
