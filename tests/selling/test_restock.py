@@ -1,7 +1,8 @@
 """Stock that grows again: the host raises a sold-out listing's quantity
 (`PATCH /api/listings/{id}`) and buyers can buy it, on the process that saw it sell
 out and on another process sharing the database and Redis; the refusals of the
-change; an auction that ends unsold stays buyable by auction only."""
+change. (An auction that ends unsold keeps its one item, `remaining` 1: nothing for
+the stock view to unlearn, and a buy of it is `not_buy_now` before any stock rule.)"""
 
 from __future__ import annotations
 
