@@ -7,11 +7,9 @@ when scraped, from the app's own objects.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from media.engine import PLAY, PUBLISH, MediaEngine
 from media.stats import COUNTERS
-from server.counters import HTTP_REQUESTS, ORDERS, PROCESS
+from server.counters import ORDERS, PROCESS, count_request
 from server.events import Event, EventBus, OrderPlaced
 from server.keys import LIVE, MEDIA, MEDIA_RELAY, STORE
 
@@ -125,13 +123,7 @@ async def count_requests(
         status = exc.status
         raise
     finally:
-        _request_counter(request.method, status).inc()
-
-
-@functools.lru_cache(maxsize=256)
-def _request_counter(method: str, status: int) -> Any:
-    """The counter of one (method, status): `labels()` costs more than the count."""
-    return HTTP_REQUESTS.labels(method=method, status=str(status))
+        count_request(request.method, status)
 
 
 def setup(app: web.Application, events: EventBus) -> None:
