@@ -439,17 +439,21 @@ class Database:
 
     async def listing_on_stream(self, listing_id: str) -> tuple[Listing, Stream] | None:
         """The listing and its stream (as stored), read with the others asked for."""
-        rows = await self._listings_on_streams.get(listing_id)
-        return None if rows is None else (listing_from_row(rows[0]), stream_from_row(rows[1]))
+        return await self._listings_on_streams.get(listing_id)
 
-    async def _read_listings_on_streams(self, ids: list[str]) -> list[tuple[Row, Row] | None]:
-        listings = await self._listing_rows(ids)
-        stream_ids = list({row["stream_id"] for row in listings if row is not None})
+    async def _read_listings_on_streams(
+        self, ids: list[str]
+    ) -> list[tuple[Listing, Stream] | None]:
+        # A rush asks for one listing a thousand times: each row is parsed once (the
+        # objects are frozen, so the askers may share them).
+        unique = list(dict.fromkeys(ids))
+        listings = [listing_from_row(row) for row in await self._listing_rows(unique) if row]
+        stream_ids = list({listing.stream_id for listing in listings})
         streams = {}
         if stream_ids:  # (PostgreSQL refuses an empty IN list)
-            streams = dict(zip(stream_ids, await self._stream_rows(stream_ids), strict=True))
-        pairs = [(row, streams.get(row["stream_id"])) for row in listings if row is not None]
-        found = {listing["id"]: (listing, stream) for listing, stream in pairs if stream}
+            rows = await self._stream_rows(stream_ids)
+            streams = {row["id"]: stream_from_row(row) for row in rows if row is not None}
+        found = {x.id: (x, streams[x.stream_id]) for x in listings if x.stream_id in streams}
         return [found.get(key) for key in ids]
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
