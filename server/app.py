@@ -242,7 +242,9 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTH] = TokenService(secret, settings.token_ttl_seconds)
     hashing = HashingPool(settings.password_hash_concurrency)
     app[ACCOUNTS] = AccountService(store, Argon2Passwords(), hashing)
-    app[SESSIONS] = SessionService(app[AUTH], SqlTokenStore(store), app[ACCOUNTS])
+    app[SESSIONS] = SessionService(
+        app[AUTH], SqlTokenStore(store), app[ACCOUNTS], events, settings.token_sync_seconds
+    )
     # The live room: realtime state (memory, or Redis across processes) and Socket.IO.
     presence = PresenceService(live, store, events)
     sharer_store = SqlSharerStore(store)
@@ -335,6 +337,7 @@ def create_app(settings: Settings) -> web.Application:
     # Seat and lifecycle changes made on other processes reach this one's media here.
     remote_events = InProcessEventBus()
     _follow_domain(remote_events, engine)
+    remote_events.subscribe(app[SESSIONS].on_event)  # revocations made elsewhere
     app[OUTPUTS].follow(events, remote_events)
     remote_events.subscribe(qr_guard.on_event)
     if homes is not None and routing is not None:

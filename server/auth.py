@@ -27,6 +27,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 T = TypeVar("T")
+# Decoded tokens remembered per process (a few hundred bytes each).
+DECODED_TOKENS = 16_384
+DECODED_TOKEN_MAX_CHARS = 400  # ours are ~150
 
 
 class Argon2Passwords:
@@ -90,6 +93,8 @@ class TokenService:
         self._key = secret.encode("utf-8")
         self._ttl = ttl_seconds
         self._clock = clock
+        # A token is checked on every request and event: its signature and JSON once.
+        self._decode = functools.lru_cache(maxsize=DECODED_TOKENS)(self._decode_uncached)
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
@@ -108,7 +113,17 @@ class TokenService:
 
     def claims(self, token: str) -> TokenClaims | None:
         """The claims of a genuine, unexpired token; None otherwise. Revocation is not
-        checked here (it needs the database: see server.domain.sessions)."""
+        checked here (see server.domain.sessions)."""
+        if len(token) <= DECODED_TOKEN_MAX_CHARS:
+            claims = self._decode(token)
+        else:  # not one we issued: not worth remembering
+            claims = self._decode_uncached(token)
+        if claims is None or self._clock() >= claims.expires:
+            return None
+        return claims
+
+    def _decode_uncached(self, token: str) -> TokenClaims | None:
+        """The claims of a genuinely signed, well-formed token (expired or not)."""
         payload, sep, signature = token.partition(".")
         if not sep or not payload.isascii() or not signature.isascii():
             return None
@@ -124,8 +139,6 @@ class TokenService:
         if not isinstance(username, str) or not isinstance(expires, int):
             return None
         if not isinstance(token_id, str) or not isinstance(generation, int):
-            return None
-        if self._clock() >= expires:
             return None
         return TokenClaims(username, expires, token_id, generation)
 

@@ -40,6 +40,7 @@ _POSITIVE = (
     "cohost_grace_seconds",
     "host_grace_seconds",
     "redis_timeout_seconds",
+    "token_sync_seconds",
     "live_ttl_seconds",
     "drain_seconds",
     "auction_snipe_seconds",
@@ -98,6 +99,9 @@ class Settings:
     host_grace_seconds: float = 300.0
     # Every Redis call gives up after this long (503 backend_unavailable), never hangs.
     redis_timeout_seconds: float = 2.0
+    # Token revocations made by other processes reach this one over Redis at once; it
+    # also rereads them from the database at least this often (if Redis lost one).
+    token_sync_seconds: float = 5.0
     # Stream homes and presence entries in Redis expire this long after their process
     # stopped refreshing them (it refreshes every third of it).
     live_ttl_seconds: int = 30

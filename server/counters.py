@@ -6,6 +6,8 @@ importing the app; server/metrics.py serves them at GET /metrics.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter
 
 PROCESS = CollectorRegistry()  # counters kept by the code that does the work
@@ -33,4 +35,14 @@ HTTP_REQUESTS = Counter(
 
 
 def count_error(code: str, transport: str) -> None:
-    ERRORS.labels(code=code, transport=transport).inc()
+    _labelled(ERRORS, code, transport).inc()
+
+
+def count_request(method: str, status: int) -> None:
+    _labelled(HTTP_REQUESTS, method, str(status)).inc()
+
+
+@functools.lru_cache(maxsize=1024)
+def _labelled(counter: Counter, *values: str) -> Counter:
+    """One labelled child, looked up once (labels() costs more than the count)."""
+    return counter.labels(*values)

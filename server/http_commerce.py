@@ -41,6 +41,15 @@ async def list_listings(request: web.Request) -> web.Response:
     )
 
 
+@routes.patch("/api/listings/{id}")
+async def update_listing(request: web.Request) -> web.Response:
+    """Extension: `{"quantity"}` sets the listing's total (host; raising it restocks)."""
+    user = require_user(request)
+    body = await json_body(request)
+    listing = await _commerce(request).update_listing(request.match_info["id"], user, body)
+    return web.json_response({"listing": listing.to_dict()})
+
+
 @routes.post("/api/listings/{id}/present")
 async def present_listing(request: web.Request) -> web.Response:
     user = require_user(request)

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from media.engine import PLAY, PUBLISH, MediaEngine
 from media.stats import COUNTERS
-from server.counters import HTTP_REQUESTS, ORDERS, PROCESS
+from server.counters import ORDERS, PROCESS, count_request
 from server.domain.events import Event, EventBus, OrderPlaced
 from server.keys import LIVE, MEDIA, MEDIA_RELAY, STORE
 
@@ -123,7 +123,7 @@ async def count_requests(
         status = exc.status
         raise
     finally:
-        HTTP_REQUESTS.labels(method=request.method, status=str(status)).inc()
+        count_request(request.method, status)
 
 
 def setup(app: web.Application, events: EventBus) -> None:

@@ -37,7 +37,7 @@ LISTING_COLUMNS = (
     "id, stream_id, title, description, price_cents, currency, quantity, remaining, "
     "consignor, status, compare_at_cents, created_at, format, sku, per_buyer_limit, "
     "daily_cap, increment_cents, auction_seconds, sudden_death, flash_price_cents, "
-    "flash_ends_at_ms"
+    "flash_ends_at_ms, stock_epoch"
 )
 ORDER_COLUMNS = (
     "id, stream_id, listing_id, buyer, seller, quantity, unit_price_cents, total_cents, "
@@ -123,6 +123,7 @@ def listing_from_row(row: Row) -> Listing:
         sudden_death=bool(row["sudden_death"]),
         flash_price_cents=row["flash_price_cents"],
         flash_ends_at_ms=row["flash_ends_at_ms"],
+        stock_epoch=row["stock_epoch"],
     )
 
 
@@ -197,8 +198,12 @@ class Database:
         self.engine = engine
         # The hottest point reads (every buy, bid and page asks for a stream and a
         # listing): concurrent ones share one query.
-        self._streams = ReadBatcher(rows_by_id(self, STREAM_SELECT))
-        self._listings = ReadBatcher(rows_by_id(self, f"SELECT {LISTING_COLUMNS} FROM listings"))
+        self._stream_rows = rows_by_id(self, STREAM_SELECT)
+        self._listing_rows = rows_by_id(self, f"SELECT {LISTING_COLUMNS} FROM listings")
+        self._streams = ReadBatcher(self._stream_rows)
+        self._listings = ReadBatcher(self._listing_rows)
+        # A buy needs both: one wait for the pair, not one for each in turn.
+        self._listings_on_streams = ReadBatcher(self._read_listings_on_streams)
 
     @property
     def dialect(self) -> str:
@@ -417,7 +422,7 @@ class Database:
 
     async def insert_listing(self, listing: Listing) -> None:
         await self.execute(
-            f"INSERT INTO listings ({LISTING_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+            f"INSERT INTO listings ({LISTING_COLUMNS}) VALUES ({', '.join('?' * 22)})",
             (
                 listing.id,
                 listing.stream_id,
@@ -440,12 +445,32 @@ class Database:
                 listing.sudden_death,
                 listing.flash_price_cents,
                 listing.flash_ends_at_ms,
+                listing.stock_epoch,
             ),
         )
 
     async def get_listing(self, listing_id: str) -> Listing | None:
         row = await self._listings.get(listing_id)
         return None if row is None else listing_from_row(row)
+
+    async def listing_on_stream(self, listing_id: str) -> tuple[Listing, Stream] | None:
+        """The listing and its stream (as stored), read with the others asked for."""
+        return await self._listings_on_streams.get(listing_id)
+
+    async def _read_listings_on_streams(
+        self, ids: list[str]
+    ) -> list[tuple[Listing, Stream] | None]:
+        # A rush asks for one listing a thousand times: each row is parsed once (the
+        # objects are frozen, so the askers may share them).
+        unique = list(dict.fromkeys(ids))
+        listings = [listing_from_row(row) for row in await self._listing_rows(unique) if row]
+        stream_ids = list({listing.stream_id for listing in listings})
+        streams = {}
+        if stream_ids:  # (PostgreSQL refuses an empty IN list)
+            rows = await self._stream_rows(stream_ids)
+            streams = {row["id"]: stream_from_row(row) for row in rows if row is not None}
+        found = {x.id: (x, streams[x.stream_id]) for x in listings if x.stream_id in streams}
+        return [found.get(key) for key in ids]
 
     async def stream_listings(self, stream_id: str) -> list[Listing]:
         rows = await self.fetchall(

@@ -8,7 +8,6 @@ transaction that records the order, so no concurrency can oversell.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections import defaultdict
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from server.domain.buyers_line import BuyersLine
 from server.domain.codes import DiscountCode, code_text
 from server.domain.errors import bad_request, conflict, invalid_field, not_found
 from server.domain.events import (
@@ -76,6 +76,8 @@ class Listing:
     sudden_death: bool = False
     flash_price_cents: int | None = None
     flash_ends_at_ms: int | None = None
+    # Bumped whenever the stock grows (a restock); within one epoch it only goes down.
+    stock_epoch: int = 0
 
     def flash_price_at(self, at_ms: int) -> int | None:
         """The flash price while the flash sale runs, else None."""
@@ -161,6 +163,10 @@ class CommerceStore(Protocol):
 
     async def get_listing(self, listing_id: str) -> Listing | None: ...
 
+    async def listing_on_stream(self, listing_id: str) -> tuple[Listing, Stream] | None:
+        """The listing and its stream as stored (without live fields), in one wait."""
+        ...
+
     async def stream_listings(self, stream_id: str) -> list[Listing]:
         """A stream's listings, oldest first."""
         ...
@@ -203,6 +209,12 @@ class SalesStore(Protocol):
 
     async def set_flash(self, listing_id: str, price_cents: int, ends_at_ms: int) -> Listing: ...
 
+    async def set_quantity(self, listing_id: str, quantity: int) -> Listing:
+        """Make `quantity` the listing's total, keeping what was sold (400
+        `invalid_field` below that); a rise restocks it (`remaining` and
+        `stock_epoch` up, `sold_out` active again)."""
+        ...
+
     async def end_due_flashes(self, at_ms: int) -> list[Listing]:
         """Clear every flash sale over by `at_ms` (each claimed by one process only)."""
         ...
@@ -221,8 +233,8 @@ class SaleFacts:
     listing: Listing
     stream_status: str
     seller: str
-    bought_by_buyer: int  # units of this listing the buyer already bought
-    sold_today: int  # units of this listing sold this UTC day
+    bought_by_buyer: int  # units of this listing the buyer already bought (0: no limit)
+    sold_today: int  # units of this listing sold this UTC day (0: no daily cap)
     code: DiscountCode | None  # the code named on the buy, if the stream has it
     code_used_by_buyer: int  # the buyer's orders that used that code
 
@@ -335,10 +347,10 @@ class CommerceService:
         self._accounts = accounts
         self._events = events
         self._min_present_ms = int(min_present_seconds * 1000)
-        # Stock seen by this process (listing id -> the least `remaining` seen) and its
-        # buyers in line per listing (see `_refuse_if_short`).
-        self._stock_at_most: defaultdict[str, int] = defaultdict(lambda: QUANTITY_MAX)
-        self._buying: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Stock seen by this process (listing id -> (stock_epoch, the least `remaining`
+        # seen in it)) and its buyers in line per listing (see `_refuse_if_short`).
+        self._stock_at_most: dict[str, tuple[int, int]] = {}
+        self._lines: defaultdict[str, BuyersLine] = defaultdict(BuyersLine)
         self.auction_seconds = (auction_min_seconds, AUCTION_SECONDS[1])
 
     async def get(self, listing_id: str) -> Listing:
@@ -472,6 +484,21 @@ class CommerceService:
         await self._events.publish(ListingUpdated(updated))
         return updated
 
+    async def update_listing(self, listing_id: str, user: str, body: dict[str, Any]) -> Listing:
+        """Change a listing (host only, stream not ended): `quantity`, the new total
+        (at least what was sold; an auction's stays 1). Raising it restocks."""
+        listing = await self.get(listing_id)
+        stream = await self._streams.get(listing.stream_id)
+        require_role(stream, user, "host")
+        high = 1 if listing.format == "auction" else QUANTITY_MAX
+        count = int_field("quantity", body.get("quantity"), low=1, high=high)
+        if stream.status == "ended":
+            raise conflict("stream_ended", "the stream has ended")
+        updated = await self._sales.set_quantity(listing.id, count)
+        self._stock_left(updated)
+        await self._events.publish(ListingUpdated(updated))
+        return updated
+
     async def end_due_flashes(self, at_ms: int) -> None:
         """Announce every flash sale that is over (called by the selling clock)."""
         for listing in await self._sales.end_due_flashes(at_ms):
@@ -493,17 +520,20 @@ class CommerceService:
         `code_limit_reached`. A refusal changes nothing. With `quote`, the order it
         would make now (price, discount, total) and nothing else.
         """
-        listing = await self.get(listing_id)
-        stream = await self._streams.stored(listing.stream_id)
+        found = await self._store.listing_on_stream(listing_id)
+        if found is None:
+            raise not_found(f"no listing {listing_id!r}", "listing_not_found")
+        listing, stream = found
         require_role(stream, user, "viewer")
         count = (
             1 if quantity is None else int_field("quantity", quantity, low=1, high=listing.quantity)
         )
         code = None if discount_code in (None, "") else code_text("discount_code", discount_code)
-        self._refuse_if_short(listing, stream, user, count, code)
-        async with self._buying[listing.id]:  # this process's buyers of it, one at a time
-            # The buyers ahead may have taken what was left: no transaction to learn it.
-            self._refuse_if_short(listing, stream, user, count, code)
+        # This process's buyers of it, one at a time; the buyers ahead may have taken
+        # what was left: no transaction to learn it.
+        line = self._lines[listing.id]
+        await line.turn(lambda: self._refuse_if_short(listing, stream, user, count, code))
+        try:
             sold, order = await self._sales.sell(
                 listing.id,
                 user,
@@ -511,7 +541,10 @@ class CommerceService:
                 lambda facts: judge_sale(facts, user, count, code, now_ms()),
                 dry_run=quote,
             )
-        self._stock_at_most[sold.id] = min(sold.remaining, self._stock_at_most[sold.id])
+        except BaseException:
+            line.done(sold_out=False)
+            raise
+        line.done(sold_out=self._stock_left(sold) == 0)
         if quote:
             return order
         await self._events.publish(ListingUpdated(sold))
@@ -521,19 +554,32 @@ class CommerceService:
     def _refuse_if_short(
         self, listing: Listing, stream: Stream, user: str, count: int, code: str | None
     ) -> None:
-        """Refuse a buy the stock seen here cannot serve, without a write transaction.
-
-        Stock only ever goes down, so the least `remaining` this process has seen is an
-        upper bound of it everywhere: a rush's losers need not queue for the database
-        behind its winners. The judge gives the refusal, in its own order (a code's
-        refusals come first: with a code the database judges)."""
-        left = min(listing.remaining, self._stock_at_most[listing.id])
-        self._stock_at_most[listing.id] = left
+        """Refuse a buy the stock seen here cannot serve, without a write transaction:
+        a rush's losers need not queue for the database behind its winners. The judge
+        gives the refusal, in its own order (a code's refusals come first: with a code
+        the database judges)."""
+        left = self._stock_left(listing)
         if code is None and left < count:
             facts = SaleFacts(
                 replace(listing, remaining=left), stream.status, stream.host, 0, 0, None, 0
             )
             judge_sale(facts, user, count, None, now_ms())
+
+    def _stock_left(self, listing: Listing) -> int:
+        """The least stock this process knows `listing` may have, `listing` included.
+
+        Within one `stock_epoch` stock only goes down, so the least `remaining` seen in
+        the newest epoch is an upper bound of it everywhere; a restock starts a new
+        epoch, which replaces what was seen before (whatever order the reads, sales
+        and events arrive in). Every buy reads the listing, so a restock made by
+        another process is seen here by the next buy, with or without Redis."""
+        seen = self._stock_at_most.get(listing.id)
+        if seen is None or listing.stock_epoch > seen[0]:
+            seen = (listing.stock_epoch, listing.remaining)
+        elif listing.stock_epoch == seen[0]:
+            seen = (seen[0], min(seen[1], listing.remaining))
+        self._stock_at_most[listing.id] = seen
+        return seen[1]
 
     async def orders(self, stream_id: str, user: str) -> list[Order]:
         """The stream's orders, oldest first (host only)."""

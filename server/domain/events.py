@@ -191,6 +191,17 @@ class QrCodeShown:
 
 
 @dataclass(frozen=True)
+class TokensRevoked:
+    """A token (`token_id`) or every token of the user (`token_id` None) was revoked;
+    `generation` is the user's new one when known. Relayed to every process."""
+
+    username: str
+    token_id: str | None
+    expires_at: int  # epoch s: the revoked token's expiry (when it is forgotten)
+    generation: int | None = None
+
+
+@dataclass(frozen=True)
 class AuctionStarted:
     auction: Auction
 
@@ -259,6 +270,7 @@ Event = (
     | Raided
     | RemindersDue
     | QrCodeShown
+    | TokensRevoked
     | AuctionStarted
     | AuctionUpdated
     | AuctionOutbid

@@ -1,6 +1,8 @@
-"""Seat, lifecycle and stage changes made on one process, replayed on the others (Redis pub/sub).
+"""Seat, lifecycle and stage changes and token revocations made on one process, replayed
+on the others (Redis pub/sub).
 
-Only media needs this: a stream's media lives on its home process, but the host may
+Token revocations keep every process's copy of them current (server.domain.sessions).
+Otherwise only media needs this: a stream's media lives on its home process, but the host may
 remove the cohost, end the stream or present an item (the lower third drawn into the
 composite) through another process. Socket.IO emits cross processes by themselves
 (AsyncRedisManager), so the relay feeds a separate bus that only media follows.
@@ -25,6 +27,7 @@ from server.domain.events import (
     ListingPresented,
     ListingUpdated,
     StreamStatusChanged,
+    TokensRevoked,
 )
 from server.stores.event_codec import decode_event, encode_event
 
@@ -38,7 +41,13 @@ OUTBOX_SIZE = 1000
 # What media on other processes follows: the seat, the stream's status (an ended stream
 # tears its peers down) and the item on stage (its lower third follows every sale).
 # Each travels whole, so the other side reads nothing from the database.
-RELAYED: tuple[type, ...] = (CohostChanged, StreamStatusChanged, ListingPresented, ListingUpdated)
+RELAYED: tuple[type, ...] = (
+    CohostChanged,
+    StreamStatusChanged,
+    ListingPresented,
+    ListingUpdated,
+    TokensRevoked,
+)
 
 
 class EventRelay(Protocol):

@@ -23,7 +23,7 @@ from typing import Any, cast
 from server.domain.auctions import Auction, AuctionStatus, BidOutcome, Closing
 from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
-from server.domain.errors import conflict, forbidden
+from server.domain.errors import conflict, forbidden, invalid_field
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
 from server.sql import IntegrityError, Row, Sql, stream_scope
 from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
@@ -135,12 +135,17 @@ class SellingStore:
                 listing=listing,
                 stream_status=stream["status"],
                 seller=stream["host"],
-                bought_by_buyer=await _scalar(
+                # Each count is read only for the rule that needs it (fewer trips).
+                bought_by_buyer=0
+                if listing.per_buyer_limit is None
+                else await _scalar(
                     conn,
                     "SELECT SUM(quantity) FROM orders WHERE listing_id = ? AND buyer = ?",
                     (listing.id, buyer),
                 ),
-                sold_today=await _scalar(
+                sold_today=0
+                if listing.daily_cap is None
+                else await _scalar(
                     conn,
                     # created_at is UTC ISO 8601: its first 10 characters are the UTC day.
                     "SELECT SUM(quantity) FROM orders WHERE listing_id = ? "
@@ -171,7 +176,10 @@ class SellingStore:
                     (listing.stream_id, order.discount_code),
                 )
             order = await insert_order(conn, order)  # with its referrer (sharers)
-            return await _listing_in(conn, listing.id), order
+            left = listing.remaining - order.quantity  # as the UPDATE above left it
+            return replace(
+                listing, remaining=left, status="sold_out" if left == 0 else listing.status
+            ), order
 
     async def compare_at_backed(
         self, seller: str, sku: str, compare_at_cents: int, since: datetime
@@ -204,6 +212,24 @@ class SellingStore:
             await conn.execute(
                 "UPDATE listings SET flash_price_cents = ?, flash_ends_at_ms = ? WHERE id = ?",
                 (price_cents, ends_at_ms, listing_id),
+            )
+            return await _listing_in(conn, listing_id)
+
+    async def set_quantity(self, listing_id: str, quantity: int) -> Listing:
+        async with self._db.transaction() as conn:
+            listing = await _listing_in(conn, listing_id)
+            sold = listing.quantity - listing.remaining
+            if quantity < sold:
+                raise invalid_field("quantity", f"must be at least the {sold} already sold")
+            remaining = quantity - sold
+            status = listing.status
+            if status != "closed":
+                status = "active" if remaining > 0 else "sold_out"
+            restocked = int(remaining > listing.remaining)
+            await conn.execute(
+                "UPDATE listings SET quantity = ?, remaining = ?, status = ?, "
+                "stock_epoch = stock_epoch + ? WHERE id = ?",
+                (quantity, remaining, status, restocked, listing_id),
             )
             return await _listing_in(conn, listing_id)
 

@@ -25,9 +25,22 @@ class SqlTokenStore:
 
     async def state(self, username: str, token_id: str) -> tuple[int | None, bool]:
         """(the user's generation or None, whether `token_id` was revoked), read with
-        the other connections' checks asked for at the same time (every event rechecks
-        its token: a burst of events costs one trip to the database)."""
+        the other checks asked for at the same time (a rush of new users' first
+        requests costs one trip to the database)."""
         return await self._states.get((username, token_id))
+
+    async def revocations(self, now: int) -> tuple[dict[str, int], dict[str, int]]:
+        """(every bumped generation by lowercase name, every unexpired revoked id's expiry)."""
+        users = await self._db.fetchall(
+            "SELECT username, token_generation FROM users WHERE token_generation > 0"
+        )
+        revoked = await self._db.fetchall(
+            "SELECT id, expires_at FROM revoked_tokens WHERE expires_at > ?", (now,)
+        )
+        return (
+            {row["username"].lower(): int(row["token_generation"]) for row in users},
+            {row["id"]: int(row["expires_at"]) for row in revoked},
+        )
 
     async def revoke(self, token_id: str, expires_at: int, now: int) -> None:
         """Remember a revoked id until its token would have expired anyway."""

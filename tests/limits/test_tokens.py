@@ -1,9 +1,12 @@
 """Tokens can be revoked: logout revokes one, a password change all of the user's, on
-every process; a Socket.IO connection drops to anonymous when its token expires or is
-revoked, and is told with `auth:expired`."""
+every process (at once over Redis; within `token_sync_seconds` without it); a
+Socket.IO connection drops to anonymous when its token expires or is revoked, and is
+told with `auth:expired`."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +17,12 @@ from tests.helpers.api import DEFAULT_PASSWORD, Api
 from tests.helpers.room import make_room
 from tests.helpers.server import add_user
 from tests.helpers.sio import Client
+from tests.realtime.conftest import redis_server
 from tests.server.test_accounts import assert_error
+
+__all__ = ["redis_server"]
+# Never reached by the relayed revocations below: a refusal within it was relayed.
+SYNC_NEVER = 600.0
 
 
 async def create(api: Api, token: str) -> tuple[int, Any]:
@@ -35,12 +43,61 @@ async def test_logout_revokes_that_token_only(api: Api) -> None:
     assert_error(status, body, 401, "unauthorized")
 
 
-async def test_a_password_change_revokes_every_token_on_every_process(
+async def refused_within(api: Api, token: str, seconds: float) -> float:
+    """How long until `api`'s process refuses `token` (polled; fails after `seconds`)."""
+    started = time.monotonic()
+    for _ in range(int(seconds / 0.02)):
+        status, body = await api.request("GET", "/api/streams", token=token)
+        if status == 401:
+            assert body["error"]["code"] == "invalid_token"
+            return time.monotonic() - started
+        await asyncio.sleep(0.02)  # another process: nothing here to wait on but time
+    raise AssertionError(f"{api.base_url} still accepts the token after {seconds} s")
+
+
+async def relayed_pair(server_factory, settings_factory, redis_url: str) -> tuple[Api, Api]:
+    """Two processes on one database and one Redis, whose own rereads of the
+    revocations never come in a test: what they learn, they learn over Redis."""
+    settings = settings_factory(redis_url=redis_url, token_sync_seconds=SYNC_NEVER)
+    first, second = await server_factory(settings), await server_factory(settings)
+    return Api(first.url), Api(second.url)
+
+
+async def test_a_logout_on_one_process_is_refused_on_another_at_once(
+    server_factory, settings_factory, redis_server
+) -> None:
+    one, two = await relayed_pair(server_factory, settings_factory, redis_server.url)
+    async with one, two:
+        token, _ = await one.register("alice")
+        other, _ = await two.login("alice")
+        for api in (one, two):  # both processes have checked (and know) both tokens
+            for good in (token, other):
+                assert (await api.request("GET", "/api/streams", token=good))[0] == 200
+        assert await one.request("POST", "/api/auth/logout", token=token) == (200, {"ok": True})
+        assert (await one.request("GET", "/api/streams", token=token))[0] == 401
+        await refused_within(two, token, 5.0)  # relayed: far sooner than SYNC_NEVER
+        assert (await two.request("GET", "/api/streams", token=other))[0] == 200
+
+
+async def test_without_redis_a_revocation_elsewhere_holds_within_the_sync_period(
     server_factory, settings_factory
 ) -> None:
-    settings = settings_factory()
+    """No relay (several processes without Redis are not a supported setup, but the
+    database reread still bounds how long another process's revocation goes unseen)."""
+    settings = settings_factory(token_sync_seconds=0.5)
     first, second = await server_factory(settings), await server_factory(settings)
     async with Api(first.url) as one, Api(second.url) as two:
+        token, _ = await one.register("alice")
+        assert (await two.request("GET", "/api/streams", token=token))[0] == 200
+        assert await one.request("POST", "/api/auth/logout", token=token) == (200, {"ok": True})
+        assert await refused_within(two, token, 5.0) < 5.0
+
+
+async def test_a_password_change_revokes_every_token_on_every_process(
+    server_factory, settings_factory, redis_server
+) -> None:
+    one, two = await relayed_pair(server_factory, settings_factory, redis_server.url)
+    async with one, two:
         token, _ = await one.register("alice")
         elsewhere, _ = await two.login("alice")
         path = "/api/auth/password"
@@ -62,9 +119,11 @@ async def test_a_password_change_revokes_every_token_on_every_process(
         )
         assert status == 200 and body["user"] == {"username": "alice"}
         fresh = body["token"]
-        for api, old in ((one, token), (two, elsewhere), (two, token)):
-            status, body = await create(api, old)
-            assert_error(status, body, 401, "invalid_token")
+        status, body = await create(one, token)
+        assert_error(status, body, 401, "invalid_token")
+        await refused_within(two, elsewhere, 5.0)  # relayed over Redis
+        status, body = await create(two, token)
+        assert_error(status, body, 401, "invalid_token")
         assert (await create(two, fresh))[0] == 201
         status, body = await two.request(
             "POST", "/api/auth/login", json={"username": "alice", "password": DEFAULT_PASSWORD}
