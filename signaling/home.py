@@ -29,7 +29,7 @@ from server.stores import HomeRegistry
 
 MEDIA_PATH = re.compile(r"^/(whip|whep)/([^/]+)(?:/([^/]+))?$")
 # Where a viewer served here by relay finds its stream's home (see signaling/relay.py).
-MEDIA_HOME = "costream.media_home"
+MEDIA_HOME = web.RequestKey("media_home", str)
 GRANT_TTL_SECONDS = 60
 
 
