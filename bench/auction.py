@@ -54,6 +54,7 @@ SECRET = "bench-secret-key-0123456789"  # what bench/chat_fanout.py's start_serv
 SAMPLE = 5
 CLOCK_CENTS_PER_S = 1_000_000  # 1 cent a microsecond: 30 s stay far under the 10^8 cap
 UPDATED = re.compile(r'^42\["auction:updated".*"min_next_cents":(\d+).*"bid_count":(\d+)')
+DELIVERED = re.compile(r'^costream_socketio_deliveries_total\{event="([^"]+)"\} (\S+)$', re.M)
 
 
 def quantile_ms(values: list[float], q: int) -> float:
@@ -75,6 +76,12 @@ def prepare_data_dir(tmp: str) -> Path:
     data_dir = Path(tmp) / "data"
     data_dir.mkdir()
     return data_dir
+
+
+async def deliveries(http: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    """The server's Socket.IO deliveries so far, per event (its /metrics)."""
+    async with http.get(url + "/metrics") as response:
+        return {event: float(count) for event, count in DELIVERED.findall(await response.text())}
 
 
 async def live_stream(http: aiohttp.ClientSession, url: str, host: str) -> dict:
@@ -229,6 +236,7 @@ async def run(args: argparse.Namespace) -> dict:
                     await loop.run_in_executor(None, ready.get, True, 300)
                 connect_s = time.monotonic() - started
                 await post(http, f"{url}/api/listings/{listing['id']}/auction/start", {}, host)
+                delivered_before = await deliveries(http, url)
                 cpu_before = cpu_seconds(process.pid)
                 t0 = time.monotonic()
                 for _ in workers:
@@ -250,6 +258,7 @@ async def run(args: argparse.Namespace) -> dict:
                         entry = seen.setdefault(count, [latest, 0])
                         entry[0], entry[1] = max(entry[0], latest), entry[1] + receivers
                 server_cpu = cpu_seconds(process.pid) - cpu_before
+                delivered = await deliveries(http, url)
                 wall = args.seconds
         finally:
             for worker in workers:
@@ -275,7 +284,20 @@ async def run(args: argparse.Namespace) -> dict:
         "updated_at_last_receiver_p50_ms": quantile_ms(fanout_ms, 50),
         "updated_at_last_receiver_p99_ms": quantile_ms(fanout_ms, 99),
         "sampled_bids": len(fanout_ms),
+        "updated_fanouts_per_s": round(
+            (delivered.get("auction:updated", 0) - delivered_before.get("auction:updated", 0))
+            / args.bidders
+            / wall,
+            1,
+        ),
+        "outbid_per_accepted": round(
+            (delivered.get("auction:outbid", 0) - delivered_before.get("auction:outbid", 0))
+            / max(accepted, 1),
+            2,
+        ),
         "server_cpu_s": round(server_cpu, 1),
+        "server_us_per_accepted_bid": round(server_cpu / max(accepted, 1) * 1e6, 1),
+        "bidders_us_per_accepted_bid": round(client_cpu / max(accepted, 1) * 1e6, 1),
         "bidders_cpu_s": round(client_cpu, 1),
     }
 
