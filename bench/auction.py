@@ -13,8 +13,9 @@ bidders' processes used, to show which side saturates.
 The server runs as a separate `costream serve` process on a free port of 127.0.0.1
 with its own data dir. Bidders are created straight in its database with tokens
 signed by its secret (registration hashes with argon2: far too slow for 500), are
-spread over --client-procs processes, and speak Socket.IO with bench/chat_fanout.py's
-minimal client. Every process times with the machine's monotonic clock.
+spread over --client-procs processes, and speak Socket.IO with bench/lean_client.py
+(a websocket on a bare asyncio protocol, so that they take as little as they can of
+the cores the server shares). Every process times with the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.chat_fanout import (  # noqa: E402
-    RawClient,
-    Stats,
     cpu_seconds,
     post,
     start_server,
     wait_healthy,
 )
+from bench.lean_client import LeanClient  # noqa: E402
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
 
@@ -129,57 +129,55 @@ def bid_in_process(
 
             return on_event
 
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            clients = [RawClient(http, url, Stats()) for _ in names]
-            limit = asyncio.Semaphore(50)
+        clients = [LeanClient(url) for _ in names]
+        limit = asyncio.Semaphore(50)
 
-            async def enter(client: RawClient, name: str) -> None:
-                async with limit:
-                    await client.connect(tokens.issue(name))
-                    client.on_event = watcher()
-                    assert (await client.call("join", {"stream_id": stream_id}))["ok"]
+        async def enter(client: LeanClient, name: str) -> None:
+            async with limit:
+                await client.connect(tokens.issue(name))
+                client.on_event = watcher()
+                assert (await client.call("join", {"stream_id": stream_id}))["ok"]
 
-            await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
-            ready.put(len(clients))
-            loop = asyncio.get_running_loop()
-            started, stop_at = await loop.run_in_executor(None, go.get, True, 300)
+        await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
+        ready.put(len(clients))
+        loop = asyncio.get_running_loop()
+        started, stop_at = await loop.run_in_executor(None, go.get, True, 300)
 
-            def offer(seen_min: int, now: float) -> int:
-                if strategy == "seen":
-                    # Above the last minimum seen by a random number of increments, so
-                    # that racing bidders do not all offer the same amount.
-                    return seen_min + random.randrange(spread)
-                # "clock": amounts rise with the shared clock (CLOCK_CENTS_PER_S), so a
-                # bid sent later almost always beats one sent earlier.
-                return max(seen_min, 100 + int((now - started) * CLOCK_CENTS_PER_S))
+        def offer(seen_min: int, now: float) -> int:
+            if strategy == "seen":
+                # Above the last minimum seen by a random number of increments, so
+                # that racing bidders do not all offer the same amount.
+                return seen_min + random.randrange(spread)
+            # "clock": amounts rise with the shared clock (CLOCK_CENTS_PER_S), so a
+            # bid sent later almost always beats one sent earlier.
+            return max(seen_min, 100 + int((now - started) * CLOCK_CENTS_PER_S))
 
-            async def bidder(client: RawClient) -> None:
-                while time.monotonic() < stop_at:
-                    sent = time.monotonic()
-                    amount = offer(min_next[0], sent)
-                    ack = await client.call(
-                        "auction:bid", {"listing_id": listing_id, "amount_cents": amount}
-                    )
-                    acks_ms.append((time.monotonic() - sent) * 1000)
-                    if ack["ok"]:
-                        counts["accepted"] += 1
-                        count = ack["auction"]["bid_count"]
-                        min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
-                        if count % SAMPLE == 0:
-                            sent_at[count] = sent
-                    else:
-                        counts["refused"] += 1
-                        assert ack["error"]["code"] == "bid_too_low", ack
+        async def bidder(client: LeanClient) -> None:
+            while time.monotonic() < stop_at:
+                sent = time.monotonic()
+                amount = offer(min_next[0], sent)
+                ack = await client.call(
+                    "auction:bid", {"listing_id": listing_id, "amount_cents": amount}
+                )
+                acks_ms.append((time.monotonic() - sent) * 1000)
+                if ack["ok"]:
+                    counts["accepted"] += 1
+                    count = ack["auction"]["bid_count"]
+                    min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
+                    if count % SAMPLE == 0:
+                        sent_at[count] = sent
+                else:
+                    counts["refused"] += 1
+                    assert ack["error"]["code"] == "bid_too_low", ack
 
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            await asyncio.gather(*(bidder(c) for c in clients))
-            await asyncio.sleep(2)  # let the last updates arrive before reading them
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-            results.put((acks_ms, counts, sent_at, seen, cpu))
-            for client in clients:
-                await client.close()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.gather(*(bidder(c) for c in clients))
+        await asyncio.sleep(2)  # let the last updates arrive before reading them
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        results.put((acks_ms, counts, sent_at, seen, cpu))
+        for client in clients:
+            await client.close()
 
     asyncio.run(main())
 
