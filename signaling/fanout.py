@@ -233,9 +233,54 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws
         try:
-            return await super()._websocket_handler(ws)
+            if self.connected:  # an upgrade from long-polling: python-engineio's way
+                return await super()._websocket_handler(ws)
+            return await self._serve_websocket(ws)
         finally:
             self._websocket = None
+
+    async def _serve_websocket(self, ws: Any) -> None:
+        """python-engineio's handler of a websocket-first connection, except that the
+        reader waits for each packet under `asyncio.timeout` where engineio starts a
+        task and an `asyncio.wait_for` per packet (on Python 3.11, three wake-ups)."""
+        self.connected = self.upgraded = True
+        writer = asyncio.ensure_future(self._write_websocket(ws))
+        idle_limit = self.server.ping_interval + self.server.ping_timeout
+        while True:
+            try:
+                async with asyncio.timeout(idle_limit):
+                    data = await ws.wait()
+            except (Exception, asyncio.CancelledError):  # closed, timed out, cancelled
+                break
+            if data is None or len(data) > self.server.max_http_buffer_size:
+                break
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except eio_exceptions.UnknownPacketError:
+                pass
+            except eio_exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                self.server.logger.exception("Unknown receive error")
+        await self.queue.put(None)  # unlock the writer so that it closes the websocket
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _write_websocket(self, ws: Any) -> None:
+        """python-engineio's writer task: what takes the queue."""
+        while True:
+            try:
+                packets = await self.poll()
+            except eio_exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
 
     def write_prepared(self, frames: bytes) -> bool:
         """Write finished websocket frames if nothing is queued (at the loop's next

@@ -52,8 +52,28 @@ def test_the_internals_fanout_relies_on_are_there() -> None:
     for field in ("self.transport", "self.protocol", "self.compress", "self._closing"):
         assert field in writer_source
     assert callable(socketio.AsyncManager.get_participants)
+    # engineio's websocket handler, which PromptSocket._serve_websocket mirrors for
+    # websocket-first connections (all but its per-packet task and wait_for).
+    engineio_socket = PromptSocket.__bases__[0]  # the module's name now points at ours
+    handler = inspect.getsource(engineio_socket._websocket_handler)
+    for line in (
+        "if self.connected:",
+        "self.upgraded = True",
+        "packets = await self.poll()",
+        "await ws.send(pkt.encode())",
+        "await ws.close()",
+        "wait_task = asyncio.ensure_future(websocket_wait())",
+        "self.server.ping_interval + self.server.ping_timeout)",
+        "len(data) > self.server.max_http_buffer_size",
+        "pkt = packet.Packet(encoded_packet=p)",
+        "await self.receive(pkt)",
+        "except exceptions.SocketIsClosedError:",
+        "await self.queue.put(None)",
+        "reason=self.server.reason.TRANSPORT_CLOSE)",
+    ):
+        assert line in handler, line
     # engineio's send: the ping check it does before queueing (PromptSocket.send too).
-    assert "check_ping_timeout()" in inspect.getsource(engineio.async_socket.AsyncSocket.send)
+    assert "check_ping_timeout()" in inspect.getsource(engineio_socket.send)
     # socketio: the task per event that PromptServer skips for INLINE_EVENTS, and the
     # coroutine it awaits instead (with these parameters, in this order).
     handle_event = inspect.getsource(socketio.AsyncServer._handle_event)
