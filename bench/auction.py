@@ -13,8 +13,9 @@ bidders' processes used, to show which side saturates.
 The server runs as a separate `costream serve` process on a free port of 127.0.0.1
 with its own data dir. Bidders are created straight in its database with tokens
 signed by its secret (registration hashes with argon2: far too slow for 500), are
-spread over --client-procs processes, and speak Socket.IO with bench/chat_fanout.py's
-minimal client. Every process times with the machine's monotonic clock.
+spread over --client-procs processes, and speak Socket.IO with bench/lean_client.py
+(a websocket on a bare asyncio protocol, so that they take as little as they can of
+the cores the server shares). Every process times with the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.chat_fanout import (  # noqa: E402
-    RawClient,
-    Stats,
     cpu_seconds,
     post,
     start_server,
     wait_healthy,
 )
+from bench.lean_client import LeanClient  # noqa: E402
 from server.auth import TokenService  # noqa: E402
 from tests.helpers.cluster import stop  # noqa: E402
 
@@ -54,6 +54,7 @@ SECRET = "bench-secret-key-0123456789"  # what bench/chat_fanout.py's start_serv
 SAMPLE = 5
 CLOCK_CENTS_PER_S = 1_000_000  # 1 cent a microsecond: 30 s stay far under the 10^8 cap
 UPDATED = re.compile(r'^42\["auction:updated".*"min_next_cents":(\d+).*"bid_count":(\d+)')
+DELIVERED = re.compile(r'^costream_socketio_deliveries_total\{event="([^"]+)"\} (\S+)$', re.M)
 
 
 def quantile_ms(values: list[float], q: int) -> float:
@@ -75,6 +76,12 @@ def prepare_data_dir(tmp: str) -> Path:
     data_dir = Path(tmp) / "data"
     data_dir.mkdir()
     return data_dir
+
+
+async def deliveries(http: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    """The server's Socket.IO deliveries so far, per event (its /metrics)."""
+    async with http.get(url + "/metrics") as response:
+        return {event: float(count) for event, count in DELIVERED.findall(await response.text())}
 
 
 async def live_stream(http: aiohttp.ClientSession, url: str, host: str) -> dict:
@@ -122,57 +129,55 @@ def bid_in_process(
 
             return on_event
 
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            clients = [RawClient(http, url, Stats()) for _ in names]
-            limit = asyncio.Semaphore(50)
+        clients = [LeanClient(url) for _ in names]
+        limit = asyncio.Semaphore(50)
 
-            async def enter(client: RawClient, name: str) -> None:
-                async with limit:
-                    await client.connect(tokens.issue(name))
-                    client.on_event = watcher()
-                    assert (await client.call("join", {"stream_id": stream_id}))["ok"]
+        async def enter(client: LeanClient, name: str) -> None:
+            async with limit:
+                await client.connect(tokens.issue(name))
+                client.on_event = watcher()
+                assert (await client.call("join", {"stream_id": stream_id}))["ok"]
 
-            await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
-            ready.put(len(clients))
-            loop = asyncio.get_running_loop()
-            started, stop_at = await loop.run_in_executor(None, go.get, True, 300)
+        await asyncio.gather(*(enter(c, n) for c, n in zip(clients, names, strict=True)))
+        ready.put(len(clients))
+        loop = asyncio.get_running_loop()
+        started, stop_at = await loop.run_in_executor(None, go.get, True, 300)
 
-            def offer(seen_min: int, now: float) -> int:
-                if strategy == "seen":
-                    # Above the last minimum seen by a random number of increments, so
-                    # that racing bidders do not all offer the same amount.
-                    return seen_min + random.randrange(spread)
-                # "clock": amounts rise with the shared clock (CLOCK_CENTS_PER_S), so a
-                # bid sent later almost always beats one sent earlier.
-                return max(seen_min, 100 + int((now - started) * CLOCK_CENTS_PER_S))
+        def offer(seen_min: int, now: float) -> int:
+            if strategy == "seen":
+                # Above the last minimum seen by a random number of increments, so
+                # that racing bidders do not all offer the same amount.
+                return seen_min + random.randrange(spread)
+            # "clock": amounts rise with the shared clock (CLOCK_CENTS_PER_S), so a
+            # bid sent later almost always beats one sent earlier.
+            return max(seen_min, 100 + int((now - started) * CLOCK_CENTS_PER_S))
 
-            async def bidder(client: RawClient) -> None:
-                while time.monotonic() < stop_at:
-                    sent = time.monotonic()
-                    amount = offer(min_next[0], sent)
-                    ack = await client.call(
-                        "auction:bid", {"listing_id": listing_id, "amount_cents": amount}
-                    )
-                    acks_ms.append((time.monotonic() - sent) * 1000)
-                    if ack["ok"]:
-                        counts["accepted"] += 1
-                        count = ack["auction"]["bid_count"]
-                        min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
-                        if count % SAMPLE == 0:
-                            sent_at[count] = sent
-                    else:
-                        counts["refused"] += 1
-                        assert ack["error"]["code"] == "bid_too_low", ack
+        async def bidder(client: LeanClient) -> None:
+            while time.monotonic() < stop_at:
+                sent = time.monotonic()
+                amount = offer(min_next[0], sent)
+                ack = await client.call(
+                    "auction:bid", {"listing_id": listing_id, "amount_cents": amount}
+                )
+                acks_ms.append((time.monotonic() - sent) * 1000)
+                if ack["ok"]:
+                    counts["accepted"] += 1
+                    count = ack["auction"]["bid_count"]
+                    min_next[0] = max(min_next[0], ack["auction"]["min_next_cents"])
+                    if count % SAMPLE == 0:
+                        sent_at[count] = sent
+                else:
+                    counts["refused"] += 1
+                    assert ack["error"]["code"] == "bid_too_low", ack
 
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            await asyncio.gather(*(bidder(c) for c in clients))
-            await asyncio.sleep(2)  # let the last updates arrive before reading them
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-            results.put((acks_ms, counts, sent_at, seen, cpu))
-            for client in clients:
-                await client.close()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.gather(*(bidder(c) for c in clients))
+        await asyncio.sleep(2)  # let the last updates arrive before reading them
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        results.put((acks_ms, counts, sent_at, seen, cpu))
+        for client in clients:
+            await client.close()
 
     asyncio.run(main())
 
@@ -229,6 +234,7 @@ async def run(args: argparse.Namespace) -> dict:
                     await loop.run_in_executor(None, ready.get, True, 300)
                 connect_s = time.monotonic() - started
                 await post(http, f"{url}/api/listings/{listing['id']}/auction/start", {}, host)
+                delivered_before = await deliveries(http, url)
                 cpu_before = cpu_seconds(process.pid)
                 t0 = time.monotonic()
                 for _ in workers:
@@ -250,6 +256,7 @@ async def run(args: argparse.Namespace) -> dict:
                         entry = seen.setdefault(count, [latest, 0])
                         entry[0], entry[1] = max(entry[0], latest), entry[1] + receivers
                 server_cpu = cpu_seconds(process.pid) - cpu_before
+                delivered = await deliveries(http, url)
                 wall = args.seconds
         finally:
             for worker in workers:
@@ -275,7 +282,20 @@ async def run(args: argparse.Namespace) -> dict:
         "updated_at_last_receiver_p50_ms": quantile_ms(fanout_ms, 50),
         "updated_at_last_receiver_p99_ms": quantile_ms(fanout_ms, 99),
         "sampled_bids": len(fanout_ms),
+        "updated_fanouts_per_s": round(
+            (delivered.get("auction:updated", 0) - delivered_before.get("auction:updated", 0))
+            / args.bidders
+            / wall,
+            1,
+        ),
+        "outbid_per_accepted": round(
+            (delivered.get("auction:outbid", 0) - delivered_before.get("auction:outbid", 0))
+            / max(accepted, 1),
+            2,
+        ),
         "server_cpu_s": round(server_cpu, 1),
+        "server_us_per_accepted_bid": round(server_cpu / max(accepted, 1) * 1e6, 1),
+        "bidders_us_per_accepted_bid": round(client_cpu / max(accepted, 1) * 1e6, 1),
         "bidders_cpu_s": round(client_cpu, 1),
     }
 

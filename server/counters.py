@@ -28,6 +28,11 @@ PREPARED_WRITES = Counter(
     "Deliveries written as prepared frames straight to an idle websocket (no queue)",
     registry=PROCESS,
 )
+WEBSOCKET_WRITES = Counter(
+    "costream_socketio_websocket_writes",
+    "Writes of prepared frames to websockets (what one loop turn sends a connection shares one)",
+    registry=PROCESS,
+)
 ORDERS = Counter("costream_orders", "Orders placed through this process", registry=PROCESS)
 HTTP_REQUESTS = Counter(
     "costream_http_requests", "HTTP requests answered", ["method", "status"], registry=PROCESS

@@ -4,13 +4,15 @@ python-socketio's AsyncManager encodes a room emit once but then starts one asyn
 task per recipient, and each connection's writer task wakes up to frame and write it.
 Here a room emit is encoded once into finished websocket frames (server frames are
 unmasked, and permessage-deflate is not negotiated, so every receiver gets the same
-bytes), and each idle connection gets them with one `transport.write`, synchronously:
-no task, no await, no per-receiver framing. A connection with packets already queued
+bytes), and each idle connection gets them with one `transport.write` (at the loop's
+next turn, together with whatever else that turn sends it): no task, no await, no
+per-receiver framing. A connection with packets already queued
 (or a full transport buffer) takes the ordinary queue, so order holds. This is what
 lets one process fan chat out to thousands of viewers (bench/chat_fanout.py).
 
-Relies on python-engineio 4.x / aiohttp 3.x internals; tests/realtime/
-test_fanout_internals.py fails loudly when they change.
+Relies on python-engineio 4.15 / python-socketio 5.18 (pinned in pyproject.toml) and
+aiohttp 3.x internals; tests/realtime/test_fanout_internals.py fails loudly when they
+change.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet
 
-from server.counters import DELIVERIES, PREPARED_WRITES
+from server.counters import DELIVERIES, PREPARED_WRITES, WEBSOCKET_WRITES
 
 
 class DirectFanout(socketio.AsyncManager):
@@ -184,8 +186,13 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
     `poll()` waits with `asyncio.wait_for` (on Python 3.11 a new task per wake-up):
     the largest cost of fanning chat out to thousands of viewers. Here the wait
     is bounded with `asyncio.timeout` (no task), and while the writer is parked on
-    an empty queue a room emit writes its prepared frames to the transport itself:
-    nothing is pending before it, so order holds.
+    an empty queue, room emits and single packets (acks) go straight to the
+    transport as finished frames: nothing is pending before them, so order holds.
+
+    Those frames are corked until the event loop's next turn, like TCP_CORK: what
+    one turn sends a connection (a bid's ack, the `auction:outbid` and the
+    `auction:updated` of the same group commit) leaves in one write, one system
+    call and one TCP segment over loopback, instead of one each.
     """
 
     _websocket: Any = None  # engineio's websocket wrapper, once upgraded
@@ -197,27 +204,87 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         # and the fanout's packets of them (for the queue path).
         self.batch: list[bytes] = []
         self.held_packets: dict[bytes, list[eio_packet.Packet]] = {}
+        self._corked: list[bytes] = []  # frames for the transport at the loop's next turn
+        self._transport: asyncio.Transport | None = None
 
     async def send(self, pkt: eio_packet.Packet) -> None:
-        """Queue `pkt` after any held room deliveries: an ack never overtakes events
-        emitted to this client before it."""
+        """Send `pkt` after any held room deliveries (an ack never overtakes events
+        emitted to this client before it): written at once while the writer is parked
+        on an empty queue (an ack then costs no wake-up of the writer task), else
+        queued like python-engineio does."""
         if self.batch:
             held, self.batch = self.batch, []
             if not self.write_prepared(b"".join(held)):
                 for prepared in held:
                     for frame in self.held_packets[prepared]:
-                        await super().send(frame)
+                        await self._queue(frame)
+        if self._parked:
+            if not await self.check_ping_timeout():
+                return  # the client is gone: the socket is closing
+            if self.write_prepared(websocket_frame(pkt.encode())):
+                return
+        await self._queue(pkt)
+
+    async def _queue(self, pkt: eio_packet.Packet) -> None:
+        """The writer task's way (python-engineio's), behind anything corked."""
+        self._uncork()
         await super().send(pkt)
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws
         try:
-            return await super()._websocket_handler(ws)
+            if self.connected:  # an upgrade from long-polling: python-engineio's way
+                return await super()._websocket_handler(ws)
+            return await self._serve_websocket(ws)
         finally:
             self._websocket = None
 
+    async def _serve_websocket(self, ws: Any) -> None:
+        """python-engineio's handler of a websocket-first connection, except that the
+        reader waits for each packet under `asyncio.timeout` where engineio starts a
+        task and an `asyncio.wait_for` per packet (on Python 3.11, three wake-ups)."""
+        self.connected = self.upgraded = True
+        writer = asyncio.ensure_future(self._write_websocket(ws))
+        idle_limit = self.server.ping_interval + self.server.ping_timeout
+        while True:
+            try:
+                async with asyncio.timeout(idle_limit):
+                    data = await ws.wait()
+            except (Exception, asyncio.CancelledError):  # closed, timed out, cancelled
+                break
+            if data is None or len(data) > self.server.max_http_buffer_size:
+                break
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except eio_exceptions.UnknownPacketError:
+                pass
+            except eio_exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                self.server.logger.exception("Unknown receive error")
+        await self.queue.put(None)  # unlock the writer so that it closes the websocket
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _write_websocket(self, ws: Any) -> None:
+        """python-engineio's writer task: what takes the queue."""
+        while True:
+            try:
+                packets = await self.poll()
+            except eio_exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
+
     def write_prepared(self, frames: bytes) -> bool:
-        """Write finished websocket frames if nothing is queued; False: use send()."""
+        """Write finished websocket frames if nothing is queued (at the loop's next
+        turn, with whatever else this turn sends here); False: use send()."""
         websocket = self._websocket
         if (
             websocket is None
@@ -234,8 +301,21 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         transport = writer.transport
         if transport.is_closing() or writer.protocol._paused:  # slow reader: the queue waits
             return False
-        transport.write(frames)
+        if not self._corked:
+            self._transport = transport
+            asyncio.get_running_loop().call_soon(self._uncork)
+        self._corked.append(frames)
         return True
+
+    def _uncork(self) -> None:
+        """Write what is corked in one write (nothing once the connection is closing)."""
+        if not self._corked:
+            return
+        frames, self._corked = b"".join(self._corked), []
+        transport, self._transport = self._transport, None
+        if transport is not None and not transport.is_closing():
+            transport.write(frames)
+            WEBSOCKET_WRITES.inc()
 
     async def poll(self) -> list[eio_packet.Packet]:
         try:
@@ -258,6 +338,28 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
                 break
             packets.append(pkt)
         return packets
+
+
+class PromptServer(socketio.AsyncServer):
+    """A Socket.IO server that handles `inline_events` in the connection's reader.
+
+    python-socketio starts a task per event (`async_handlers`) so that one client's
+    slow handler never holds up its next packets. For an event that is cheap and
+    waits only briefly (a bid waits for its group commit), the task costs more than
+    the work: such events run inline, one at a time per connection, in arrival order.
+    """
+
+    inline_events: frozenset[str] = frozenset()
+
+    async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
+        event = data[0] if data else None
+        if not isinstance(event, str) or event not in self.inline_events:
+            return await super()._handle_event(eio_sid, namespace, id, data)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if self.manager.is_connected(sid, namespace):
+            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+        return None
 
 
 class PlainWebSocketResponse(WebSocketResponse):

@@ -42,7 +42,7 @@ from server.keys import (
 )
 from server.logs import STREAM_ID
 from signaling.broadcaster import seat_room, stream_room, user_room
-from signaling.fanout import DirectFanout, DirectRedisFanout, use_prompt_sockets
+from signaling.fanout import DirectFanout, DirectRedisFanout, PromptServer, use_prompt_sockets
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ COHOST_MEDIA_STATES = frozenset(
     {"connecting", "connected", "reconnecting", "failed", "closed", "camera_blocked"}
 )
 
+
+# Events handled in the connection's reader rather than a task each (PromptServer):
+# cheap, and waiting at most for a group commit or a forward to the judge (bounded).
+INLINE_EVENTS = frozenset({"auction:bid"})
 
 # What a Socket.IO packet too deeply nested to decode turns into (see BoundedJson).
 TOO_DEEP_EVENT = "costream:too-deep"
@@ -416,7 +420,7 @@ def create_server(
     manager = DirectRedisFanout(redis_url, redis_options=bounded) if redis_url else DirectFanout()
     manager.batch_seconds = batch_ms / 1000
     manager.batch_min_receivers = batch_min_receivers
-    return socketio.AsyncServer(
+    server = PromptServer(
         async_mode="aiohttp",
         client_manager=manager,
         json=BoundedJson,
@@ -424,6 +428,8 @@ def create_server(
         logger=False,
         engineio_logger=False,
     )
+    server.inline_events = INLINE_EVENTS
+    return server
 
 
 def setup(app: web.Application, sio: socketio.AsyncServer) -> Realtime:

@@ -15,17 +15,20 @@ import engineio.async_socket
 import socketio
 from aiohttp._websocket.writer import WebSocketWriter
 
-from server.counters import PREPARED_WRITES
+from server.counters import DELIVERIES, PREPARED_WRITES, WEBSOCKET_WRITES
 from server.keys import REALTIME
 from signaling.fanout import (
     PlainWebSocketResponse,
+    PromptServer,
     PromptSocket,
     use_prompt_sockets,
 )
+from signaling.realtime import INLINE_EVENTS
 from tests.conftest import ServerFactory
 from tests.helpers.room import Room
 from tests.helpers.server import RunningServer
 from tests.helpers.sio import Client
+from tests.selling.conftest import new_listing
 
 
 def test_the_internals_fanout_relies_on_are_there() -> None:
@@ -49,6 +52,113 @@ def test_the_internals_fanout_relies_on_are_there() -> None:
     for field in ("self.transport", "self.protocol", "self.compress", "self._closing"):
         assert field in writer_source
     assert callable(socketio.AsyncManager.get_participants)
+    # engineio's websocket handler, which PromptSocket._serve_websocket mirrors for
+    # websocket-first connections (all but its per-packet task and wait_for).
+    engineio_socket = PromptSocket.__bases__[0]  # the module's name now points at ours
+    handler = inspect.getsource(engineio_socket._websocket_handler)
+    for line in (
+        "if self.connected:",
+        "self.upgraded = True",
+        "packets = await self.poll()",
+        "await ws.send(pkt.encode())",
+        "await ws.close()",
+        "wait_task = asyncio.ensure_future(websocket_wait())",
+        "self.server.ping_interval + self.server.ping_timeout)",
+        "len(data) > self.server.max_http_buffer_size",
+        "pkt = packet.Packet(encoded_packet=p)",
+        "await self.receive(pkt)",
+        "except exceptions.SocketIsClosedError:",
+        "await self.queue.put(None)",
+        "reason=self.server.reason.TRANSPORT_CLOSE)",
+    ):
+        assert line in handler, line
+    # engineio's send: the ping check it does before queueing (PromptSocket.send too).
+    assert "check_ping_timeout()" in inspect.getsource(engineio_socket.send)
+    # socketio: the task per event that PromptServer skips for INLINE_EVENTS, and the
+    # coroutine it awaits instead (with these parameters, in this order).
+    handle_event = inspect.getsource(socketio.AsyncServer._handle_event)
+    assert "if self.async_handlers:" in handle_event
+    assert "self._handle_event_internal, self, sid, eio_sid, data" in handle_event
+    internal = inspect.signature(socketio.AsyncServer._handle_event_internal)
+    assert list(internal.parameters) == [
+        "self",
+        "server",
+        "sid",
+        "eio_sid",
+        "data",
+        "namespace",
+        "id",
+    ]
+    assert "auction:bid" in INLINE_EVENTS
+
+
+async def auction_room(room: Room) -> tuple[str, Client, Client, Client]:
+    """A running auction in the room, with the host, bob and carol joined."""
+    listing = await new_listing(
+        room, format="auction", price_cents=1000, increment_cents=100, auction_seconds=300
+    )
+    host, bob, carol = [await room.client(name) for name in ("hostess", "bob", "carol")]
+    status, _ = await room.api.request(
+        "POST", f"/api/listings/{listing['id']}/auction/start", token=room.tokens["hostess"]
+    )
+    assert status == 200
+    for client in (host, bob, carol):
+        await client.next("auction:started")
+    return listing["id"], host, bob, carol
+
+
+def delivered() -> float:
+    return sum(
+        DELIVERIES.labels(event=e)._value.get() for e in ("auction:updated", "auction:outbid")
+    )
+
+
+async def test_what_one_turn_sends_a_connection_leaves_in_one_write(room: Room) -> None:
+    listing_id, host, bob, carol = await auction_room(room)
+    ack = await bob.ok("auction:bid", {"listing_id": listing_id, "amount_cents": 1000})
+    for client in (host, bob, carol):
+        await client.next("auction:updated", lambda d: d["auction"]["bid_count"] == 1)
+    frames, writes = delivered(), WEBSOCKET_WRITES._value.get()
+    # Carol outbids Bob: her ack and the commit's `auction:updated` to her, Bob's
+    # `auction:outbid` and `auction:updated`, the host's `auction:updated`: 5 frames
+    # in one loop turn, one write per connection.
+    ack = await carol.ok("auction:bid", {"listing_id": listing_id, "amount_cents": 1100})
+    assert ack["auction"]["high_bidder"] == "carol"
+    await bob.next("auction:outbid")
+    for client in (host, bob, carol):
+        await client.next("auction:updated", lambda d: d["auction"]["bid_count"] == 2)
+    frames = delivered() - frames + 1  # + the ack
+    writes = WEBSOCKET_WRITES._value.get() - writes
+    assert frames >= 5
+    assert writes <= frames - 2, (frames, writes)
+
+
+async def test_a_connections_pipelined_bids_are_judged_and_acked_in_order(room: Room) -> None:
+    sio = room.server.app[REALTIME].sio
+    assert isinstance(sio, PromptServer) and "auction:bid" in sio.inline_events
+    listing_id, *_ = await auction_room(room)
+    async with aiohttp.ClientSession() as http:
+        url = room.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url) as ws:
+            assert (await ws.receive_str()).startswith("0")
+            await ws.send_str("40" + json.dumps({"token": room.tokens["bob"]}))
+            assert (await ws.receive_str()).startswith("40")
+            # Three bids sent back to back, before any ack: each raises the one before.
+            for ack_id, amount in ((1, 1000), (2, 1100), (3, 1200)):
+                bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": amount}]
+                await ws.send_str(f"42{ack_id}" + json.dumps(bid))
+            acks = []
+            while len(acks) < 3:
+                data = await ws.receive_str()
+                if data.startswith("43"):
+                    acks.append((int(data[2]), json.loads(data[3:])[0]))
+    assert [ack_id for ack_id, _ in acks] == [1, 2, 3]
+    assert [(a["ok"], a["auction"]["high_bid_cents"]) for _, a in acks] == [
+        (True, 1000),
+        (True, 1100),
+        (True, 1200),
+    ]
+    assert [a["auction"]["bid_count"] for _, a in acks] == [1, 2, 3]
 
 
 async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) -> None:
