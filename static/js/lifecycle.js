@@ -2,9 +2,8 @@
 // and site-wide reminders (a `reminder` event on every connection of a subscriber).
 
 import { api, currentUser } from "/static/js/api.js";
+import { openSocket } from "/static/js/socket.js";
 import { formatWhen, h, setText, toast } from "/static/js/ui.js";
-
-const CLIENT_URL = "/vendor/socket.io/socket.io.esm.min.js";
 
 /** The cover picture, or a gradient placeholder carrying the title's first letter. */
 export function cover(stream, className = "cover") {
@@ -131,8 +130,7 @@ export function showCard(stream, { onNeedSignIn } = {}) {
 export async function listenForReminders(token, onReminder = () => {}) {
   if (!token) return null;
   try {
-    const { io } = await import(CLIENT_URL);
-    const socket = io({ auth: { token } });
+    const socket = await openSocket({ auth: { token } });
     socket.on("reminder", ({ stream }) => {
       showReminder(stream);
       onReminder(stream);

@@ -2,8 +2,7 @@
 // The socket.io client is the official npm package, served by the server at /vendor/.
 
 import { signOut } from "/static/js/api.js";
-
-const CLIENT_URL = "/vendor/socket.io/socket.io.esm.min.js";
+import { openSocket } from "/static/js/socket.js";
 
 export class RealtimeError extends Error {
   constructor(code, message) {
@@ -30,15 +29,13 @@ export class Room {
 
   /** Connect (anonymous when no token) and join; resolves false if realtime is unavailable. */
   async connect(token) {
-    let io;
+    this.onConnection("connecting");
     try {
-      ({ io } = await import(CLIENT_URL));
+      this.socket = await openSocket({ auth: token ? { token } : {}, reconnectionDelayMax: 4000 });
     } catch {
       this.onConnection("unavailable");
       return false;
     }
-    this.onConnection("connecting");
-    this.socket = io({ auth: token ? { token } : {}, reconnectionDelayMax: 4000 });
     for (const [event, handler] of this.handlers) this.socket.on(event, handler);
     this.socket.on("connect", () => this.join());
     // The token expired or was revoked (logout or password change elsewhere): the

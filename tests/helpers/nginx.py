@@ -84,6 +84,12 @@ events {{ worker_connections 4096; }}
 """
 
 
+def _http(prefix: Path, body: str, access_log: str = "") -> str:
+    """A whole configuration: the main part, then an `http` block holding `body`."""
+    log = access_log or f"access_log {prefix}/access.log;"
+    return _head(prefix) + f"http {{\n    {log}\n{_common(prefix)}\n{body}\n}}\n"
+
+
 def start_hls_cache(prefix: Path, upstream: str) -> Nginx:
     """A caching reverse proxy that obeys Costream's Cache-Control headers.
 
@@ -91,13 +97,10 @@ def start_hls_cache(prefix: Path, upstream: str) -> Nginx:
     others wait for the cached answer, as a CDN edge does.
     """
     port = free_port()
-    conf = (
-        _head(prefix)
-        + f"""
-http {{
-    log_format upstream '{ACCESS_FORMAT}';
-    access_log {prefix}/access.log upstream;
-{_common(prefix)}
+    log = f"log_format upstream '{ACCESS_FORMAT}';\n    access_log {prefix}/access.log upstream;"
+    conf = _http(
+        prefix,
+        f"""
     proxy_cache_path {prefix}/cache levels=1:2 keys_zone=hls:10m max_size=256m
                      inactive=10m use_temp_path=off;
     server {{
@@ -110,9 +113,8 @@ http {{
             proxy_cache_lock_timeout 5s;
             proxy_cache_use_stale updating;
         }}
-    }}
-}}
-"""
+    }}""",
+        log,
     )
     return _start(prefix, port, conf)
 
@@ -150,14 +152,26 @@ def start_balancer(prefix: Path, site: Path, upstreams: list[int]) -> Nginx:
     text = re.sub(r"(server 127\.0\.0\.1:)\d+;", lambda m: f"{m[1]}{next(ports)};", text)
     text, listens = re.subn(r"listen \d+;", f"listen 127.0.0.1:{port};", text)
     assert listens == 1, f"{site} must listen on one port"
-    conf = (
-        _head(prefix)
-        + f"""
-http {{
-    access_log {prefix}/access.log;
-{_common(prefix)}
-{text}
-}}
-"""
+    return _start(prefix, port, _http(prefix, text))
+
+
+def start_proxy_refusing_websockets(prefix: Path, upstream: str) -> Nginx:
+    """A reverse proxy that answers 403 to every websocket upgrade, as some corporate
+    proxies do: Socket.IO clients must fall back to long polling through it."""
+    port = free_port()
+    conf = _http(
+        prefix,
+        f"""
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            if ($http_upgrade ~* websocket) {{
+                return 403;
+            }}
+            proxy_pass {upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;  # the page's origin is this proxy
+        }}
+    }}""",
     )
     return _start(prefix, port, conf)
