@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from server.domain.commerce import Listing, ListingFormat, ListingStatus, Order
 from server.domain.streams import Kind, Status, Stream
 from server.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, private_files, sqlite_files
 from server.migrations import apply_migrations
-from server.sql import Engine, IntegrityError, Row, Sql, SqliteEngine, stream_scope
+from server.sql import Engine, IntegrityError, Row, Sql, SqliteEngine, Step, stream_scope
 from server.stores.sql_ledger import insert_sale_entry
 from server.stores.sql_sharers import attribute_order
 
@@ -239,6 +239,11 @@ class Database:
         also across processes sharing the database (see server.sql)."""
         tx: AbstractAsyncContextManager[Sql] = self.engine.transaction(scope)
         return tx
+
+    async def batch(self, scope: str | None, steps: Sequence[Step]) -> bool:
+        """`steps` in one write transaction (see server.sql's Engine.batch): on SQLite
+        one trip to the database thread instead of one per statement."""
+        return await self.engine.batch(scope, steps)
 
     async def scope_of(self, table: str, key_column: str, key: object) -> str | None:
         """The lock scope of the stream a row of `table` belongs to (a row never moves

@@ -25,7 +25,7 @@ from server.domain.codes import DiscountCode
 from server.domain.commerce import Listing, Order, SaleFacts, SaleJudge
 from server.domain.errors import conflict, forbidden, invalid_field
 from server.domain.giveaways import Eligibility, Giveaway, GiveawayStatus
-from server.sql import IntegrityError, Row, Sql, stream_scope
+from server.sql import IntegrityError, Row, Sql, Step, stream_scope
 from server.store import LISTING_COLUMNS, Database, insert_order, listing_from_row
 
 _AUCTION_COLUMNS = (
@@ -316,12 +316,13 @@ class SellingStore:
     async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:
         """One group commit: the auction's new state and its batch of bids, written only
         if the auction still runs with the bid count this judge last wrote (a fence
-        against a second judge); False (nothing written) otherwise."""
-        async with self._db.transaction(stream_scope(after.stream_id)) as conn:
-            changed = await conn.execute(
-                "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
-                "ends_at_ms = ?, bid_count = ? "
-                "WHERE seq = ? AND status = 'running' AND bid_count = ?",
+        against a second judge); False (nothing written) otherwise. One batch: bids
+        acknowledge only once it commits, so its trips to the database are their wait."""
+        fence = Step(
+            "UPDATE auctions SET high_bid_cents = ?, high_bidder = ?, high_max_cents = ?, "
+            "ends_at_ms = ?, bid_count = ? "
+            "WHERE seq = ? AND status = 'running' AND bid_count = ?",
+            [
                 (
                     after.high_bid_cents,
                     after.high_bidder,
@@ -330,16 +331,16 @@ class SellingStore:
                     after.bid_count,
                     after.seq,
                     written_count,
-                ),
-            )
-            if changed != 1:  # closed, or judged by another process meanwhile
-                return False
-            await conn.executemany(
-                "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(after.seq, b.bidder, b.amount_cents, b.max_cents, b.at_ms) for b in bids],
-            )
-            return True
+                )
+            ],
+            expect=1,  # else closed, or judged by another process meanwhile
+        )
+        rows = Step(
+            "INSERT INTO bids (auction_seq, bidder, amount_cents, max_cents, at_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(after.seq, b.bidder, b.amount_cents, b.max_cents, b.at_ms) for b in bids],
+        )
+        return await self._db.batch(stream_scope(after.stream_id), [fence, rows])
 
     async def latest_auction(self, listing_id: str) -> Auction | None:
         row = await self._db.fetchone(

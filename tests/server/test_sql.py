@@ -17,6 +17,7 @@ from server.sql import (
     IntegrityError,
     PostgresEngine,
     SqliteEngine,
+    Step,
     numbered_placeholders,
     open_engine,
     stream_scope,
@@ -254,3 +255,43 @@ async def test_a_streams_write_lock_blocks_its_writes_only(
     finally:
         release.set()
         await other.close()
+
+
+@BOTH_DATABASES
+async def test_a_batch_is_written_whole_or_not_at_all(db: Database) -> None:
+    created = "2026-01-01T00:00:00+00:00"
+    insert = "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)"
+    users = Step(insert, [(name, "h", created) for name in ("ann", "bob")])
+    fence = "UPDATE users SET email = ? WHERE username = ?"
+
+    # A fence that changes no row: the rows written before it are rolled back.
+    assert not await db.batch(None, [users, Step(fence, [("x@y.z", "cy")], expect=1)])
+    assert await db.fetchall("SELECT username FROM users") == []
+
+    # A fence that changes its row: every step is written.
+    assert await db.batch(None, [users, Step(fence, [("x@y.z", "ann")], expect=1)])
+    emails = await db.fetchall("SELECT username, email FROM users ORDER BY 1")
+    assert [tuple(row) for row in emails] == [("ann", "x@y.z"), ("bob", None)]
+
+    # A refused row refuses the batch, as one statement would.
+    with pytest.raises(IntegrityError):
+        await db.batch(None, [Step(insert, [("cy", "h", created), ("ANN", "h", created)])])
+    assert len(await db.fetchall("SELECT username FROM users")) == 2
+    # ... and leaves no transaction open behind it.
+    async with db.transaction() as conn:
+        assert await conn.execute(fence, ("z@y.x", "bob")) == 1
+
+
+async def test_a_failed_first_statement_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # The first statement of a SQLite transaction opens it in the same trip.
+    db = Database(SqliteEngine(tmp_path / "db.sqlite3"))
+    await db.open()
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            async with db.transaction() as conn:
+                await conn.execute("UPDATE no_such_table SET x = 1")
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE streams SET title = title")
+        assert await db.fetchall("SELECT id FROM streams") == []
+    finally:
+        await db.close()
