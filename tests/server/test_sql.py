@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from server.domain.commerce import Listing, judge_sale
 from server.domain.streams import Stream
 from server.domain.times import now_ms
 from server.sql import (
+    BUSY_TIMEOUT_MS,
     IntegrityError,
     PostgresEngine,
     SqliteEngine,
@@ -294,4 +296,29 @@ async def test_a_failed_first_statement_leaves_no_transaction_open(tmp_path: Pat
             await conn.execute("UPDATE streams SET title = title")
         assert await db.fetchall("SELECT id FROM streams") == []
     finally:
+        await db.close()
+
+
+async def test_a_batch_waits_for_another_writer_off_the_loop(tmp_path: Path) -> None:
+    # A batch runs on the loop's thread only while the file is free; another process's
+    # write transaction must not hold the whole event loop until the busy timeout.
+    path = tmp_path / "db.sqlite3"
+    db = Database(SqliteEngine(path))
+    await db.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        insert = "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', '')"
+        batch = asyncio.create_task(db.batch(None, [Step(insert, [("ann",)])]))
+        started = time.monotonic()
+        for _ in range(5):  # the loop runs on while the batch waits
+            await asyncio.sleep(0)
+        # Not held for the busy timeout (5 s) that the batch's thread waits out.
+        assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 5
+        assert not batch.done()
+        other.execute("COMMIT")
+        assert await batch
+        assert [row[0] for row in await db.fetchall("SELECT username FROM users")] == ["ann"]
+    finally:
+        other.close()
         await db.close()
