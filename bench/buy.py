@@ -101,12 +101,14 @@ class StartLine:
 
 class AiohttpBuyers:
     """Buyers on aiohttp: warm, one ClientSession whose pool keeps a connection per
-    buyer from the page load on; fresh, a new session (so new connections) per rush."""
+    buyer from the page load on; fresh, a new session (so new connections) per rush,
+    closed only before the next rush (see LeanBuyers)."""
 
     def __init__(self, url: str, stream_path: str, tokens: list[str], warm: bool) -> None:
         self._url, self._tokens, self._warm = url, tokens, warm
         self._stream_path = stream_path
         self._session: aiohttp.ClientSession | None = None
+        self._last_rush: aiohttp.ClientSession | None = None
 
     @staticmethod
     def _session_of_many() -> aiohttp.ClientSession:
@@ -124,7 +126,10 @@ class AiohttpBuyers:
             await asyncio.gather(*map(load, self._tokens))
 
     async def rush(self, buy_path: str, line: StartLine) -> list[Answer]:
+        await self._close_last_rush()
         http = self._session or self._session_of_many()
+        if http is not self._session:
+            self._last_rush = http
 
         async def buyer(token: str) -> Answer:
             header = {"Authorization": f"Bearer {token}"}
@@ -135,26 +140,31 @@ class AiohttpBuyers:
                 ms = (time.perf_counter() - sent) * 1000
             return response.status, _code(response.status, body), ms
 
-        try:
-            return await asyncio.gather(*map(buyer, self._tokens))
-        finally:
-            if http is not self._session:
-                await http.close()
+        return await asyncio.gather(*map(buyer, self._tokens))
+
+    async def _close_last_rush(self) -> None:
+        if self._last_rush is not None:
+            await self._last_rush.close()
+            self._last_rush = None
 
     async def close(self) -> None:
+        await self._close_last_rush()
         if self._session is not None:
             await self._session.close()
 
 
 class LeanBuyers:
     """Buyers on bench/lean_http.py, one connection each: warm, opened with the page
-    load and kept; fresh, opened at the start of each rush and kept until every buyer
-    has its answer (like aiohttp's pool)."""
+    load and kept; fresh, opened at the start of each rush and closed only before the
+    next one. A buyer's page keeps its connection alive after the answer; closing a
+    process's connections as soon as its own buyers are answered had the server
+    handle those closes while the other process's buyers still waited."""
 
     def __init__(self, url: str, stream_path: str, tokens: list[str], warm: bool) -> None:
         self._url, self._tokens, self._warm = url, tokens, warm
         self._stream_path = stream_path
         self._open: list[LeanHttp] = []
+        self._last_rush: list[LeanHttp] = []
 
     async def open(self) -> None:
         if self._warm:
@@ -167,7 +177,10 @@ class LeanBuyers:
             await asyncio.gather(*map(load, self._open, self._tokens))
 
     async def rush(self, buy_path: str, line: StartLine) -> list[Answer]:
+        self._close_last_rush()
         connections = self._open or [LeanHttp(self._url) for _ in self._tokens]
+        if connections is not self._open:
+            self._last_rush = connections
 
         async def buyer(connection: LeanHttp, token: str) -> Answer:
             headers = {**_auth(token), "Content-Type": "application/json"}
@@ -179,14 +192,15 @@ class LeanBuyers:
             ms = (time.perf_counter() - sent) * 1000
             return answer.status, _code(answer.status, answer.body), ms
 
-        try:
-            return await asyncio.gather(*map(buyer, connections, self._tokens))
-        finally:
-            if connections is not self._open:
-                for connection in connections:
-                    connection.close()
+        return await asyncio.gather(*map(buyer, connections, self._tokens))
+
+    def _close_last_rush(self) -> None:
+        for connection in self._last_rush:
+            connection.close()
+        self._last_rush = []
 
     async def close(self) -> None:
+        self._close_last_rush()
         for connection in self._open:
             connection.close()
 
