@@ -92,6 +92,11 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every body: json.loads(raw, parse_constant=...) builds a new decoder
+# and scanner per call (~2 % of a buy's server CPU in a rush).
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; 415 for another content type, 400 for bad JSON, 413 if huge."""
     if request.content_type != "application/json":
@@ -99,7 +104,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     # read() enforces client_max_size and raises HTTPRequestEntityTooLarge (413).
     raw = await request.read()
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
+        # As json.loads reads bytes: UTF-8, -16 or -32, by their first bytes.
+        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: thousands of nested brackets exhaust the parser's stack.
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None

@@ -350,6 +350,8 @@ class CommerceService:
         # Stock seen by this process (listing id -> (stock_epoch, the least `remaining`
         # seen in it)) and its buyers in line per listing (see `_refuse_if_short`).
         self._stock_at_most: dict[str, tuple[int, int]] = {}
+        # The last listing read refused for its stock, and its copy with that stock.
+        self._stock_views: dict[str, tuple[Listing, Listing]] = {}
         self._lines: defaultdict[str, BuyersLine] = defaultdict(BuyersLine)
         self.auction_seconds = (auction_min_seconds, AUCTION_SECONDS[1])
 
@@ -561,9 +563,21 @@ class CommerceService:
         left = self._stock_left(listing)
         if code is None and left < count:
             facts = SaleFacts(
-                replace(listing, remaining=left), stream.status, stream.host, 0, 0, None, 0
+                self._with_stock(listing, left), stream.status, stream.host, 0, 0, None, 0
             )
             judge_sale(facts, user, count, None, now_ms())
+
+    def _with_stock(self, listing: Listing, left: int) -> Listing:
+        """`listing` with `left` as its stock. A rush's losers share one read listing
+        (the batched read), so they share its copy too: dataclasses.replace costs more
+        than the rest of a refusal."""
+        if listing.remaining == left:
+            return listing
+        made = self._stock_views.get(listing.id)
+        if made is None or made[0] is not listing or made[1].remaining != left:
+            made = (listing, replace(listing, remaining=left))
+            self._stock_views[listing.id] = made
+        return made[1]
 
     def _stock_left(self, listing: Listing) -> int:
         """The least stock this process knows `listing` may have, `listing` included.
