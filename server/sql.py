@@ -1,5 +1,6 @@
-"""Two SQL engines behind one small interface: SQLite (sqlite3 in a thread of its own)
-and PostgreSQL (asyncpg).
+"""Two SQL engines behind one small interface: SQLite (sqlite3; reads in a thread of
+its own, writes on the event loop's thread while the file is free) and PostgreSQL
+(asyncpg).
 
 Stores write one SQL text for both: `?` placeholders (rewritten to `$1, $2, ...` for
 PostgreSQL by `numbered_placeholders`), `ON CONFLICT ... DO NOTHING/UPDATE` rather than
@@ -18,6 +19,8 @@ for generated keys. What each engine guarantees:
   transaction advisory locks first: a whole-database write holds WRITE_LOCK_KEY
   exclusively; a scoped write holds it shared, plus its scope's own key, so writes of
   two streams run side by side while a whole-database write still excludes them all.
+- `batch(scope, steps)` runs fixed statements in one such transaction, written whole
+  or not at all (a step's `expect` fences it against a writer that got there first).
 """
 
 from __future__ import annotations
@@ -224,17 +227,32 @@ def _run_begun(db: sqlite3.Connection, steps: Sequence[Step]) -> bool:
 
 class _SqliteConn:
     """Statements of one write transaction (the caller holds the database lock). Its
-    first statement opens the transaction in the same trip to the database thread."""
+    first statement opens the transaction: on the loop's own thread when the file is
+    free, and then every statement runs there; else in the database thread, which
+    waits for the other process's transaction (see SqliteEngine.transaction)."""
 
     def __init__(self, engine: SqliteEngine) -> None:
         self._engine = engine
         self.begun = False
+        self.here: sqlite3.Connection | None = None  # set: runs on the loop's thread
 
     async def _run(self, call: Callable[..., Any], *args: Any) -> Any:
+        if self.here is not None:
+            return call(self.here, *args)
         if self.begun:
             return await self._engine.run(call, *args)
         self.begun = True
+        db = self._engine.opened
+        if _begin_here(db):
+            self.here = db
+            return call(db, *args)
         return await self._engine.run(_begin_then, call, *args)
+
+    async def end(self, commit: bool) -> None:
+        if self.here is not None:
+            _end(self.here, commit)
+        elif self.begun:
+            await self._engine.run(_end, commit)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         count: int = await self._run(_execute, sql, tuple(params))
@@ -250,6 +268,21 @@ class _SqliteConn:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         rows: list[sqlite3.Row] = await self._run(_fetchall, sql, tuple(params))
         return rows
+
+
+def _begin_here(db: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE on the calling thread if no other connection writes (no busy
+    wait: that would hold the event loop); False, nothing begun, if one does."""
+    try:
+        db.execute("PRAGMA busy_timeout=0")
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
+        return False
+    finally:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True
 
 
 BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's transaction
@@ -283,9 +316,17 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 class SqliteEngine:
-    """One sqlite3 connection in WAL mode, shared by every coroutine of the process and
-    used only by its own thread: each call is one trip there and back. Under load a
-    trip costs a turn of the event loop, so a batch of statements goes in one trip."""
+    """One sqlite3 connection in WAL mode, shared by every coroutine of the process.
+
+    Reads outside a transaction run in the database thread (one trip each). Write
+    transactions and batches run on the event loop's own thread whenever no other
+    process holds the file's write lock: sqlite3 lets go of the GIL around every
+    SQLite step, and while the loop runs Python the database thread waits up to the
+    switch interval (5 ms) to take it back, each time, so a write of a few statements
+    that costs ~1 ms on the loop took tens of ms through the thread under load
+    (bench/group_commit.py, bench/buy.py with a large stock). When another process
+    writes, the transaction waits for it in the thread (the loop never waits out a
+    busy timeout)."""
 
     dialect = "sqlite"
 
@@ -296,12 +337,17 @@ class SqliteEngine:
         # Serialise statements so a transaction never interleaves with another coroutine's.
         self._lock = asyncio.Lock()
 
-    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
-        """`call(connection, *args)` in the database thread."""
+    @property
+    def opened(self) -> sqlite3.Connection:
         if self._db is None or self._thread is None:
             raise RuntimeError("the database is not open")
+        return self._db
+
+    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call(connection, *args)` in the database thread."""
+        db = self.opened
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, call, self._db, *args)
+        return await loop.run_in_executor(self._thread, call, db, *args)
 
     async def open(self) -> None:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
@@ -353,37 +399,19 @@ class SqliteEngine:
             try:
                 yield conn
             except BaseException:
-                if conn.begun:
-                    await self.run(_end, False)
+                await conn.end(commit=False)
                 raise
-            if conn.begun:
-                await self.run(_end, True)
+            await conn.end(commit=True)
 
     async def batch(self, scope: str | None, steps: Sequence[Step]) -> bool:
         """`steps` in one write transaction; False (nothing written) when a step
-        changes other than its `expect` rows.
-
-        Run on the event loop's own thread, not the database thread: sqlite3 lets go of
-        the GIL around every step, and while the loop runs Python the database thread
-        waits up to the switch interval (5 ms) to take it back, each time. A group
-        commit of 180 bids then waits tens to hundreds of ms for its ~1.5 ms of work
-        (bench/group_commit.py). Here it blocks the loop for its SQL time only. Only
-        when the file is free: another process's write transaction would block the
-        loop until the busy timeout, so then the batch waits in the thread."""
+        changes other than its `expect` rows. On the loop's thread when the file is
+        free (a group commit of 180 bids: ~1 ms there, 236-1376 ms through the thread
+        with the loop busy, bench/group_commit.py), else in the database thread."""
         async with self._lock:
-            db = self._db
-            if db is None:
-                raise RuntimeError("the database is not open")
-            try:
-                db.execute("PRAGMA busy_timeout=0")
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
-            else:
+            db = self.opened
+            if _begin_here(db):
                 return _run_begun(db, steps)
-            finally:
-                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             done: bool = await self.run(_batch, steps)
             return done
 

@@ -299,8 +299,19 @@ async def test_a_failed_first_statement_leaves_no_transaction_open(tmp_path: Pat
         await db.close()
 
 
-async def test_a_batch_waits_for_another_writer_off_the_loop(tmp_path: Path) -> None:
-    # A batch runs on the loop's thread only while the file is free; another process's
+async def _insert_in_transaction(db: Database, sql: str, name: str) -> bool:
+    async with db.transaction() as conn:
+        await conn.execute(sql, (name,))
+    return True
+
+
+async def _insert_in_batch(db: Database, sql: str, name: str) -> bool:
+    return await db.batch(None, [Step(sql, [(name,)])])
+
+
+@pytest.mark.parametrize("write", [_insert_in_transaction, _insert_in_batch])
+async def test_a_write_waits_for_another_writer_off_the_loop(tmp_path: Path, write) -> None:
+    # Writes run on the loop's thread only while the file is free; another process's
     # write transaction must not hold the whole event loop until the busy timeout.
     path = tmp_path / "db.sqlite3"
     db = Database(SqliteEngine(path))
@@ -309,16 +320,19 @@ async def test_a_batch_waits_for_another_writer_off_the_loop(tmp_path: Path) -> 
     try:
         other.execute("BEGIN IMMEDIATE")
         insert = "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', '')"
-        batch = asyncio.create_task(db.batch(None, [Step(insert, [("ann",)])]))
+        writing = asyncio.create_task(write(db, insert, "ann"))
         started = time.monotonic()
-        for _ in range(5):  # the loop runs on while the batch waits
+        for _ in range(5):  # the loop runs on while the write waits
             await asyncio.sleep(0)
-        # Not held for the busy timeout (5 s) that the batch's thread waits out.
+        # Not held for the busy timeout (5 s) that the database thread waits out.
         assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 5
-        assert not batch.done()
+        assert not writing.done()
         other.execute("COMMIT")
-        assert await batch
+        assert await writing
         assert [row[0] for row in await db.fetchall("SELECT username FROM users")] == ["ann"]
+        # The file is free again: the next write runs on the loop's thread.
+        assert await write(db, insert, "bob")
+        assert len(await db.fetchall("SELECT username FROM users")) == 2
     finally:
         other.close()
         await db.close()
