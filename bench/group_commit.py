@@ -30,11 +30,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.auction import bench_main  # noqa: E402
 from server.domain.auctions import Auction, BidOutcome  # noqa: E402
-from server.domain.commerce import Listing  # noqa: E402
 from server.domain.streams import Stream  # noqa: E402
 from server.sql import SqliteEngine  # noqa: E402
 from server.store import Database  # noqa: E402
 from server.stores.sql_selling import SellingStore  # noqa: E402
+from tests.helpers.listings import a_listing  # noqa: E402
 
 
 async def running_auction(db: Database) -> Auction:
@@ -43,7 +43,7 @@ async def running_auction(db: Database) -> Auction:
         Stream("show", "Show", "", "video", "live", "host", None, None, now, None, now)
     )
     await db.insert_listing(
-        Listing("lot", "show", "Lot", "", 100, "USD", 1, 1, None, "active", None, now)
+        a_listing(id="lot", stream_id="show", title="Lot", price_cents=100, quantity=1, remaining=1)
     )
     started = await SellingStore(db).start_auction(
         Auction(

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from server.domain.commerce import CommerceService, Listing
+from tests.helpers.listings import a_listing
 
-READ = Listing(
-    id="l1",
-    stream_id="s1",
-    title="Drop",
-    description="",
-    price_cents=2500,
-    currency="USD",
-    quantity=10,
-    remaining=10,
-    consignor=None,
-    status="active",
-    compare_at_cents=None,
-    created_at=datetime(2026, 12, 1, tzinfo=UTC),
-)
+READ = a_listing(title="Drop")
 
 
 def test_the_losers_of_one_read_share_its_copy_with_the_stock_seen() -> None:

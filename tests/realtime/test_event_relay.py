@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server.domain.commerce import Listing
 from server.domain.events import (
     ChatHidden,
     CohostChanged,
@@ -23,6 +22,7 @@ from server.event_bus import InProcessEventBus
 from server.stores.event_codec import decode_event, encode_event
 from server.stores.relay import RELAYED, RedisEventRelay
 from tests.helpers.cluster import Redis
+from tests.helpers.listings import a_listing
 
 AT = datetime(2026, 12, 1, 10, 30, 15, 123456, tzinfo=UTC)
 STREAM = Stream(
@@ -42,17 +42,13 @@ STREAM = Stream(
     blocked_words=("spam", "scam"),
     reminders=3,
 )
-LISTING = Listing(
-    id="l1",
-    stream_id="s1",
+LISTING = a_listing(
     title="Jacket",
     description="size M",
     price_cents=4500,
     currency="EUR",
     quantity=3,
     remaining=1,
-    consignor=None,
-    status="active",
     compare_at_cents=6000,
     created_at=AT,
     format="auction",

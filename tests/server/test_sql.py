@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.domain.commerce import Listing, judge_sale
+from server.domain.commerce import judge_sale
 from server.domain.streams import Stream
 from server.domain.times import now_ms
 from server.sql import (
@@ -27,6 +27,7 @@ from server.sql import (
 from server.store import Database
 from server.stores.sql_selling import SellingStore
 from tests.conftest import BOTH_DATABASES
+from tests.helpers.listings import a_listing
 
 
 @pytest.mark.parametrize(
@@ -169,8 +170,14 @@ async def _live_stream_with_listing(db: Database, host: str) -> str:
         Stream(stream_id, "Show", "", "video", "live", host, None, None, now, None, now)
     )
     await db.insert_listing(
-        Listing(
-            f"{stream_id}-item", stream_id, "Mug", "", 900, "USD", 5, 5, None, "active", None, now
+        a_listing(
+            id=f"{stream_id}-item",
+            stream_id=stream_id,
+            title="Mug",
+            price_cents=900,
+            quantity=5,
+            remaining=5,
+            created_at=now,
         )
     )
     return stream_id
