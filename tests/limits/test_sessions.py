@@ -78,15 +78,16 @@ async def test_unconnected_sessions_are_closed_at_the_deadline(server_factory) -
         try:
             await until(lambda: not any(s in engine.sessions.values() for s in stuck))
             assert all(s.pc.connectionState == "closed" for s in stuck)
-            # Their sockets are gone; the connected viewer kept its session and its media.
-            assert udp_sockets() <= before + 2
+            # Their sockets go (a session leaves the table before its ICE transport has
+            # closed them); the connected viewer kept its session and its media.
+            await until(lambda: udp_sockets() <= before + 2)
             assert len(engine.sessions) == 1
             frames = viewer.frames
             await viewer.wait_for(lambda: viewer.frames > frames + 5)
         finally:
             await viewer.close()
         await until(lambda: not engine.sessions and not engine.rooms)
-        assert udp_sockets() <= before
+        await until(lambda: udp_sockets() <= before)
 
 
 async def test_a_full_stream_and_a_full_server_answer_503_capacity(server_factory) -> None:
