@@ -155,10 +155,10 @@ class Broadcaster:
                 await self._stream_event("auction:started", auction.stream_id, auction=auction)
             case AuctionUpdated(auction=auction):
                 await self._stream_event("auction:updated", auction.stream_id, auction=auction)
-            case AuctionOutbid(auction=auction, username=username):
-                await self._emit(
-                    "auction:outbid", {"auction": auction.to_dict()}, user_room(username)
-                )
+            case AuctionOutbid(auction=auction, usernames=usernames):
+                # One emit to all their rooms: encoded once, one delivery per connection.
+                rooms = [user_room(username) for username in usernames]
+                await self._emit("auction:outbid", {"auction": auction.to_dict()}, rooms)
             case AuctionEnded(auction=auction, order=order):
                 payload = {"auction": auction.to_dict()}
                 if order is not None:

@@ -440,9 +440,10 @@ class AuctionService:
         """One `auction:updated` with the latest state, one `auction:outbid` to each
         bidder left behind since the last one (unless they lead again)."""
         await self._events.publish(AuctionUpdated(after))
-        for username in outbid:
-            if after.high_bidder is None or not same_user(username, after.high_bidder):
-                await self._events.publish(AuctionOutbid(after, username))
+        leader = after.high_bidder
+        behind = tuple(u for u in outbid if leader is None or not same_user(u, leader))
+        if behind:
+            await self._events.publish(AuctionOutbid(after, behind))
 
     async def get(self, listing_id: str) -> Auction:
         """The listing's latest auction; 404 `auction_not_found` before any."""

@@ -215,10 +215,11 @@ class AuctionUpdated:
 
 @dataclass(frozen=True)
 class AuctionOutbid:
-    """`username` lost the lead (or a proxy beat their bid at once)."""
+    """`usernames` lost the lead since the last news (or a proxy beat their bid at
+    once): one event for all of them, so the message is built once."""
 
     auction: Auction
-    username: str
+    usernames: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
 
         accepted = 0
         amount = 500
+        leaders: set[str] = set()
         for _ in range(8):  # equal bids at once through both processes
             acks = await asyncio.gather(
                 *(
@@ -81,6 +82,7 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
             assert sorted(ack["ok"] for ack in acks) == [False, True], acks
             # Judged by one process (the other forwards): never two judges fencing.
             assert [ack["error"]["code"] for ack in acks if not ack["ok"]] == ["bid_too_low"]
+            leaders |= {name for name, ack in zip((bob_name, carol_name), acks) if ack["ok"]}
             accepted += 1
             amount += 100
         ended = [await client.next("auction:ended", timeout=20) for client in (bob, carol)]
@@ -94,5 +96,11 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
         for client in (bob, carol):
             await client.barrier()
             assert len(client.seen("auction:ended")) == 1  # closed by exactly one process
+        # Whoever led and was passed heard it, through Redis from the judge's process.
+        for name, client in ((bob_name, bob), (carol_name, carol)):
+            outbids = client.seen("auction:outbid")
+            assert all(o["auction"]["high_bidder"] != name for o in outbids)
+            if name in leaders and name != auction["high_bidder"]:
+                assert outbids
     assert orders_of(cluster, listing_id) == [(auction["high_bidder"], amount - 100)]
     assert auction["high_bidder"] in (bob_name, carol_name)

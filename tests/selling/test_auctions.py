@@ -6,7 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-from server.keys import SETTINGS, STORE, STREAMS
+from server.domain.events import AuctionOutbid, AuctionUpdated
+from server.keys import AUCTIONS, EVENTS, SETTINGS, STORE, STREAMS
 from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
 from tests.helpers.sio import Client
@@ -356,3 +357,20 @@ async def test_a_new_cohost_may_not_bid_on_the_auction_being_judged(room: Room) 
     ack = await bid(former, item["id"], 1100)
     assert ack["ok"] and ack["auction"]["high_bidder"] == "cohost"
     assert await stored_bids(room, item["id"]) == [("bob", 1000), ("cohost", 1100)]
+
+
+async def test_one_outbid_news_reaches_each_bidder_left_behind_once(room: Room) -> None:
+    # Bidders passed within one group commit share one `auction:outbid` emit (built and
+    # encoded once); each of them gets it once, and nobody else gets it.
+    item = await auction_item(room, auction_seconds=300)
+    bob, carol, dave = [await room.client(name) for name in ("bob", "carol", "dave")]
+    await start(room, item["id"])
+    auction = await room.server.app[AUCTIONS].get(item["id"])
+    events = room.server.app[EVENTS]
+    await events.publish(AuctionOutbid(auction, ("bob", "carol")))
+    await events.publish(AuctionUpdated(auction))  # behind it on every connection
+    for client in (bob, carol, dave):
+        await client.next("auction:updated")
+    for client, hears in ((bob, 1), (carol, 1), (dave, 0)):
+        outbids = [data for event, data in client.log if event == "auction:outbid"]
+        assert outbids == [{"auction": auction.to_dict()}] * hears
