@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -50,13 +51,43 @@ class StreamIdFilter(logging.Filter):
         return True
 
 
+class SecondStamp:
+    """A moment's date and time to the second, formatted once per second: a busy
+    server logs hundreds of lines within each."""
+
+    def __init__(self, date_format: str, convert: Callable[[float], time.struct_time]) -> None:
+        self._format, self._convert = date_format, convert
+        self._second, self._stamp = -1, ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._stamp = time.strftime(self._format, self._convert(second))
+            self._second = second
+        return self._stamp
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT (logging's own time stamps, local time)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._stamp = SecondStamp(self.default_time_format, self.converter)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return self.default_msec_format % (self._stamp(record.created), record.msecs)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, stream_id."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamp = SecondStamp("%Y-%m-%dT%H:%M:%S", time.gmtime)
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -128,31 +159,61 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     handler = TurnStreamHandler()
     handler.addFilter(StreamIdFilter())
     json_lines = log_format == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 class AccessLog(AbstractAccessLogger):
-    """aiohttp's access line with the request's stream id and its parts as fields."""
+    """aiohttp's access line with the request's stream id and its parts as fields.
 
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        stream_id = stream_id_of(request)
-        duration_ms = round(time * 1000, 1)
-        self.logger.info(
-            "%s %s %s %.1f ms",
-            request.method,
-            request.path,
-            response.status,
-            duration_ms,
-            extra={
-                "stream_id": stream_id,
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "duration_ms": duration_ms,
-                "remote": request.remote,
-            },
+    Its record is made without LogRecord.__init__, whose work (the caller's frame,
+    thread and process names) no access line shows: a quarter of the line's cost.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, elapsed: float) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        method, path, status = request.method, request.path, response.status
+        duration_ms = round(elapsed * 1000, 1)
+        now = time.time()
+        record = logging.LogRecord.__new__(logging.LogRecord)
+        record.__dict__.update(
+            _ACCESS_RECORD,
+            name=logger.name,
+            args=(method, path, status, duration_ms),
+            created=now,
+            msecs=(now - int(now)) * 1000,
+            relativeCreated=(now - _STARTED) * 1000,
+            process=os.getpid(),
+            stream_id=stream_id_of(request),
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=duration_ms,
+            remote=request.remote,
         )
+        logger.handle(record)
+
+
+_STARTED = time.time()
+# What LogRecord.__init__ would have set that an access line leaves as is.
+_ACCESS_RECORD: dict[str, Any] = {
+    "msg": "%s %s %s %.1f ms",
+    "levelname": logging.getLevelName(logging.INFO),
+    "levelno": logging.INFO,
+    "pathname": "",
+    "filename": "",
+    "module": "",
+    "lineno": 0,
+    "funcName": None,
+    "exc_info": None,
+    "exc_text": None,
+    "stack_info": None,
+    "thread": None,
+    "threadName": None,
+    "processName": None,
+}
 
 
 @web.middleware
