@@ -60,6 +60,18 @@ INLINE_EVENTS = frozenset({"auction:bid"})
 TOO_DEEP_EVENT = "costream:too-deep"
 
 
+class JsonPacket(socketio.packet.Packet):
+    """Socket.IO packets whose data is JSON, never bytes: what this server sends.
+
+    The stock packet walks every payload it is built with looking for bytes to send
+    as attachments; for a bid's ack and each `auction:outbid`, that walk cost about
+    as much as encoding them. Bytes given here fail loudly in `json.dumps`. Binary
+    packets clients send still decode (decoding never asks).
+    """
+
+    uses_binary_events = False
+
+
 class BoundedJson:
     """The json module Socket.IO decodes packets with, except that a payload nested too
     deeply to decode (RecursionError) becomes the event TOO_DEEP_EVENT, answered with
@@ -423,6 +435,7 @@ def create_server(
     server = PromptServer(
         async_mode="aiohttp",
         client_manager=manager,
+        serializer=JsonPacket,
         json=BoundedJson,
         cors_allowed_origins=None,  # same origin only (clients without Origin are fine)
         logger=False,

@@ -12,6 +12,7 @@ import aiohttp
 import engineio.async_drivers.aiohttp
 import engineio.async_server
 import engineio.async_socket
+import pytest
 import socketio
 from aiohttp._websocket.writer import WebSocketWriter
 
@@ -23,7 +24,7 @@ from signaling.fanout import (
     PromptSocket,
     use_prompt_sockets,
 )
-from signaling.realtime import INLINE_EVENTS
+from signaling.realtime import INLINE_EVENTS, JsonPacket
 from tests.conftest import ServerFactory
 from tests.helpers.room import Room
 from tests.helpers.server import RunningServer
@@ -240,3 +241,34 @@ async def test_a_room_below_the_threshold_is_never_held(
     await host.next("chat:message", lambda d: d["text"] == texts[-1], timeout=5)
     assert time.monotonic() - sent_at < 0.9  # two receivers: written at once, no window
     assert [m["text"] for m in host.seen("chat:message")] == texts
+
+
+async def test_packets_carry_json_and_a_clients_binary_event_still_decodes(room: Room) -> None:
+    sio = room.server.app[REALTIME].sio
+    assert sio.packet_class is JsonPacket
+    # The stock packet looks for bytes in what it carries only when this flag says so.
+    assert "self.uses_binary_events" in inspect.getsource(socketio.packet.Packet.__init__)
+    ack = JsonPacket(socketio.packet.ACK, data=[{"ok": True}], id=7)
+    assert (ack.packet_type, ack.encode()) == (socketio.packet.ACK, '37[{"ok":true}]')
+    with pytest.raises(TypeError):  # bytes fail loudly instead of leaving as attachments
+        JsonPacket(socketio.packet.EVENT, data=["x", b"\0"]).encode()
+    listing_id, *_ = await auction_room(room)
+    async with aiohttp.ClientSession() as http:
+        url = room.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url) as ws:
+            assert (await ws.receive_str()).startswith("0")
+            await ws.send_str("40" + json.dumps({"token": room.tokens["bob"]}))
+            assert (await ws.receive_str()).startswith("40")
+            # A binary event (one attachment) is put back together and answered...
+            await ws.send_str('451-1["auction:bid",{"_placeholder":true,"num":0}]')
+            await ws.send_bytes(b"\x01\x02")
+            # ...and the connection goes on: a plain bid after it.
+            bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": 1000}]
+            await ws.send_str("422" + json.dumps(bid))
+            acks = {}
+            while len(acks) < 2:
+                data = await ws.receive_str()
+                if data.startswith("43"):
+                    acks[int(data[2])] = json.loads(data[3:])[0]
+    assert acks[1]["ok"] is False and acks[1]["error"]["code"] == "invalid_payload"
+    assert acks[2]["ok"] is True and acks[2]["auction"]["high_bid_cents"] == 1000
