@@ -6,7 +6,9 @@ from __future__ import annotations
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 import engineio.async_drivers.aiohttp
@@ -134,25 +136,38 @@ async def test_what_one_turn_sends_a_connection_leaves_in_one_write(room: Room) 
     assert writes <= frames - 2, (frames, writes)
 
 
-async def test_a_connections_pipelined_bids_are_judged_and_acked_in_order(room: Room) -> None:
-    sio = room.server.app[REALTIME].sio
-    assert isinstance(sio, PromptServer) and "auction:bid" in sio.inline_events
-    listing_id, *_ = await auction_room(room)
+@asynccontextmanager
+async def socketio_by_hand(room: Room, user: str) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """`user`'s websocket-first Socket.IO connection, spoken packet by packet."""
     async with aiohttp.ClientSession() as http:
         url = room.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         async with http.ws_connect(url) as ws:
             assert (await ws.receive_str()).startswith("0")
-            await ws.send_str("40" + json.dumps({"token": room.tokens["bob"]}))
+            await ws.send_str("40" + json.dumps({"token": room.tokens[user]}))
             assert (await ws.receive_str()).startswith("40")
-            # Three bids sent back to back, before any ack: each raises the one before.
-            for ack_id, amount in ((1, 1000), (2, 1100), (3, 1200)):
-                bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": amount}]
-                await ws.send_str(f"42{ack_id}" + json.dumps(bid))
-            acks = []
-            while len(acks) < 3:
-                data = await ws.receive_str()
-                if data.startswith("43"):
-                    acks.append((int(data[2]), json.loads(data[3:])[0]))
+            yield ws
+
+
+async def acks_of(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[tuple[int, Any]]:
+    """The next `count` acks (single-digit ids), as (id, answer) in arrival order."""
+    acks = []
+    while len(acks) < count:
+        data = await ws.receive_str()
+        if data.startswith("43"):
+            acks.append((int(data[2]), json.loads(data[3:])[0]))
+    return acks
+
+
+async def test_a_connections_pipelined_bids_are_judged_and_acked_in_order(room: Room) -> None:
+    sio = room.server.app[REALTIME].sio
+    assert isinstance(sio, PromptServer) and "auction:bid" in sio.inline_events
+    listing_id, *_ = await auction_room(room)
+    async with socketio_by_hand(room, "bob") as ws:
+        # Three bids sent back to back, before any ack: each raises the one before.
+        for ack_id, amount in ((1, 1000), (2, 1100), (3, 1200)):
+            bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": amount}]
+            await ws.send_str(f"42{ack_id}" + json.dumps(bid))
+        acks = await acks_of(ws, 3)
     assert [ack_id for ack_id, _ in acks] == [1, 2, 3]
     assert [(a["ok"], a["auction"]["high_bid_cents"]) for _, a in acks] == [
         (True, 1000),
@@ -253,22 +268,13 @@ async def test_packets_carry_json_and_a_clients_binary_event_still_decodes(room:
     with pytest.raises(TypeError):  # bytes fail loudly instead of leaving as attachments
         JsonPacket(socketio.packet.EVENT, data=["x", b"\0"]).encode()
     listing_id, *_ = await auction_room(room)
-    async with aiohttp.ClientSession() as http:
-        url = room.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        async with http.ws_connect(url) as ws:
-            assert (await ws.receive_str()).startswith("0")
-            await ws.send_str("40" + json.dumps({"token": room.tokens["bob"]}))
-            assert (await ws.receive_str()).startswith("40")
-            # A binary event (one attachment) is put back together and answered...
-            await ws.send_str('451-1["auction:bid",{"_placeholder":true,"num":0}]')
-            await ws.send_bytes(b"\x01\x02")
-            # ...and the connection goes on: a plain bid after it.
-            bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": 1000}]
-            await ws.send_str("422" + json.dumps(bid))
-            acks = {}
-            while len(acks) < 2:
-                data = await ws.receive_str()
-                if data.startswith("43"):
-                    acks[int(data[2])] = json.loads(data[3:])[0]
+    async with socketio_by_hand(room, "bob") as ws:
+        # A binary event (one attachment) is put back together and answered...
+        await ws.send_str('451-1["auction:bid",{"_placeholder":true,"num":0}]')
+        await ws.send_bytes(b"\x01\x02")
+        # ...and the connection goes on: a plain bid after it.
+        bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": 1000}]
+        await ws.send_str("422" + json.dumps(bid))
+        acks = dict(await acks_of(ws, 2))
     assert acks[1]["ok"] is False and acks[1]["error"]["code"] == "invalid_payload"
     assert acks[2]["ok"] is True and acks[2]["auction"]["high_bid_cents"] == 1000
