@@ -82,7 +82,8 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
             assert sorted(ack["ok"] for ack in acks) == [False, True], acks
             # Judged by one process (the other forwards): never two judges fencing.
             assert [ack["error"]["code"] for ack in acks if not ack["ok"]] == ["bid_too_low"]
-            leaders |= {name for name, ack in zip((bob_name, carol_name), acks) if ack["ok"]}
+            bidders = (bob_name, carol_name)
+            leaders |= {name for name, ack in zip(bidders, acks, strict=True) if ack["ok"]}
             accepted += 1
             amount += 100
         ended = [await client.next("auction:ended", timeout=20) for client in (bob, carol)]
