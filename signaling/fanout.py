@@ -350,8 +350,15 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
     async def poll(self) -> list[eio_packet.Packet]:
         try:
             self._parked = True
-            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+            if self._websocket is not None:
+                # A websocket's writer. Its pings are written straight, past the queue,
+                # so an empty queue says nothing of the client: waiting ping_interval +
+                # ping_timeout here closed live connections (every 45 s). The reader
+                # watches the client and queues None when it stops.
                 first = await self.queue.get()
+            else:  # a long-polling GET, which ends with nothing after that long
+                async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                    first = await self.queue.get()
             self.queue.task_done()
         except (TimeoutError, asyncio.CancelledError):
             raise eio_exceptions.QueueEmpty() from None

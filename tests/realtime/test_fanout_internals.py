@@ -3,6 +3,7 @@ python-engineio's and aiohttp's internals: these tests fail loudly when they cha
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import time
@@ -278,3 +279,20 @@ async def test_packets_carry_json_and_a_clients_binary_event_still_decodes(room:
         acks = dict(await acks_of(ws, 2))
     assert acks[1]["ok"] is False and acks[1]["error"]["code"] == "invalid_payload"
     assert acks[2]["ok"] is True and acks[2]["auction"]["high_bid_cents"] == 1000
+
+
+async def test_a_websocket_stays_while_it_answers_pings_and_goes_when_silent(room: Room) -> None:
+    eio = room.server.app[REALTIME].sio.eio
+    eio.ping_interval, eio.ping_timeout = 0.2, 0.2  # a connection may be silent 0.4 s
+    async with socketio_by_hand(room, "bob") as ws:
+        # Pings are written straight to a parked writer, so its queue stays empty:
+        # answering them must keep the connection, well past the limit (4 pings).
+        for _ in range(4):
+            while (await ws.receive_str()) != "2":
+                pass
+            await ws.send_str("3")
+        assert not ws.closed
+    async with socketio_by_hand(room, "carol") as ws, asyncio.timeout(10):
+        while (message := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+            pass  # its pings, unanswered
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
