@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from server.domain.events import AuctionOutbid, AuctionUpdated
+from server.domain.times import format_time, from_ms
 from server.keys import AUCTIONS, EVENTS, SETTINGS, STORE, STREAMS
 from tests.conftest import BOTH_DATABASES
 from tests.helpers.room import Room
@@ -142,6 +143,8 @@ async def test_anti_snipe_then_the_winner_gets_the_order(room: Room) -> None:
     ack = await bid(carol, item["id"], 1100)
     assert ack["ok"], ack
     assert ack["auction"]["ends_at_ms"] >= before + snipe_ms > started["ends_at_ms"]
+    for auction in (started, ack["auction"]):  # the ISO deadline follows the moved one
+        assert auction["ends_at"] == format_time(from_ms(auction["ends_at_ms"]))
 
     ended = await wait_ended(carol, item["id"])
     assert ended["auction"]["status"] == "sold"
