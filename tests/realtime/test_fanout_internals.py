@@ -296,3 +296,28 @@ async def test_a_websocket_stays_while_it_answers_pings_and_goes_when_silent(roo
         while (message := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
             pass  # its pings, unanswered
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_a_websocket_upgraded_from_polling_stays_while_it_answers_pings(room: Room) -> None:
+    eio = room.server.app[REALTIME].sio.eio
+    eio.ping_interval, eio.ping_timeout = 0.2, 0.2  # a connection may be silent 0.4 s
+    polling = room.url + "/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(polling) as response:
+            sid = json.loads((await response.text())[1:])["sid"]
+        polling += f"&sid={sid}"
+        connect = "40" + json.dumps({"token": room.tokens["bob"]})
+        async with http.post(polling, data=connect) as response:
+            assert response.status == 200
+        async with http.get(polling) as response:
+            assert (await response.text()).startswith("40")
+        url = room.url.replace("http", "ws", 1) + f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with http.ws_connect(url) as ws:
+            await ws.send_str("2probe")
+            assert await ws.receive_str() == "3probe"
+            await ws.send_str("5")  # upgraded: python-engineio's own handler reads it
+            for _ in range(4):  # well past the limit
+                while (await ws.receive_str()) != "2":
+                    pass
+                await ws.send_str("3")
+            assert not ws.closed
