@@ -18,7 +18,9 @@ change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio.async_drivers.aiohttp
@@ -32,6 +34,8 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from server.counters import DELIVERIES, PREPARED_WRITES, WEBSOCKET_WRITES
+
+log = logging.getLogger(__name__)
 
 
 class DirectFanout(socketio.AsyncManager):
@@ -427,25 +431,69 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
 
 
 class PromptServer(socketio.AsyncServer):
-    """A Socket.IO server that handles `inline_events` in the connection's reader.
+    """A Socket.IO server that handles `ordered_events` one at a time per connection,
+    in arrival order, without a task each when it can.
 
     python-socketio starts a task per event (`async_handlers`) so that one client's
     slow handler never holds up its next packets. For an event that is cheap and
-    waits only briefly (a bid waits for its group commit), the task costs more than
-    the work: such events run inline, one at a time per connection, in arrival order.
+    waits only briefly (a bid judged here waits for its group commit), the task costs
+    more than the work: when `quick(data)` says so, it runs in the connection's reader.
+    Otherwise (a bid forwarded to another process's judge, up to seconds) it goes to
+    the connection's lane, one task taking that connection's ordered events in turn,
+    so that its other events are not held up behind it. While a lane runs, every
+    ordered event of that connection joins it (order holds); a lane holding
+    `lane_limit` events makes the reader wait for it to drain (memory stays bounded).
     """
 
-    inline_events: frozenset[str] = frozenset()
+    ordered_events: frozenset[str] = frozenset()
+    lane_limit = 16
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whether an ordered event ([name, *args]) may run in the reader.
+        self.quick: Callable[[list[Any]], bool] = lambda data: False
+        self._lanes: dict[str, _Lane] = {}  # engine.io sid -> its running lane
 
     async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
         event = data[0] if data else None
-        if not isinstance(event, str) or event not in self.inline_events:
+        if not isinstance(event, str) or event not in self.ordered_events:
             return await super()._handle_event(eio_sid, namespace, id, data)
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if self.manager.is_connected(sid, namespace):
+        if not self.manager.is_connected(sid, namespace):
+            return None
+        lane = self._lanes.get(eio_sid)
+        if lane is not None and len(lane.pending) >= self.lane_limit:
+            await asyncio.shield(lane.task)  # read no more of this client until it drains
+            lane = None
+        if lane is None and self.quick(data):
             await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+            return None
+        if lane is None:
+            lane = self._lanes[eio_sid] = _Lane()
+            lane.task = asyncio.ensure_future(self._run_lane(eio_sid, lane))
+        lane.pending.append((sid, data, namespace, id))
         return None
+
+    async def _run_lane(self, eio_sid: str, lane: _Lane) -> None:
+        try:
+            while lane.pending:
+                sid, data, namespace, id = lane.pending.popleft()
+                try:
+                    await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+                except Exception:  # e.g. the ack of a closed connection: the rest still run
+                    log.exception("ordered event %r failed", data[0])
+        finally:
+            if self._lanes.get(eio_sid) is lane:
+                del self._lanes[eio_sid]
+
+
+class _Lane:
+    """One connection's ordered events waiting for a task of their own."""
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[str, Any, str, Any]] = deque()
+        self.task: asyncio.Future[None]
 
 
 class PlainWebSocketResponse(WebSocketResponse):

@@ -52,9 +52,10 @@ COHOST_MEDIA_STATES = frozenset(
 )
 
 
-# Events handled in the connection's reader rather than a task each (PromptServer):
-# cheap, and waiting at most for a group commit or a forward to the judge (bounded).
-INLINE_EVENTS = frozenset({"auction:bid"})
+# Events taken one at a time per connection, in order (PromptServer): a bid judged in
+# this process runs in the connection's reader (it waits at most for a group commit),
+# a bid forwarded to another process's judge in the connection's lane.
+ORDERED_EVENTS = frozenset({"auction:bid"})
 
 # What a Socket.IO packet too deeply nested to decode turns into (see BoundedJson).
 TOO_DEEP_EVENT = "costream:too-deep"
@@ -159,6 +160,14 @@ class Realtime:
             "giveaway:enter": self.giveaway_enter,
         }.items():
             sio.on(event, self._acked(handler))
+        if isinstance(sio, PromptServer):
+            sio.quick = self._judged_here
+
+    def _judged_here(self, data: list[Any]) -> bool:
+        """Whether an `auction:bid` ([name, payload]) goes to a judge in this process."""
+        payload = data[1] if len(data) == 2 else None
+        listing_id = payload.get("listing_id") if isinstance(payload, dict) else None
+        return isinstance(listing_id, str) and self.app[AUCTIONS].judged_here(listing_id)
 
     def _acked(self, handler: Handler) -> Callable[..., Awaitable[Payload]]:
         """Wrap a handler: payload check, domain errors and crashes become error acks."""
@@ -441,7 +450,7 @@ def create_server(
         logger=False,
         engineio_logger=False,
     )
-    server.inline_events = INLINE_EVENTS
+    server.ordered_events = ORDERED_EVENTS
     return server
 
 

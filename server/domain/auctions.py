@@ -270,6 +270,11 @@ class AuctionService:
                 if judge.auction.stream_id == event.stream_id:
                     judge.stream = None
 
+    def judged_here(self, listing_id: str) -> bool:
+        """Whether this process judges the listing's running auction (it has loaded it):
+        a bid on it waits at most for a group commit, never for another process."""
+        return listing_id in self._judges
+
     async def start(
         self, listing_id: str, user: str, seconds: object = None, sudden_death: object = None
     ) -> Auction:

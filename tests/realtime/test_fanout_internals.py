@@ -20,14 +20,14 @@ import socketio
 from aiohttp._websocket.writer import WebSocketWriter
 
 from server.counters import DELIVERIES, PREPARED_WRITES, WEBSOCKET_WRITES
-from server.keys import REALTIME
+from server.keys import AUCTIONS, REALTIME
 from signaling.fanout import (
     PlainWebSocketResponse,
     PromptServer,
     PromptSocket,
     use_prompt_sockets,
 )
-from signaling.realtime import INLINE_EVENTS, JsonPacket
+from signaling.realtime import ORDERED_EVENTS, JsonPacket
 from tests.conftest import ServerFactory
 from tests.helpers.room import Room
 from tests.helpers.server import RunningServer
@@ -78,7 +78,7 @@ def test_the_internals_fanout_relies_on_are_there() -> None:
         assert line in handler, line
     # engineio's send: the ping check it does before queueing (PromptSocket.send too).
     assert "check_ping_timeout()" in inspect.getsource(engineio_socket.send)
-    # socketio: the task per event that PromptServer skips for INLINE_EVENTS, and the
+    # socketio: the task per event that PromptServer skips for ORDERED_EVENTS, and the
     # coroutine it awaits instead (with these parameters, in this order).
     handle_event = inspect.getsource(socketio.AsyncServer._handle_event)
     assert "if self.async_handlers:" in handle_event
@@ -93,7 +93,7 @@ def test_the_internals_fanout_relies_on_are_there() -> None:
         "namespace",
         "id",
     ]
-    assert "auction:bid" in INLINE_EVENTS
+    assert "auction:bid" in ORDERED_EVENTS
 
 
 async def auction_room(room: Room) -> tuple[str, Client, Client, Client]:
@@ -153,7 +153,7 @@ async def acks_of(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[tuple
     """The next `count` acks (single-digit ids), as (id, answer) in arrival order."""
     acks = []
     while len(acks) < count:
-        data = await ws.receive_str()
+        data = await ws.receive_str(timeout=10)
         if data.startswith("43"):
             acks.append((int(data[2]), json.loads(data[3:])[0]))
     return acks
@@ -161,7 +161,7 @@ async def acks_of(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[tuple
 
 async def test_a_connections_pipelined_bids_are_judged_and_acked_in_order(room: Room) -> None:
     sio = room.server.app[REALTIME].sio
-    assert isinstance(sio, PromptServer) and "auction:bid" in sio.inline_events
+    assert isinstance(sio, PromptServer) and "auction:bid" in sio.ordered_events
     listing_id, *_ = await auction_room(room)
     async with socketio_by_hand(room, "bob") as ws:
         # Three bids sent back to back, before any ack: each raises the one before.
@@ -176,6 +176,35 @@ async def test_a_connections_pipelined_bids_are_judged_and_acked_in_order(room: 
         (True, 1200),
     ]
     assert [a["auction"]["bid_count"] for _, a in acks] == [1, 2, 3]
+
+
+async def test_bids_before_the_judge_is_loaded_go_through_a_bounded_lane_in_order(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first bid on an auction this process has not loaded is not quick: it starts
+    the connection's lane, later bids join it, and a full lane (limit 2 here) makes the
+    reader wait for it to drain; every ack comes, in order, and the lane ends."""
+    sio = room.server.app[REALTIME].sio
+    monkeypatch.setattr(sio, "lane_limit", 2)
+    listing_id, *_ = await auction_room(room)
+    assert not room.server.app[AUCTIONS].judged_here(listing_id)
+    async with socketio_by_hand(room, "bob") as ws:
+        for ack_id in range(1, 7):
+            amount = 900 + 100 * ack_id
+            bid = ["auction:bid", {"listing_id": listing_id, "amount_cents": amount}]
+            await ws.send_str(f"42{ack_id}" + json.dumps(bid))
+        acks = await acks_of(ws, 6)
+    assert [ack_id for ack_id, _ in acks] == [1, 2, 3, 4, 5, 6]
+    assert [a["auction"]["high_bid_cents"] for _, a in acks] == [
+        1000,
+        1100,
+        1200,
+        1300,
+        1400,
+        1500,
+    ]
+    assert room.server.app[AUCTIONS].judged_here(listing_id)
+    assert sio._lanes == {}
 
 
 async def test_room_emits_are_written_as_prepared_frames_in_order(room: Room) -> None:

@@ -5,8 +5,10 @@ and one process closes it."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,50 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
                 assert outbids
     assert orders_of(cluster, listing_id) == [(auction["high_bidder"], amount - 100)]
     assert auction["high_bidder"] in (bob_name, carol_name)
+
+
+async def test_bids_forwarded_to_a_stalled_judge_hold_up_only_later_bids(
+    cluster: Cluster, connect: Connect
+) -> None:
+    """A connection's bids that go to another process's judge wait in its lane, in
+    order; the connection's other events are answered meanwhile."""
+    people = People(cluster)
+    stream_id, _, host_token = await live_stream(cluster, people)
+    (bob_name, bob_token), (_, carol_token) = people.add("bob"), people.add("carol")
+    judge = cluster.nodes[0]
+    async with Api(judge.url) as api:
+        listing_id = (await api.create_listing(host_token, stream_id, **RARE_CARD))["id"]
+        status, body = await api.request(
+            "POST", f"/api/listings/{listing_id}/auction/start", token=host_token
+        )
+        assert status == 200, body
+        # The first bid's process becomes the judge: this one.
+        status, body = await api.request(
+            "POST", f"/api/listings/{listing_id}/bids", carol_token, {"amount_cents": 500}
+        )
+        assert status == 201, body
+    bob = await connect(cluster.nodes[1].url, bob_token, "bob@2")
+    await bob.ok("join", {"stream_id": stream_id})
+    judge.process.send_signal(signal.SIGSTOP)
+    try:
+        bids: list[asyncio.Future[Any]] = []
+        for amount in (600, 700, 800):  # emitted in this order, acks awaited below
+            bids.append(asyncio.get_running_loop().create_future())
+            await bob.sio.emit(
+                "auction:bid",
+                {"listing_id": listing_id, "amount_cents": amount},
+                callback=bids[-1].set_result,
+            )
+        # Sent after the bids, answered while their judge cannot answer them.
+        assert "users" in await bob.ok("user:suggest", {"prefix": "a"})
+        assert not any(bid.done() for bid in bids)
+    finally:
+        judge.process.send_signal(signal.SIGCONT)
+    acks = [await asyncio.wait_for(bid, 10) for bid in bids]
+    # Judged in the order sent: each raised the one before (out of order, one is too low).
+    assert [(ack["ok"], ack.get("auction", {}).get("high_bid_cents")) for ack in acks] == [
+        (True, 600),
+        (True, 700),
+        (True, 800),
+    ], acks
+    assert acks[-1]["auction"]["high_bidder"] == bob_name
