@@ -78,3 +78,23 @@ async def test_open_applies_each_migration_once(
     finally:
         await db.close()
     assert [row["name"] for row in rows] == [name for name, _ in migration_files()]
+
+
+@BOTH_DATABASES
+async def test_streams_lose_the_columns_their_own_tables_replaced(
+    tmp_path: Path, database: str, database_url: str | None
+) -> None:
+    db = Database(open_engine(database_url, tmp_path / "db.sqlite3"))
+    await db.open()
+    try:
+        if database_url:
+            sql = "SELECT column_name AS name FROM information_schema.columns "
+            sql += "WHERE table_schema = current_schema() AND table_name = 'streams'"
+        else:
+            sql = "SELECT name FROM pragma_table_info('streams')"
+        columns = {row["name"] for row in await db.fetchall(sql)}
+    finally:
+        await db.close()
+    assert {"id", "title", "status", "host", "cohost"} <= columns
+    # Now in stream_outputs (record, layout) and stream_sharing (the percent).
+    assert not columns & {"record", "layout", "sharer_commission_percent"}
