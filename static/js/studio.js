@@ -164,7 +164,7 @@ function applyStream(next) {
   document.title = `Studio: ${stream.title} — Costream`;
   const subtitles = { scheduled: "Scheduled — not live yet", rehearsal: "Rehearsal — viewers can't see you yet" };
   setText($("#subtitle"), subtitles[stream.status] || `Hosted by @${stream.host}`);
-  tools.update(stream);
+  tools.update(stream, Boolean(whip));
   if (stream.status === "ended") {
     showEnded();
   } else if (stream.status === "live" && whip) {
@@ -517,6 +517,7 @@ async function ready() {
   outputs.start();
   if (stream.status === "live") {
     setText($("#golive"), "Resume broadcast");
+    setText($("#program-idle strong"), "Resume broadcast");
     badge.set("offline", "Live — not publishing");
   }
   if (stream.status !== "ended") {

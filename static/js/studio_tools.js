@@ -56,12 +56,15 @@ export class ShowTools {
 
   // --- state --------------------------------------------------------------------------
 
-  update(stream) {
+  /** `publishing`: this page sends the host's camera (live but not: viewers get a slate). */
+  update(stream, publishing = true) {
     this.stream = stream;
-    const state = stream.status === "live" ? "live" : stream.status === "rehearsal" ? "rehearsal" : stream.status === "ended" ? "ended" : "offair";
+    const live = publishing ? "live" : "paused";
+    const state = stream.status === "live" ? live : stream.status === "rehearsal" ? "rehearsal" : stream.status === "ended" ? "ended" : "offair";
     this.banner.dataset.state = state;
     const texts = {
       live: ["● LIVE", "Viewers see and hear you now"],
+      paused: ["NOT ON AIR", "You're live, but viewers see a “Starting soon” slate — press Resume broadcast"],
       rehearsal: ["REHEARSAL", "Only you and your cohost see this — viewers are waiting"],
       offair: ["OFF AIR", "Nobody sees you yet"],
       ended: ["ENDED", "The show is over"],

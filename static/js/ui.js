@@ -305,3 +305,14 @@ export class ListingsPanel {
     }
   }
 }
+
+/** The sticky top bar's height as `--topbar-h`, kept current (it wraps to two rows on
+ * narrower screens): sticky side columns sit just below it instead of under it. */
+function trackTopbarHeight() {
+  const bar = document.querySelector(".topbar");
+  if (!bar || typeof ResizeObserver === "undefined") return;
+  const set = () => document.documentElement.style.setProperty("--topbar-h", `${bar.offsetHeight}px`);
+  new ResizeObserver(set).observe(bar);
+  set();
+}
+trackTopbarHeight();
