@@ -98,14 +98,19 @@ export class AuctionPanel {
         h(
           "div",
           { class: "auction-bid" },
-          h("span", { class: "muted" }, a.high_bid_cents === null ? "Starting bid" : "Current bid"),
+          h("span", { class: "muted" }, a.high_bid_cents === null ? "Starting bid" : running ? "Current bid" : "Winning bid"),
           h("strong", { id: "auction-high" }, money(a.high_bid_cents ?? a.min_next_cents)),
           h("span", { class: "muted" }, `${a.bid_count} ${a.bid_count === 1 ? "bid" : "bids"}`),
         ),
       ),
       h("p", { class: "auction-state", id: "auction-state", role: "status", "aria-live": "polite", dataset: { state } }, label),
       this.won
-        ? h("p", { class: "auction-order", id: "auction-order" }, `Order ${this.won.id}: ${money(this.won.total_cents)} — the host will ship it to you.`)
+        ? h(
+          "p",
+          { class: "auction-order", id: "auction-order" },
+          `Your order: ${money(this.won.total_cents)} — the host will ship it to you. `,
+          h("a", { href: "/me/orders", target: "_blank", rel: "noopener" }, "See my orders"),
+        )
         : null,
       running && this.canBid() ? h("div", { class: "auction-actions" }, bidButton, maxForm) : null,
     ].filter(Boolean));

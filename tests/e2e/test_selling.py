@@ -92,7 +92,11 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
         await screenshot(studio, "selling-4-auction-running-studio")
 
         await bob.wait_for_selector("#auction-state >> text=You won!", timeout=30_000)
-        await bob.wait_for_selector("#auction-order")
+        await bob.wait_for_selector("#auction-order >> text=$12.00")
+        # Their order opens beside the show (a new tab), not instead of it.
+        link = bob.locator("#auction-order a[href='/me/orders'][target='_blank']")
+        assert await link.count() == 1
+        await bob.wait_for_selector("#auction >> text=Winning bid")
         await carol.wait_for_selector("#auction-state >> text=Sold to @bob")
         await screenshot(bob, "selling-5-won-phone")
         await studio.wait_for_selector(f"{card} .auction-running", state="detached")
