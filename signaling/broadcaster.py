@@ -30,6 +30,7 @@ from server.domain.events import (
     GiveawayEnded,
     GiveawayStarted,
     GiveawayUpdated,
+    InviteCancelled,
     InviteDeclined,
     InviteExpired,
     InviteSent,
@@ -136,6 +137,11 @@ class Broadcaster:
                 await self._emit("cohost:declined", _answer(invite), user_room(invite.host))
             case InviteExpired(invite=invite):
                 await self._emit("cohost:invite_expired", _answer(invite), user_room(invite.host))
+            case InviteCancelled(invite=invite):
+                # The invitee's popup closes; the host's other tabs stop waiting.
+                room = seat_room(invite.stream_id, invite.username)
+                await self._emit("cohost:invite_cancelled", invite.to_dict(), room)
+                await self._emit("cohost:invite_cancelled", _answer(invite), user_room(invite.host))
             case ListingCreated(listing=listing):
                 await self._listing("listing:created", listing.stream_id, listing.to_dict())
             case ListingUpdated(listing=listing):

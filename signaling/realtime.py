@@ -154,6 +154,7 @@ class Realtime:
             "cohost:invite": self.cohost_invite,
             "cohost:respond": self.cohost_respond,
             "cohost:remove": self.cohost_remove,
+            "cohost:cancel": self.cohost_cancel,
             "cohost:leave": self.cohost_leave,
             "cohost:media": self.cohost_media,
             "auction:bid": self.auction_bid,
@@ -387,6 +388,12 @@ class Realtime:
         user = _signed_in(conn)
         removed = await self.app[COHOST].remove(await self._joined(conn), user)
         return {"removed": removed}
+
+    async def cohost_cancel(self, conn: Conn, payload: Payload) -> Payload:
+        user = _signed_in(conn)
+        stream = await self._joined(conn)
+        invite = await self.app[COHOST].cancel(stream, user, payload.get("invite_id"))
+        return {"invite_id": invite.id, "username": invite.username}
 
     async def cohost_leave(self, conn: Conn, payload: Payload) -> Payload:
         user = _signed_in(conn)

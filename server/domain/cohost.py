@@ -25,6 +25,7 @@ from server.domain.events import (
     CohostChanged,
     Event,
     EventBus,
+    InviteCancelled,
     InviteDeclined,
     InviteExpired,
     InviteSent,
@@ -197,6 +198,29 @@ class CohostService:
             # give the claim back so the seat is not blocked.
             await self._seats.release_seat(invite.stream_id, invite.username)
             raise
+
+    async def cancel(self, stream: Stream, host: str, invite_id: object) -> Invite:
+        """The host withdraws an unanswered invite to this stream (the invitee's later
+        answer gets 404 `invite_not_found`). 404 `invite_not_found` when there is no
+        such open invite (answered, or another stream's); 409 `invite_expired`."""
+        require_role(stream, host, "host")
+        if not isinstance(invite_id, str) or not 1 <= len(invite_id) <= 64:
+            raise invalid_field("invite_id", "must be an invite id")
+        invite = await self._seats.get_invite(invite_id)
+        if invite is None or invite.stream_id != stream.id:
+            raise not_found("no open invite with that id on this stream", "invite_not_found")
+        # Taken back the way a decline takes it: atomically, so an acceptance racing
+        # this either seats the invitee (we answer 404) or finds the invite gone.
+        outcome, _ = await self._seats.answer_invite(
+            invite_id, invite.username, False, self._clock()
+        )
+        if outcome == "not_found":
+            raise not_found("the invite was answered meanwhile", "invite_not_found")
+        self._cancel_expiry(invite_id)
+        if outcome == "expired":
+            raise conflict("invite_expired", "the invite has expired")
+        await self._events.publish(InviteCancelled(invite))
+        return invite
 
     async def remove(self, stream: Stream, host: str) -> str:
         """The host frees the seat; returns who was removed. 409 `no_cohost`."""

@@ -102,6 +102,13 @@ class InviteExpired:
 
 
 @dataclass(frozen=True)
+class InviteCancelled:
+    """The host withdrew the invite before it was answered."""
+
+    invite: Invite
+
+
+@dataclass(frozen=True)
 class PresenceChanged:
     """Someone joined or left a stream's live room (`joined` False: left)."""
 
@@ -260,6 +267,7 @@ Event = (
     | InviteSent
     | InviteDeclined
     | InviteExpired
+    | InviteCancelled
     | PresenceChanged
     | ListingCreated
     | ListingUpdated

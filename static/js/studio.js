@@ -369,6 +369,11 @@ function setSeat(state, username, extra = {}) {
       h("button", { type: "button", class: "btn btn-small btn-danger", id: "cohost-remove", onclick: removeCohost }, "Remove cohost"),
     );
   }
+  if (state === "pending" && seat.inviteId) {
+    actions.append(
+      h("button", { type: "button", class: "btn btn-small", id: "cohost-cancel", onclick: cancelInvite }, "Cancel invite"),
+    );
+  }
 }
 
 async function invite(username) {
@@ -381,6 +386,19 @@ async function invite(username) {
     };
     toast(messages[error.code] || `Could not invite @${username}: ${error.message}`, "error");
   }
+}
+
+async function cancelInvite() {
+  const { username, inviteId } = seat;
+  try {
+    await room.request("cohost:cancel", { invite_id: inviteId });
+  } catch (error) {
+    // Answered meanwhile: the seat's own event (changed / declined / expired) tells.
+    toast(`Could not cancel the invite: ${error.message}`, "error");
+    return;
+  }
+  if (seat.inviteId === inviteId) setSeat("none", null);
+  toast(`Invite to @${username} cancelled.`);
 }
 
 async function removeCohost() {
@@ -435,6 +453,10 @@ room
     toast(`@${username} declined your invite.`);
   })
   .on("cohost:invite_expired", ({ username }) => setSeat("expired", username))
+  .on("cohost:invite_cancelled", ({ invite_id: inviteId }) => {
+    // Cancelled from another of the host's tabs.
+    if (seat.state === "pending" && seat.inviteId === inviteId) setSeat("none", null);
+  })
   .on("cohost:changed", ({ cohost }) => {
     if (cohost) {
       setSeat("seated", cohost);

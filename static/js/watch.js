@@ -577,6 +577,12 @@ room
     }
   })
   .on("cohost:invited", (invite) => showInvite(invite))
+  .on("cohost:invite_cancelled", ({ invite_id: inviteId, host }) => {
+    if (stage.active || stage.inviteId !== inviteId || !$("#invite").open) return;
+    $("#invite").close();
+    camera.stop();
+    toast(`@${host} withdrew the invite.`);
+  })
   .on("cohost:removed", ({ stream_id: sid } = {}) => {
     if (stage.leaving || (sid && sid !== streamId)) return;
     leaveStage("The host moved you back to the audience.");

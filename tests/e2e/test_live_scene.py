@@ -161,6 +161,17 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await phone.wait_for_function("document.querySelector('#invite-preview').videoWidth > 0")
         await screenshot(phone, "cohost-1-invite-popup-phone")
         await screenshot(studio, "studio-3-invite-pending-desktop")
+
+        # --- the host withdraws it: bob's popup closes by itself and says why
+        await studio.click("#cohost-cancel")
+        await attr_is(studio, "#cohost-state", "data-state", "none")
+        await phone.wait_for_selector("#invite:not([open])", state="attached")
+        await phone.wait_for_selector(".toast >> text=@hostess withdrew the invite.")
+        # --- invited again from the name; this time bob declines
+        await studio.click(f"{mention_line} .mention")
+        await studio.click('.user-menu [data-action="invite"]')
+        await attr_is(studio, "#cohost-state", "data-state", "pending")
+        await phone.wait_for_selector("#invite[open]")
         await phone.click("#invite-decline")
         await attr_is(studio, "#cohost-state", "data-state", "declined")
         assert not await phone.is_visible("#cohost-bar")

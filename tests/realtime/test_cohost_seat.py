@@ -65,6 +65,43 @@ async def test_decline_tells_the_host_and_the_host_may_invite_again(room: Room) 
     assert (await host.next("cohost:changed"))["cohost"] == "bob"
 
 
+async def test_the_host_cancels_an_unanswered_invite(room: Room) -> None:
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    carol = await room.client("carol")
+    invite = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    await bob.next("cohost:invited")
+    # Only the host, only an open invite of this stream, with a well-formed id.
+    await bob.fails("cohost:cancel", {"invite_id": invite}, "forbidden")
+    await carol.fails("cohost:cancel", {"invite_id": invite}, "forbidden")
+    await host.fails("cohost:cancel", {"invite_id": "no-such-invite"}, "invite_not_found")
+    await host.fails("cohost:cancel", {"invite_id": ["x"]}, "invalid_field")
+
+    ack = await host.ok("cohost:cancel", {"invite_id": invite})
+    assert (ack["invite_id"], ack["username"]) == (invite, "bob")
+    assert await bob.next("cohost:invite_cancelled") == {
+        "invite_id": invite,
+        "stream_id": room.stream_id,
+        "host": "hostess",
+        "username": "bob",
+    }
+    assert (await host.next("cohost:invite_cancelled"))["invite_id"] == invite
+    await carol.barrier()
+    assert not carol.seen("cohost:invite_cancelled")  # nobody else hears of it
+    # Spent: bob's late answer and a second cancel find nothing; the seat stays free.
+    await bob.fails("cohost:respond", {"invite_id": invite, "accept": True}, "invite_not_found")
+    await host.fails("cohost:cancel", {"invite_id": invite}, "invite_not_found")
+    assert (await room.stream())["cohost"] is None
+    assert (await bob.ok("join", {"stream_id": room.stream_id}))["pending_invite"] is None
+    # And the host may invite again.
+    again = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    assert await bob.next("cohost:invited", lambda d: d["invite_id"] == again)
+    await bob.ok("cohost:respond", {"invite_id": again, "accept": True})
+    assert (await host.next("cohost:changed"))["cohost"] == "bob"
+    # An answered invite cannot be cancelled.
+    await host.fails("cohost:cancel", {"invite_id": again}, "invite_not_found")
+
+
 async def test_one_cohost_at_a_time(room: Room) -> None:
     host = await room.client("hostess")
     bob = await room.client("bob")

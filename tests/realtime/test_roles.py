@@ -24,6 +24,7 @@ async def test_the_cohost_cannot_run_the_show(room: Room) -> None:
 
     await bob.fails("cohost:invite", {"username": "carol"}, "forbidden")
     await bob.fails("cohost:remove", {}, "forbidden")
+    await bob.fails("cohost:cancel", {"invite_id": "any"}, "forbidden")
     await bob.fails("chat:hide", {"message_id": message["id"]}, "forbidden")
     await bob.fails("user:mute", {"username": "carol"}, "forbidden")
     for action in ("start", "end"):
@@ -51,6 +52,7 @@ async def test_viewers_and_anonymous_clients_are_refused(room: Room) -> None:
 
     await carol.fails("cohost:invite", {"username": "bob"}, "forbidden")
     await carol.fails("cohost:remove", {}, "forbidden")
+    await carol.fails("cohost:cancel", {"invite_id": invite_id}, "forbidden")
     await carol.fails("cohost:leave", {}, "forbidden")
     # Someone else's invite is not carol's to answer.
     await carol.fails(
@@ -62,6 +64,7 @@ async def test_viewers_and_anonymous_clients_are_refused(room: Room) -> None:
         ("cohost:invite", {"username": "bob"}),
         ("cohost:respond", {"invite_id": invite_id, "accept": True}),
         ("cohost:remove", {}),
+        ("cohost:cancel", {"invite_id": invite_id}),
         ("chat:hide", {"message_id": "x"}),
         ("user:mute", {"username": "bob"}),
     ):
