@@ -136,6 +136,25 @@ async def test_concurrent_acceptances_seat_exactly_one(room: Room) -> None:
     assert (await room.stream())["cohost"] == winner
 
 
+async def test_a_cancel_racing_an_acceptance_leaves_one_outcome(room: Room) -> None:
+    """Sent at once, exactly one of them wins: bob seated and the cancel refused, or
+    the invite withdrawn and bob's answer refused; never both, never neither."""
+    host = await room.client("hostess")
+    bob = await room.client("bob")
+    for _ in range(5):
+        invite = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+        accepted, cancelled = await asyncio.gather(
+            bob.call("cohost:respond", {"invite_id": invite, "accept": True}),
+            host.call("cohost:cancel", {"invite_id": invite}),
+        )
+        assert accepted["ok"] != cancelled["ok"], (accepted, cancelled)
+        loser = cancelled if accepted["ok"] else accepted
+        assert loser["error"]["code"] == "invite_not_found"
+        assert (await room.stream())["cohost"] == ("bob" if accepted["ok"] else None)
+        if accepted["ok"]:
+            await host.ok("cohost:remove")
+
+
 async def test_an_unanswered_invite_expires(server_factory, api_factory, connect) -> None:
     room = await api_factory(await server_factory(invite_ttl_seconds=1))
     host = await room.client("hostess")
