@@ -61,3 +61,12 @@ async def test_the_side_column_stays_below_the_top_bar_and_the_banner_tells_the_
         place = await side_column_in_view(studio)
         assert place["input"] <= place["height"], place
         await screenshot(studio, "studio-layout-2-scrolled-live")
+
+        # On a phone the show's title keeps room beside the buttons ("Orders" there).
+        await studio.set_viewport_size({"width": 390, "height": 844})
+        await studio.evaluate("window.scrollTo(0, 0)")
+        width = await studio.evaluate(
+            "document.querySelector('#title').getBoundingClientRect().width"
+        )
+        await screenshot(studio, "studio-layout-3-live-phone")
+        assert width >= 110, width
