@@ -133,6 +133,8 @@ class Broadcaster:
                 await self._emit(
                     "cohost:invited", invite.to_dict(), seat_room(invite.stream_id, invite.username)
                 )
+                # Every tab of the host's shows it pending, not only the one that sent it.
+                await self._emit("cohost:invite_sent", invite.to_dict(), user_room(invite.host))
             case InviteDeclined(invite=invite):
                 await self._emit("cohost:declined", _answer(invite), user_room(invite.host))
             case InviteExpired(invite=invite):

@@ -303,6 +303,8 @@ class Realtime:
             "user": conn.user,
             "cohost": stream.cohost,
             "pending_invite": invite.to_dict() if invite else None,
+            # The host's own unanswered invites (a reload or a second tab shows them).
+            "sent_invites": [i.to_dict() for i in await self.app[COHOST].sent(stream, conn.user)],
             "muted": await self.app[CHAT].is_muted(stream.id, conn.user),
             "auction": None if auction is None else auction.to_dict(),
             "giveaway": None if giveaway is None else giveaway.to_dict(),

@@ -83,6 +83,10 @@ class SeatStore(Protocol):
         """The user's unexpired invite to this stream."""
         ...
 
+    async def open_invites(self, stream_id: str, now: float) -> list[Invite]:
+        """The stream's unanswered, unexpired invites, oldest first."""
+        ...
+
     async def answer_invite(
         self, invite_id: str, username: str, accept: bool, now: float
     ) -> tuple[Outcome, Invite | None]:
@@ -172,6 +176,12 @@ class CohostService:
         if username is None:
             return None
         return await self._seats.pending_invite(stream_id, username, self._clock())
+
+    async def sent(self, stream: Stream, user: str | None) -> list[Invite]:
+        """The host's unanswered invites to this stream (nobody else's business)."""
+        if user is None or not same_user(user, stream.host):
+            return []
+        return await self._seats.open_invites(stream.id, self._clock())
 
     async def respond(self, user: str, invite_id: object, accept: object) -> Stream | None:
         """The invitee answers. Accept seats them (the stream afterwards); decline tells

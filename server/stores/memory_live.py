@@ -66,6 +66,10 @@ class MemoryLiveStore:
         entry = self._invites.get(invite_id) if invite_id else None
         return entry[0] if entry is not None and entry[0].expires_at > now else None
 
+    async def open_invites(self, stream_id: str, now: float) -> list[Invite]:
+        invites = [i for i, _ in self._invites.values() if i.stream_id == stream_id]
+        return sorted((i for i in invites if i.expires_at > now), key=lambda i: i.expires_at)
+
     async def answer_invite(
         self, invite_id: str, username: str, accept: bool, now: float
     ) -> tuple[Outcome, Invite | None]:

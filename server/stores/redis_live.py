@@ -35,13 +35,19 @@ T = TypeVar("T")
 
 PREFIX = "costream:"
 
-# KEYS: seat, invite, invite_for. ARGV: invite json, invite id, ttl ms, invite key prefix.
+# KEYS: seat, invite, invite_for, invites_of (the stream's invite ids). ARGV: invite
+# json, invite id, ttl ms, invite key prefix.
 _OPEN_INVITE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local old = redis.call('GET', KEYS[3])
-if old then redis.call('DEL', ARGV[4] .. old) end
+if old then
+  redis.call('DEL', ARGV[4] .. old)
+  redis.call('SREM', KEYS[4], old)
+end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return 1
 """
 
@@ -54,6 +60,7 @@ if string.lower(invite.username) ~= ARGV[1] then return {'not_found', ''} end
 redis.call('DEL', KEYS[1])
 local for_key = ARGV[4] .. 'invite_for:' .. invite.stream_id .. ':' .. ARGV[1]
 if redis.call('GET', for_key) == invite.id then redis.call('DEL', for_key) end
+redis.call('SREM', ARGV[4] .. 'invites_of:' .. invite.stream_id, invite.id)
 if tonumber(invite.expires_at) <= tonumber(ARGV[2]) then return {'expired', raw} end
 if ARGV[3] ~= '1' then return {'declined', raw} end
 local seat = ARGV[4] .. 'seat:' .. invite.stream_id
@@ -240,6 +247,7 @@ class RedisLiveStore:
                 _key("seat", invite.stream_id),
                 _key("invite", invite.id),
                 _key("invite_for", invite.stream_id, user_key(invite.username)),
+                _key("invites_of", invite.stream_id),
             ],
             [
                 json.dumps(invite.to_record()),
@@ -258,6 +266,15 @@ class RedisLiveStore:
             return None
         invite = Invite.from_record(json.loads(raw))
         return invite if invite.expires_at > now else None
+
+    @_bounded
+    async def open_invites(self, stream_id: str, now: float) -> list[Invite]:
+        # Ids of invites that expired by TTL linger in the set until the next answer or
+        # the set's own expiry: their keys are gone, so they are skipped here.
+        ids = sorted(await self.redis.smembers(_key("invites_of", stream_id)))
+        raws = await self.redis.mget([_key("invite", i) for i in ids]) if ids else []
+        invites = [Invite.from_record(json.loads(raw)) for raw in raws if raw]
+        return sorted((i for i in invites if i.expires_at > now), key=lambda i: i.expires_at)
 
     @_bounded
     async def answer_invite(

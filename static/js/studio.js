@@ -54,6 +54,9 @@ const room = new Room(streamId, {
     if (ack.listings_more) allListings(streamId).then((all) => listings.setAll(all)).catch(() => {});
     if (ack.stream) applyStream(ack.stream);
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
+    // An invite still unanswered from before a reload (or from another tab).
+    const sent = ack.sent_invites?.at(-1);
+    if (!ack.cohost && sent) setSeat("pending", sent.username, { inviteId: sent.invite_id });
     // Rejoined after a restart or a network cut: publish again if our media is lost.
     if (ack.publishing === false) {
       hostOnAir = false;
@@ -453,6 +456,9 @@ room
     toast(`@${username} declined your invite.`);
   })
   .on("cohost:invite_expired", ({ username }) => setSeat("expired", username))
+  .on("cohost:invite_sent", ({ invite_id: inviteId, username }) => {
+    if (seat.state !== "seated") setSeat("pending", username, { inviteId });
+  })
   .on("cohost:invite_cancelled", ({ invite_id: inviteId }) => {
     // Cancelled from another of the host's tabs.
     if (seat.state === "pending" && seat.inviteId === inviteId) setSeat("none", null);

@@ -161,6 +161,13 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await phone.wait_for_function("document.querySelector('#invite-preview').videoWidth > 0")
         await screenshot(phone, "cohost-1-invite-popup-phone")
         await screenshot(studio, "studio-3-invite-pending-desktop")
+        # A second studio tab (or a reload) shows the invite pending too.
+        second_tab = await host.context.new_page()
+        await second_tab.goto(f"{server.url}/studio/{sid}")
+        await attr_is(second_tab, "#cohost-state", "data-state", "pending")
+        assert "@bob" in await second_tab.text_content("#cohost-state")
+        await second_tab.wait_for_selector("#cohost-cancel")
+        await second_tab.close()
 
         # --- the host withdraws it: bob's popup closes by itself and says why
         await studio.click("#cohost-cancel")

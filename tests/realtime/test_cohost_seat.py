@@ -136,6 +136,37 @@ async def test_concurrent_acceptances_seat_exactly_one(room: Room) -> None:
     assert (await room.stream())["cohost"] == winner
 
 
+async def test_the_hosts_tabs_and_a_rejoin_see_the_invites_still_open(room: Room) -> None:
+    host = await room.client("hostess")
+    other_tab = await room.client("hostess")
+    bob = await room.client("bob")
+    carol = await room.client("carol")
+    assert host.join_ack["sent_invites"] == [] and bob.join_ack["sent_invites"] == []
+    to_bob = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    to_carol = (await host.ok("cohost:invite", {"username": "carol"}))["invite"]["id"]
+    sent = [
+        (await other_tab.next("cohost:invite_sent", lambda d, i=i: d["invite_id"] == i))
+        for i in (to_bob, to_carol)
+    ]
+    assert [d["username"] for d in sent] == ["bob", "carol"]
+    rejoin = await host.ok("join", {"stream_id": room.stream_id})
+    assert [i["invite_id"] for i in rejoin["sent_invites"]] == [to_bob, to_carol]
+    assert rejoin["sent_invites"][0] == {
+        "invite_id": to_bob,
+        "stream_id": room.stream_id,
+        "host": "hostess",
+        "username": "bob",
+    }
+    # Nobody else learns whom the host invited.
+    assert (await carol.ok("join", {"stream_id": room.stream_id}))["sent_invites"] == []
+    await bob.barrier()
+    assert not bob.seen("cohost:invite_sent")
+    # Answered or withdrawn invites leave the list.
+    await bob.ok("cohost:respond", {"invite_id": to_bob, "accept": False})
+    await host.ok("cohost:cancel", {"invite_id": to_carol})
+    assert (await host.ok("join", {"stream_id": room.stream_id}))["sent_invites"] == []
+
+
 async def test_a_cancel_racing_an_acceptance_leaves_one_outcome(room: Room) -> None:
     """Sent at once, exactly one of them wins: bob seated and the cancel refused, or
     the invite withdrawn and bob's answer refused; never both, never neither."""
@@ -164,8 +195,9 @@ async def test_an_unanswered_invite_expires(server_factory, api_factory, connect
     assert expired == {"invite_id": invite_id, "username": "bob", "stream_id": room.stream_id}
     await bob.fails("cohost:respond", {"invite_id": invite_id, "accept": True}, "invite_expired")
     assert (await room.stream())["cohost"] is None
-    # Not offered any more on join either.
+    # Not offered any more on join either, nor listed as the host's.
     assert (await bob.ok("join", {"stream_id": room.stream_id}))["pending_invite"] is None
+    assert (await host.ok("join", {"stream_id": room.stream_id}))["sent_invites"] == []
 
 
 async def test_the_cohost_leaves(room: Room) -> None:
