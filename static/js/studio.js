@@ -359,7 +359,7 @@ function setSeat(state, username, extra = {}) {
     pending: `Invited ${who} — waiting for an answer…`,
     declined: `${who} declined the invite.`,
     expired: `The invite to ${who} expired.`,
-    seated: `${who} is your cohost${seat.media ? ` — ${MEDIA_STATES[seat.media] || seat.media}` : ""}.`,
+    seated: `${who} is your cohost${seat.media ? ` — ${MEDIA_STATES[seat.media] || seat.media}` : ""}`.replace(/([^…])$/, "$1."),
   }[state];
   setText(node, text);
   if (state === "declined" || state === "expired") {

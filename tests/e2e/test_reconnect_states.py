@@ -58,6 +58,10 @@ async def test_studio_and_cohost_page_show_reconnecting_and_recover(server, api,
         await engine.drop_seat(sid, "cohost")
         await attr_is(studio, "#cohost-state", "data-media", "reconnecting")
         await screenshot(studio, "faults-studio-cohost-reconnecting")
+        # Said once ("…", not "….") and not in the all-good green.
+        assert (await studio.text_content("#cohost-state")).endswith("reconnecting…")
+        color = await studio.eval_on_selector("#cohost-state", "e => getComputedStyle(e).color")
+        assert color == "rgb(255, 226, 168)", color
         await attr_is(studio, "#cohost-state", "data-media", "connected")
         assert "reconnecting" in await studio.evaluate(SEEN, ["#cohost-state", "data-media"])
         assert "warn" in await phone.evaluate(SEEN, ["#cohost-conn", "data-state"])
