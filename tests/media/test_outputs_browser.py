@@ -85,9 +85,10 @@ async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
 ) -> None:
     _, recording = await show.record()
     async with chromium(show.server.url, tmp_path / "replayer", viewport=(390, 844)) as person:
-        page = await person.open(f"/replay/{show.stream_id}")
+        # Listening before the page loads: a small file may be fetched whole at once.
         ranges: list[int] = []
-        page.on("response", lambda r: r.url.endswith(".mp4") and ranges.append(r.status))
+        person.context.on("response", lambda r: r.url.endswith(".mp4") and ranges.append(r.status))
+        page = await person.open(f"/replay/{show.stream_id}")
         await page.wait_for_function(
             "document.querySelector('#player').readyState >= 1", timeout=20000
         )
