@@ -322,7 +322,7 @@ def create_app(settings: Settings) -> web.Application:
     routing: JudgeRouting | None = None
     if live.shared:
         homes = StreamHomes(live, settings.advertised_url, secret, events)
-        routing = JudgeRouting(homes, app[SESSIONS], secret)
+        routing = JudgeRouting(homes, app[SESSIONS], secret, settings.judge_timeout_seconds)
     _selling(app, store, presence, events, routing)
     # Sharers: referral links and their commission (shown in every `stream` object).
     app[SHARERS] = SharerService(sharer_store, app[STREAMS], app[ACCOUNTS])

@@ -5,12 +5,19 @@ the home's `POST /api/listings/{id}/bids`, as the bidder (a token signed with th
 shared secret) and marked as forwarded (a header only processes knowing the secret can
 compute), so the home judges it itself instead of forwarding it again. The home's
 answer, an `auction` or the protocol's error, is passed back unchanged.
+
+A judge that does not answer (a hung or unreachable process) costs one bid the
+timeout; the bids after it to that judge are refused at once (503
+`backend_unavailable`) for as long again, instead of each waiting it out: a viewer
+bidding twice, or a connection's lane of queued bids, hears within a moment, and the
+stream's home moves to a live process once its lease runs out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 import aiohttp
@@ -21,14 +28,17 @@ from server.domain.sessions import SessionService
 from signaling.home import StreamHomes
 
 FORWARDED = "X-Costream-Judge"
-FORWARD_TIMEOUT_SECONDS = 5.0
 
 
 class JudgeRouting:
     """Locates a stream's judge and forwards bids to it."""
 
-    def __init__(self, homes: StreamHomes, sessions: SessionService, secret: str) -> None:
+    def __init__(
+        self, homes: StreamHomes, sessions: SessionService, secret: str, timeout: float = 5.0
+    ) -> None:
         self._homes = homes
+        self._timeout = timeout
+        self._silent_until: dict[str, float] = {}  # judge URL -> monotonic time
         self._sessions = sessions  # tokens of the user's current generation
         self._mark = hashlib.sha256(b"costream forwarded bid\0" + secret.encode()).hexdigest()
         self._http: aiohttp.ClientSession | None = None
@@ -45,10 +55,14 @@ class JudgeRouting:
         self, url: str, listing_id: str, user: str, amount: int, ceiling: int | None
     ) -> dict[str, Any]:
         """The judge's `auction` after the bid, or its refusal raised here."""
-        if self._http is None:
-            self._http = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_SECONDS)
+        if time.monotonic() < self._silent_until.get(url, 0.0):
+            raise ApiError(
+                503,
+                "backend_unavailable",
+                "the auction's judge did not answer a moment ago; bid again shortly",
             )
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         body: dict[str, Any] = {"amount_cents": amount}
         if ceiling is not None:
             body["max_cents"] = ceiling
@@ -60,9 +74,11 @@ class JudgeRouting:
             ) as response:
                 answer = await response.json()
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            self._silent_until[url] = time.monotonic() + self._timeout
             raise ApiError(
                 503, "backend_unavailable", "the auction's judge is unreachable; bid again"
             ) from exc
+        self._silent_until.pop(url, None)
         if response.status != 201:
             error = answer["error"]
             raise ApiError(response.status, error["code"], error["message"])

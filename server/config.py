@@ -40,6 +40,7 @@ _POSITIVE = (
     "cohost_grace_seconds",
     "host_grace_seconds",
     "redis_timeout_seconds",
+    "judge_timeout_seconds",
     "token_sync_seconds",
     "live_ttl_seconds",
     "drain_seconds",
@@ -99,6 +100,10 @@ class Settings:
     host_grace_seconds: float = 300.0
     # Every Redis call gives up after this long (503 backend_unavailable), never hangs.
     redis_timeout_seconds: float = 2.0
+    # A bid forwarded to its auction's judge (another process) fails after this long
+    # (503 backend_unavailable); further bids to that judge then fail at once for as
+    # long, instead of each waiting it out.
+    judge_timeout_seconds: float = 5.0
     # Token revocations made by other processes reach this one over Redis at once; it
     # also rereads them from the database at least this often (if Redis lost one).
     token_sync_seconds: float = 5.0

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.api import Api
-from tests.helpers.cluster import Cluster, Redis, start_cluster
+from tests.helpers.cluster import Cluster, Node, Redis, start_cluster
 from tests.helpers.postgres import Postgres, psql
-from tests.helpers.sio import Connect
+from tests.helpers.sio import Client, Connect
 from tests.realtime.test_cluster import People, live_stream
 
 # A five-second auction, started by hand.
@@ -33,7 +33,14 @@ def cluster(
     if request.param == "postgresql":
         postgres: Postgres = request.getfixturevalue("postgres_server")
         database["database_url"] = postgres.create_database()
-    running = start_cluster(2, redis_server.url, data_dir, auction_snipe_seconds="1", **database)
+    running = start_cluster(
+        2,
+        redis_server.url,
+        data_dir,
+        auction_snipe_seconds="1",
+        judge_timeout_seconds="2",
+        **database,
+    )
     yield running
     running.stop()
     if database:
@@ -109,11 +116,11 @@ async def test_one_auction_one_judge_across_processes(cluster: Cluster, connect:
     assert auction["high_bidder"] in (bob_name, carol_name)
 
 
-async def test_bids_forwarded_to_a_stalled_judge_hold_up_only_later_bids(
+async def judged_on_the_first_node(
     cluster: Cluster, connect: Connect
-) -> None:
-    """A connection's bids that go to another process's judge wait in its lane, in
-    order; the connection's other events are answered meanwhile."""
+) -> tuple[Node, Client, str, str]:
+    """A running auction judged by the first process (its first bid was made there),
+    and bob in its room on the second: (the judge, bob, bob's name, the listing)."""
     people = People(cluster)
     stream_id, _, host_token = await live_stream(cluster, people)
     (bob_name, bob_token), (_, carol_token) = people.add("bob"), people.add("carol")
@@ -131,16 +138,31 @@ async def test_bids_forwarded_to_a_stalled_judge_hold_up_only_later_bids(
         assert status == 201, body
     bob = await connect(cluster.nodes[1].url, bob_token, "bob@2")
     await bob.ok("join", {"stream_id": stream_id})
+    return judge, bob, bob_name, listing_id
+
+
+async def emit_bids(bob: Client, listing_id: str, amounts: tuple[int, ...]) -> list[Any]:
+    """Bob's bids emitted in this order; their acks, to be awaited."""
+    bids: list[asyncio.Future[Any]] = []
+    for amount in amounts:
+        bids.append(asyncio.get_running_loop().create_future())
+        await bob.sio.emit(
+            "auction:bid",
+            {"listing_id": listing_id, "amount_cents": amount},
+            callback=bids[-1].set_result,
+        )
+    return bids
+
+
+async def test_bids_forwarded_to_a_stalled_judge_hold_up_only_later_bids(
+    cluster: Cluster, connect: Connect
+) -> None:
+    """A connection's bids that go to another process's judge wait in its lane, in
+    order; the connection's other events are answered meanwhile."""
+    judge, bob, bob_name, listing_id = await judged_on_the_first_node(cluster, connect)
     judge.process.send_signal(signal.SIGSTOP)
     try:
-        bids: list[asyncio.Future[Any]] = []
-        for amount in (600, 700, 800):  # emitted in this order, acks awaited below
-            bids.append(asyncio.get_running_loop().create_future())
-            await bob.sio.emit(
-                "auction:bid",
-                {"listing_id": listing_id, "amount_cents": amount},
-                callback=bids[-1].set_result,
-            )
+        bids = await emit_bids(bob, listing_id, (600, 700, 800))
         # Sent after the bids, answered while their judge cannot answer them.
         assert "users" in await bob.ok("user:suggest", {"prefix": "a"})
         assert not any(bid.done() for bid in bids)
@@ -154,3 +176,24 @@ async def test_bids_forwarded_to_a_stalled_judge_hold_up_only_later_bids(
         (True, 800),
     ], acks
     assert acks[-1]["auction"]["high_bidder"] == bob_name
+
+
+async def test_bids_to_a_judge_that_does_not_answer_fail_fast_after_the_first(
+    cluster: Cluster, connect: Connect
+) -> None:
+    """The first bid forwarded to a hung judge waits out `judge_timeout_seconds`; the
+    bids queued behind it in the connection's lane are refused at once, each with the
+    protocol's 503, instead of waiting the timeout again."""
+    judge, bob, _, listing_id = await judged_on_the_first_node(cluster, connect)
+    judge.process.send_signal(signal.SIGSTOP)
+    try:
+        bids = await emit_bids(bob, listing_id, (600, 700, 800))
+        acks = [await asyncio.wait_for(bid, 10) for bid in bids]
+    finally:
+        judge.process.send_signal(signal.SIGCONT)
+    assert [(ack["ok"], ack["error"]["code"]) for ack in acks] == [
+        (False, "backend_unavailable")
+    ] * 3, acks
+    messages = [ack["error"]["message"] for ack in acks]
+    assert "unreachable" in messages[0], messages
+    assert all("did not answer a moment ago" in message for message in messages[1:]), messages
