@@ -43,6 +43,14 @@ async def test_the_side_column_stays_below_the_top_bar_and_the_banner_tells_the_
         await studio.wait_for_selector("#onair[data-state='paused'] >> text=NOT ON AIR")
         await studio.wait_for_selector("#program-idle >> text=Resume broadcast")
         await studio.wait_for_selector("#golive:not([disabled]) >> text=Resume broadcast")
+        # One row at laptop width: the buttons beside the brand, not wrapped below it.
+        rows = await studio.evaluate(
+            """() => [document.querySelector('.brand'), document.querySelector('#golive')]
+                 .map((element) => element.getBoundingClientRect())
+                 .map((box) => [box.top, box.bottom])"""
+        )
+        (brand_top, brand_bottom), (button_top, button_bottom) = rows
+        assert button_top < brand_bottom and brand_top < button_bottom, rows
 
         await studio.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         await studio.wait_for_function("window.scrollY > 300")
