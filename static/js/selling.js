@@ -3,7 +3,7 @@
 
 import { api } from "/static/js/api.js";
 import { serverClock, timeLeft } from "/static/js/clock.js";
-import { formatPrice, h, setText, toast } from "/static/js/ui.js";
+import { fill, formatPrice, h, setText, toast } from "/static/js/ui.js";
 
 const same = (a, b) => Boolean(a && b) && a.toLowerCase() === b.toLowerCase();
 const money = (cents) => formatPrice(cents, "USD");
@@ -87,8 +87,7 @@ export class AuctionPanel {
     });
     this.root.hidden = false;
     this.root.dataset.state = state;
-    // (replaceChildren is the DOM's own: it would print a null, so filter them out)
-    this.root.replaceChildren(...[
+    fill(this.root, [
       h("p", { class: "eyebrow" }, running ? (a.sudden_death ? "Live auction · sudden death" : "Live auction") : "Auction over"),
       h("h2", { class: "auction-title" }, this.titleOf(a.listing_id) || "Auction"),
       h(
@@ -113,7 +112,7 @@ export class AuctionPanel {
         )
         : null,
       running && this.canBid() ? h("div", { class: "auction-actions" }, bidButton, maxForm) : null,
-    ].filter(Boolean));
+    ]);
   }
 
   async bid(amount, max) {
@@ -159,7 +158,7 @@ export class GiveawayPanel {
         : h("p", { class: "giveaway-result", id: "giveaway-result" }, "No winner: nobody present entered.");
     }
     this.root.hidden = false;
-    this.root.replaceChildren(...[
+    fill(this.root, [
       h("p", { class: "eyebrow" }, open ? "Giveaway" : "Giveaway drawn"),
       h("h2", {}, g.title),
       h(
@@ -180,7 +179,7 @@ export class GiveawayPanel {
       open
         ? h("p", { class: "muted small" }, `Fair draw: commitment ${g.commitment.slice(0, 16)}…`)
         : h("a", { href: `/api/giveaways/${encodeURIComponent(g.id)}`, id: "giveaway-verify", target: "_blank", rel: "noopener" }, "Verify the draw (seed and entrants)"),
-    ].filter(Boolean));
+    ]);
   }
 
   async enter() {

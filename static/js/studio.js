@@ -407,8 +407,11 @@ async function cancelInvite() {
 async function removeCohost() {
   const username = seat.username;
   await room.request("cohost:remove", {});
-  setSeat("none", null);
-  toast(`@${username} left the stage.`);
+  // The seat's cohost:changed may have come before this ack, and said it already.
+  if (seat.state === "seated" && seat.username === username) {
+    setSeat("none", null);
+    toast(`@${username} left the stage.`);
+  }
 }
 
 async function moderate(event, username, verb) {

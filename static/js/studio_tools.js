@@ -3,7 +3,7 @@
 
 import { api, currentUser } from "/static/js/api.js";
 import { cover, shareBox } from "/static/js/lifecycle.js";
-import { $, h, setText, toast } from "/static/js/ui.js";
+import { $, fill, h, setText, toast } from "/static/js/ui.js";
 
 const CHECK_LABELS = {
   host_video: "Camera",
@@ -313,7 +313,7 @@ export class ShowTools {
         toast(error.message, "error");
       }
     });
-    this.after.replaceChildren(
+    fill(this.after,
       h("h2", { class: "panel-title" }, "After the show"),
       stream.raided_to ? h("p", {}, "You raided another show: your viewers went there.") : null,
       canRestart ? h("p", { class: "muted" }, "Ended by mistake? You can restart within two hours of the end.") : null,

@@ -19,6 +19,13 @@ export function h(tag, attrs = {}, ...children) {
       node.setAttribute(key, String(value));
     }
   }
+  return fill(node, ...children);
+}
+
+/** Replace `node`'s children, skipping null/undefined/false as `h` does (the DOM's own
+ * replaceChildren would print them as text, "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren();
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));

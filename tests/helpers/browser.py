@@ -206,7 +206,12 @@ async def wait_for_halves(
 
 
 async def screenshot(page: Page, name: str) -> Path:
-    """Save a PNG of the page under tests/artifacts/ (git-ignored)."""
+    """Save a PNG of the page under tests/artifacts/ (git-ignored), after checking that
+    no placeholder of a missing value is printed on it (a `null`, `undefined`, `NaN`)."""
+    leaked = await page.evaluate(
+        r"""() => document.body.innerText.match(/\b(null|undefined|NaN)\b/g) ?? []"""
+    )
+    assert not leaked, f"{name}: the page prints {leaked}"
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
