@@ -593,7 +593,8 @@ room
       role = cohost && cohost.toLowerCase() === me.username.toLowerCase() ? "cohost" : "viewer";
       setSellingRole();
     }
-    if (stage.active && (!cohost || cohost.toLowerCase() !== me?.username.toLowerCase())) {
+    // (not while our own leave is under way: its ack says "You left the stage.")
+    if (stage.active && !stage.leaving && (!cohost || cohost.toLowerCase() !== me?.username.toLowerCase())) {
       leaveStage("The host moved you back to the audience.");
     }
   })

@@ -14,8 +14,10 @@ from tests.helpers.browser import (
     PHONE,
     chromium,
     frames_advance,
+    record_toasts,
     screenshot,
     solid_y4m,
+    toasts_shown,
     wait_for_halves,
 )
 
@@ -34,15 +36,6 @@ BLOCK_CAMERA = """(count) => {
 }"""
 
 # An anonymous Socket.IO client (the page's own bundle) tries to chat.
-# Every toast a page shows, kept after it fades (window.__toasts).
-RECORD_TOASTS = """() => {
-  const shown = (window.__toasts = []);
-  new MutationObserver((changes) => {
-    for (const change of changes) for (const node of change.addedNodes) {
-      if (node.classList?.contains('toast')) shown.push(node.textContent);
-    }
-  }).observe(document.body, { childList: true, subtree: true });
-}"""
 ANONYMOUS_CHAT = """async (streamId) => {
   const { io } = await import('/vendor/socket.io/socket.io.esm.min.js');
   const socket = io({ forceNew: true });
@@ -225,7 +218,7 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await studio.set_viewport_size({"width": 1280, "height": 800})
 
         # --- the host removes bob from the username menu: back to the host alone
-        await studio.evaluate(RECORD_TOASTS)
+        await record_toasts(studio)
         await studio.click('#chat-list .chat-message[data-user="bob"] .chat-user')
         await studio.click('.user-menu [data-action="remove"]')
         await attr_is(studio, "#cohost-state", "data-state", "none")
@@ -263,7 +256,7 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await screenshot(phone, "watch-3-ended-phone")
         await screenshot(studio, "studio-6-ended-desktop")
         # Said once, whether the removal's ack or its cohost:changed came first.
-        toasts = await studio.evaluate("window.__toasts")
+        toasts = await toasts_shown(studio)
         assert toasts.count("@bob left the stage.") == 1, toasts
         assert (await api.get_stream(sid))["status"] == "ended"
         assert host.errors == viewer.errors == bob.errors == [], "uncaught page errors"

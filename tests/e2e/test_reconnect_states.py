@@ -12,7 +12,14 @@ import pytest
 
 from server.keys import MEDIA, STREAMS
 from tests.e2e.test_live_scene import attr_is
-from tests.helpers.browser import PHONE, chromium, screenshot, solid_y4m
+from tests.helpers.browser import (
+    PHONE,
+    chromium,
+    record_toasts,
+    screenshot,
+    solid_y4m,
+    toasts_shown,
+)
 from tests.helpers.server import add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -81,4 +88,15 @@ async def test_studio_and_cohost_page_show_reconnecting_and_recover(server, api,
         async with asyncio.timeout(20):
             while not (engine.on_air(sid, "host") and engine.on_air(sid, "cohost")):
                 await asyncio.sleep(0.1)
+
+        # --- bob leaves the stage himself: his page says so (not "the host moved
+        # you"), whichever of the ack and cohost:changed comes first; the host is told once
+        await record_toasts(phone)
+        await record_toasts(studio)
+        await phone.click("#cohost-leave")
+        await phone.wait_for_selector("#cohost-bar", state="hidden")
+        await attr_is(studio, "#cohost-state", "data-state", "none")
+        assert await toasts_shown(phone) == ["You left the stage."]
+        assert await toasts_shown(studio) == ["@bob left the stage."]
+        assert (await api.get_stream(sid))["cohost"] is None
         assert not host.errors and not bob.errors

@@ -205,6 +205,25 @@ async def wait_for_halves(
     return await halves(page, selector)  # type: ignore[return-value]
 
 
+async def record_toasts(page: Page) -> None:
+    """From now on, keep the text of every toast the page shows (they fade)."""
+    await page.evaluate(
+        """() => {
+          const shown = (window.__toasts = []);
+          new MutationObserver((changes) => {
+            for (const change of changes) for (const node of change.addedNodes) {
+              if (node.classList?.contains('toast')) shown.push(node.textContent);
+            }
+          }).observe(document.body, { childList: true, subtree: true });
+        }"""
+    )
+
+
+async def toasts_shown(page: Page) -> list[str]:
+    """The toasts shown since `record_toasts`, in order."""
+    return await page.evaluate("window.__toasts")
+
+
 async def screenshot(page: Page, name: str) -> Path:
     """Save a PNG of the page under tests/artifacts/ (git-ignored), after checking that
     no placeholder of a missing value is printed on it (a `null`, `undefined`, `NaN`)."""
