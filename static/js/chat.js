@@ -10,6 +10,12 @@ const MENTION = /@([A-Za-z0-9_]{1,30})/g;
 
 let menuCounter = 0;
 
+/** What the input says when the server refuses a message because the chat is shut. */
+export const CLOSED = {
+  stream_ended: "Chat closed — show ended",
+  stream_not_live: "Chat opens at showtime",
+};
+
 export class ChatPanel {
   /**
    * room: a Room; me: username or null;
@@ -23,6 +29,7 @@ export class ChatPanel {
     this.menuFor = menuFor;
     this.muted = false;
     this.available = true;
+    this.closed = null; // why nobody may send now (the show ended), or null
     this.messages = new Map();
     this.suggestions = [];
     this.active = -1;
@@ -117,6 +124,12 @@ export class ChatPanel {
     else setText(this.error, "");
   }
 
+  /** `reason`: why this chat takes no messages now, shown in the input; null: open. */
+  setClosed(reason) {
+    this.closed = reason;
+    this.refresh();
+  }
+
   setAvailable(available) {
     this.available = available;
     this.refresh();
@@ -124,12 +137,15 @@ export class ChatPanel {
 
   refresh() {
     const signedIn = Boolean(this.me);
-    this.composer.hidden = !signedIn;
-    this.signIn.hidden = signedIn;
-    const disabled = !this.available || this.muted;
+    // A closed chat shows why to everyone: signing in would not open it.
+    this.composer.hidden = !signedIn && !this.closed;
+    this.signIn.hidden = signedIn || Boolean(this.closed);
+    const disabled = !this.available || this.muted || Boolean(this.closed);
     this.input.disabled = disabled;
     this.sendButton.disabled = disabled;
-    this.input.placeholder = this.muted
+    this.input.placeholder = this.closed
+      ? this.closed
+      : this.muted
       ? "You are muted"
       : this.available
         ? "Say something…"
@@ -227,10 +243,12 @@ export class ChatPanel {
         muted: "The host muted you in this chat.",
         unauthorized: "Sign in to chat.",
       };
-      setText(this.error, messages[error.code] || error.message);
+      const closed = CLOSED[error.code];
+      if (closed) this.setClosed(closed);
+      else setText(this.error, messages[error.code] || error.message);
       if (error.code === "muted") this.setMuted(true);
     } finally {
-      this.sendButton.disabled = this.muted || !this.available;
+      this.sendButton.disabled = this.muted || !this.available || Boolean(this.closed);
       this.input.focus();
     }
   }

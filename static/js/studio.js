@@ -1,7 +1,7 @@
 // Host studio: preview, go live (WHIP), program monitor (WHEP mix-minus), chat, cohost seat.
 
 import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
-import { ChatPanel } from "/static/js/chat.js";
+import { CLOSED, ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { Backoff, play, publish } from "/static/js/media.js";
 import { OutputsPanel } from "/static/js/outputs.js";
@@ -168,6 +168,7 @@ function applyStream(next) {
   const subtitles = { scheduled: "Scheduled — not live yet", rehearsal: "Rehearsal — viewers can't see you yet" };
   setText($("#subtitle"), subtitles[stream.status] || `Hosted by @${stream.host}`);
   tools.update(stream, Boolean(whip));
+  chat.setClosed(stream.status === "ended" ? CLOSED.stream_ended : null);
   if (stream.status === "ended") {
     showEnded();
   } else if (stream.status === "live" && whip) {

@@ -1,7 +1,7 @@
 // Viewer watch page; also the cohost's page once they accept an invite.
 
 import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
-import { ChatPanel } from "/static/js/chat.js";
+import { CLOSED, ChatPanel } from "/static/js/chat.js";
 import { Camera } from "/static/js/devices.js";
 import { hlsRequested, playHls } from "/static/js/hls.js";
 import { Backoff, play, publish } from "/static/js/media.js";
@@ -174,6 +174,10 @@ function applyStream(next) {
   if (typeof stream.viewers === "number") badge.setViewers(stream.viewers);
 
   const waiting = stream.status === "scheduled" || stream.status === "rehearsal";
+  const staff = [stream.host, stream.cohost].some((name) => name && name.toLowerCase() === me?.username.toLowerCase());
+  chat.setClosed(
+    stream.status === "ended" ? CLOSED.stream_ended : stream.status === "rehearsal" && !staff ? CLOSED.stream_not_live : null,
+  );
   $("#before-live").hidden = !waiting;
   $("#ended").hidden = stream.status !== "ended";
   $("#audio-cover").hidden = !(stream.kind === "audio" && stream.status === "live");

@@ -91,6 +91,10 @@ async def test_schedule_rehearse_go_live_raid_and_figures(server, api, tmp_path)
         assert status == 200
         await studio.wait_for_selector("#checks-ready[data-ready='true']")
         await both_sizes(studio, "4-studio-rehearsal-green")
+        # Viewers may not chat in a rehearsal (stream_not_live): carol's page says so.
+        rehearsal_view = await carol.context.new_page()
+        await rehearsal_view.goto(f"{server.url}/watch/{sid}")
+        await rehearsal_view.wait_for_selector("#chat-input[disabled][placeholder*='showtime']")
 
         # Go live: the big LIVE state; the reminder reaches carol on the home page.
         await studio.click("#golive")
@@ -98,6 +102,8 @@ async def test_schedule_rehearse_go_live_raid_and_figures(server, api, tmp_path)
         await home.wait_for_selector(f".toast-reminder a[href='/watch/{sid}']")
         await screenshot(home, "lifecycle-5-home-reminder-phone")
         await both_sizes(studio, "6-studio-live")
+        await rehearsal_view.wait_for_selector("#chat-input:not([disabled])")  # open again
+        await rehearsal_view.close()
 
         # Pin: the viewer's page shows it.
         await studio.fill("#pin-text", "Free shipping tonight")

@@ -252,6 +252,11 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         for page in (watch, phone):
             await text_is(page, "#status", "Show ended")
             assert await page.is_visible("#ended")
+        # The chat is closed, and says so (the server refuses stream_ended): bob's
+        # input is disabled, and the anonymous viewer is not asked to sign in to chat.
+        await phone.wait_for_selector("#chat-input[disabled][placeholder*='show ended']")
+        await watch.wait_for_selector("#chat-input[disabled][placeholder*='show ended']")
+        assert not await watch.is_visible("#chat-signin")
         await screenshot(watch, "watch-3-ended-desktop")
         await screenshot(phone, "watch-3-ended-phone")
         await screenshot(studio, "studio-6-ended-desktop")
