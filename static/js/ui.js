@@ -41,6 +41,7 @@ export function setText(node, text) {
 }
 
 let toastRegion = null;
+const MAX_TOASTS = 3;
 
 /** A transient announcement (aria-live). kind: "info" | "error" | "ok". */
 export function toast(message, kind = "info", ms = 4000) {
@@ -50,6 +51,8 @@ export function toast(message, kind = "info", ms = 4000) {
   }
   const item = h("div", { class: `toast toast-${kind}` }, message);
   toastRegion.append(item);
+  // A quick run of actions must not bury the page under notes: the newest few stay.
+  while (toastRegion.childElementCount > MAX_TOASTS) toastRegion.firstElementChild.remove();
   setTimeout(() => item.remove(), ms);
   return item;
 }

@@ -88,6 +88,9 @@ async def test_the_host_ships_and_pays_from_the_orders_page(
         await page.fill("#share-amount", "20.00")
         await page.click("#share-form button:has-text('Share with @bob')")
         await page.wait_for_selector("#money >> text=Shared $20.00 with @bob")
+        # Six notes in a few seconds: only the newest three stay on screen.
+        await page.wait_for_selector(".toast >> text=Shared $20.00 with @bob")
+        assert await page.locator(".toast").count() <= 3
         await screenshot(page, "orders-3-money-phone")
         assert (await show.ok("GET", "/api/me/ledger", "bob"))["balance_cents"] == 2000
         assert host.errors == []
