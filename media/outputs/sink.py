@@ -36,6 +36,14 @@ AAC_BITRATE = 64_000
 DEFAULT_CAPACITY = 320
 
 
+def describe(error: Exception) -> str:
+    """A sink's failure as the host reads it: the system's words ("Connection refused"),
+    not Python's "[Errno 111] …"."""
+    if isinstance(error, OSError) and error.strerror:
+        return str(error.strerror)
+    return str(error) or type(error).__name__
+
+
 @dataclass(frozen=True)
 class EncodedPacket:
     """An immutable copy of one encoded packet, safe to share between threads."""
@@ -161,7 +169,7 @@ class MuxSink:
     def fail(self, error: Exception) -> None:
         logger.warning("%s failed: %s", self.label, error)
         self.status = "failed"
-        self.error = str(error) or type(error).__name__
+        self.error = describe(error)
 
     def write_until_closed(self) -> None:
         """Open at the first keyframe, mux until the queue closes, then finish.
