@@ -262,7 +262,9 @@ export function checkout(listing) {
     document.body.append(dialog);
     dialog.showModal();
     quote();
-    code.focus();
+    // Not the code field: on a phone that would raise the keyboard for the many buyers
+    // with no code; Cancel, as in every confirmation, so a stray Enter buys nothing.
+    dialog.querySelector("#checkout-cancel").focus();
   });
 }
 

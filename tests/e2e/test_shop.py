@@ -51,6 +51,8 @@ async def test_a_viewer_buys_the_presented_item_from_the_watch_page(server, api,
         assert body["orders"] == []
         await page.click(f"{card} button:has-text('Buy')")
         await page.wait_for_selector("#checkout-summary >> text=Total $45.00")
+        # No keyboard pops up on a phone: the code field is not focused, Cancel is.
+        assert await page.evaluate("document.activeElement.id") == "checkout-cancel"
         await screenshot(page, "watch-5-buy-confirm-phone")
         await page.click("#checkout-confirm")
         await page.wait_for_selector(f"{card} >> text=Sold out")
