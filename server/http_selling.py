@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.errors import json_body
+from server.http import page
 from server.keys import AUCTIONS, CODES, COMMERCE, GIVEAWAYS, JUDGE_ROUTING
 
 routes = web.RouteTableDef()
@@ -81,6 +82,12 @@ async def get_giveaway(request: web.Request) -> web.Response:
     giveaway, entrants = await request.app[GIVEAWAYS].public(request.match_info["id"])
     # The entrant list is published with the seed, once drawn (empty until then).
     return web.json_response({"giveaway": giveaway.to_dict(), "entrants": entrants or []})
+
+
+@routes.get("/giveaways/{id}")
+async def giveaway_page(request: web.Request) -> web.FileResponse:
+    """The draw redone in the viewer's browser from the revealed seed and entrants."""
+    return page("giveaway.html")
 
 
 def setup(app: web.Application) -> None:

@@ -178,7 +178,7 @@ export class GiveawayPanel {
       result,
       open
         ? h("p", { class: "muted small" }, `Fair draw: commitment ${g.commitment.slice(0, 16)}…`)
-        : h("a", { href: `/api/giveaways/${encodeURIComponent(g.id)}`, id: "giveaway-verify", target: "_blank", rel: "noopener" }, "Verify the draw (seed and entrants)"),
+        : h("a", { href: `/giveaways/${encodeURIComponent(g.id)}`, id: "giveaway-verify", target: "_blank", rel: "noopener" }, "Verify the draw (seed and entrants)"),
     ]);
   }
 

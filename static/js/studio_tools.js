@@ -3,7 +3,7 @@
 
 import { api, currentUser } from "/static/js/api.js";
 import { cover, shareBox } from "/static/js/lifecycle.js";
-import { $, fill, h, setText, toast } from "/static/js/ui.js";
+import { $, checkItem, fill, h, setText, toast } from "/static/js/ui.js";
 
 const CHECK_LABELS = {
   host_video: "Camera",
@@ -176,11 +176,9 @@ export class ShowTools {
   async refreshChecklist() {
     try {
       const { ready, checks } = await api("GET", this.path("/checklist"));
-      $("#checks").replaceChildren(...checks.map((check) => h("li", { class: "check", dataset: { ok: String(check.ok) }, id: `check-${check.id}` },
-        h("span", { class: "check-mark", "aria-hidden": "true" }, check.ok ? "✓" : "✗"),
-        h("span", { class: "check-name" }, CHECK_LABELS[check.id] || check.id),
-        h("span", { class: "visually-hidden" }, check.ok ? " ready: " : " needs attention: "),
-        h("span", { class: "check-detail muted" }, check.detail))));
+      fill($("#checks"), checks.map((check) => checkItem({
+        id: `check-${check.id}`, ok: check.ok, name: CHECK_LABELS[check.id] || check.id, detail: check.detail,
+      })));
       $("#checks-ready").dataset.ready = String(ready);
       setText($("#checks-ready"), ready ? "All green — you're ready to go live." : "Fix the red items, or go live anyway.");
     } catch (error) {

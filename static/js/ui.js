@@ -142,6 +142,15 @@ export function setChip(node, state, text) {
   setText(node, text);
 }
 
+/** One line of a checklist: ✓ or ✗, what was checked, and what was found. */
+export function checkItem({ id, ok, name, detail }) {
+  return h("li", { class: "check", dataset: { ok: String(ok) }, id },
+    h("span", { class: "check-mark", "aria-hidden": "true" }, ok ? "✓" : "✗"),
+    h("span", { class: "check-name" }, name),
+    h("span", { class: "visually-hidden" }, ok ? " — yes: " : " — no: "),
+    h("span", { class: "check-detail muted" }, detail));
+}
+
 /** A modal confirmation built on <dialog>; resolves true when confirmed. */
 export function confirmDialog({ title, body, confirm = "OK", cancel = "Cancel", danger = false }) {
   return new Promise((resolve) => {

@@ -3,6 +3,7 @@ two phones, a flash sale bought with a live code at checkout, a giveaway entered
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from tests.helpers.api import Api
 from tests.helpers.browser import Person, chromium, screenshot
 from tests.helpers.server import RunningServer, add_user
+from tests.helpers.sio import Connect
+from tests.selling.test_giveaways import recompute
 
 pytestmark = pytest.mark.browser
 PHONE = (390, 844)
@@ -191,5 +194,70 @@ async def test_a_giveaway_started_in_the_studio_is_entered_and_won(
         await screenshot(dave, "selling-9-giveaway-won-phone")
         await screenshot(studio, "selling-10-giveaway-studio")
         assert not dave_browser.errors and not host.errors
-    status, answer = await api.request("GET", href)
+    giveaway_id = href.removeprefix("/giveaways/")  # the verify page (next test)
+    status, answer = await api.request("GET", f"/api/giveaways/{giveaway_id}")
     assert status == 200 and answer["entrants"] == ["dave"] and answer["giveaway"]["seed"]
+
+
+# Usernames of every kind the draw sorts: upper and lower case, digits, underscores.
+NAME_POOL = ["Zed", "amy", "Bob_1", "bob2", "carl", "Dora", "eve_", "x9", "Yan", "zoe", "_al"]
+DRAW_ORDERS = """async (cases) => {
+  const { drawOrder } = await import('/static/js/fair_draw.js');
+  return Promise.all(cases.map(([seed, names]) => drawOrder(seed, names)));
+}"""
+EXPLAIN = """async ([order, winner]) =>
+  (await import('/static/js/fair_draw.js')).explain(order, winner)"""
+SEED_MATCHES = """async ([seed, commitment]) =>
+  (await import('/static/js/fair_draw.js')).seedMatches(seed, commitment)"""
+
+
+async def test_the_verify_page_redoes_the_draw_in_the_browser(
+    server: RunningServer, api: Api, connect: Connect, tmp_path
+) -> None:
+    """Six entrants, one gone before the draw: the giveaway's page, opened by anyone in
+    Chromium, checks the seed against the commitment and lands where Python's
+    recomputation does; its draw agrees with Python's on random seeds and names too."""
+    names = ("bob", "Carol", "dave", "erin", "frank", "gina")
+    stream_id, tokens = await live_show(server, api, *names)
+    clients = {}
+    for name in names:
+        clients[name] = await connect(server.url, tokens[name], name)
+        await clients[name].ok("join", {"stream_id": stream_id})
+    body = {"title": "Signed poster", "seconds": 3}
+    path = f"/api/streams/{stream_id}/giveaways"
+    giveaway = (await post(api, path, tokens["hostess"], body))["giveaway"]
+    for client in clients.values():
+        await client.ok("giveaway:enter", {"giveaway_id": giveaway["id"]})
+    await clients["Carol"].close()  # gone before the draw: skipped if it lands on her
+    ended = (await clients["bob"].next("giveaway:ended", timeout=20))["giveaway"]
+    status, answer = await api.request("GET", f"/api/giveaways/{giveaway['id']}")
+    assert status == 200 and sorted(answer["entrants"]) == sorted(names), answer
+    order = recompute(ended["seed"], answer["entrants"])
+    assert ended["winner"].lower() == [name for name in order if name != "carol"][0]
+
+    async with chromium(server.url, tmp_path / "anyone", viewport=PHONE) as anyone:
+        page = await anyone.open(f"/giveaways/{giveaway['id']}")
+        verify = await page.wait_for_selector("#verify[data-state='checked']")
+        assert await verify.get_attribute("data-seed-ok") == "true"
+        assert await verify.get_attribute("data-winner-ok") == "true"
+        assert await verify.get_attribute("data-landing") == order[0]
+        await page.wait_for_selector(f"#check-winner >> text=@{ended['winner']} won")
+        await page.wait_for_selector(f"#show-link[href='/watch/{stream_id}']")
+        await screenshot(page, "selling-11-giveaway-verified-phone")
+
+        rng = random.Random(20)
+        cases = [
+            (rng.randbytes(32).hex(), rng.sample(NAME_POOL, rng.randint(1, 9))) for _ in range(25)
+        ]
+        assert await page.evaluate(DRAW_ORDERS, cases) == [recompute(*case) for case in cases]
+        # A seed that is not the committed one is caught.
+        assert not await page.evaluate(SEED_MATCHES, ["00" * 32, giveaway["commitment"]])
+        assert await page.evaluate(SEED_MATCHES, [ended["seed"], giveaway["commitment"]])
+        # Who the draw passed over to reach the winner; a winner who never entered.
+        explained = await page.evaluate(EXPLAIN, [["carol", "dave", "erin"], "dave"])
+        assert explained == {"landing": "carol", "skipped": ["carol"], "winnerOk": True}
+        explained = await page.evaluate(EXPLAIN, [["carol", "dave"], "mallory"])
+        assert explained["winnerOk"] is False
+        await page.goto(f"{server.url}/giveaways/no-such-giveaway")
+        await page.wait_for_selector("#page-error >> text=No such giveaway.")
+        assert not anyone.errors
