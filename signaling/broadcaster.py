@@ -138,6 +138,9 @@ class Broadcaster:
             case InviteDeclined(invite=invite):
                 await self._emit("cohost:declined", _answer(invite), user_room(invite.host))
             case InviteExpired(invite=invite):
+                # The invitee's popup closes too (an answer now would be refused).
+                room = seat_room(invite.stream_id, invite.username)
+                await self._emit("cohost:invite_expired", invite.to_dict(), room)
                 await self._emit("cohost:invite_expired", _answer(invite), user_room(invite.host))
             case InviteCancelled(invite=invite):
                 # The invitee's popup closes; the host's other tabs stop waiting.

@@ -58,6 +58,8 @@ class Invite:
             "stream_id": self.stream_id,
             "host": self.host,
             "username": self.username,
+            # extension: the invitee's popup counts down to it (server clock, ms)
+            "expires_at_ms": int(self.expires_at * 1000),
         }
 
     def to_record(self) -> dict[str, Any]:

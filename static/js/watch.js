@@ -417,13 +417,16 @@ $("#share-native").addEventListener("click", () => {
 
 // --- cohost: invite popup, on stage, leave --------------------------------------------
 
-function showInvite({ invite_id: inviteId, host, stream_id: sid }) {
+function showInvite({ invite_id: inviteId, host, stream_id: sid, expires_at_ms: expiresAtMs }) {
   if (stage.active || (sid && sid !== streamId)) return;
   if ($("#invite").open && stage.inviteId === inviteId) return; // join ack + event: same invite
   Object.assign(stage, { inviteId, host });
   setText($("#invite-title"), `@${host} invited you on stage`);
   setText($("#invite-text"), `Join @${host}'s live show as cohost: viewers will see you next to them. Check your camera below.`);
   setText($("#invite-camera"), "");
+  // The server's deadline, counted down by clock.js (data-ends-at-ms).
+  $("#invite-expires").hidden = typeof expiresAtMs !== "number";
+  if (typeof expiresAtMs === "number") $("#invite-clock").dataset.endsAtMs = String(expiresAtMs);
   $("#invite-accept").disabled = false;
   $("#invite-decline").disabled = false;
   const dialog = $("#invite");
@@ -431,6 +434,14 @@ function showInvite({ invite_id: inviteId, host, stream_id: sid }) {
   $("#invite-accept").focus();
   camera.el.video = $("#invite-preview");
   camera.start().catch((error) => setText($("#invite-camera"), `${error.message} You can still accept and fix it after.`));
+}
+
+/** The invite popup, if it shows `inviteId`, closes with `message` (withdrawn, expired). */
+function dropInvite(inviteId, message) {
+  if (stage.active || stage.inviteId !== inviteId || !$("#invite").open) return;
+  $("#invite").close();
+  camera.stop();
+  toast(message);
 }
 
 async function respond(accept) {
@@ -581,12 +592,10 @@ room
     }
   })
   .on("cohost:invited", (invite) => showInvite(invite))
-  .on("cohost:invite_cancelled", ({ invite_id: inviteId, host }) => {
-    if (stage.active || stage.inviteId !== inviteId || !$("#invite").open) return;
-    $("#invite").close();
-    camera.stop();
-    toast(`@${host} withdrew the invite.`);
-  })
+  .on("cohost:invite_cancelled", ({ invite_id: inviteId, host }) =>
+    dropInvite(inviteId, `@${host} withdrew the invite.`))
+  .on("cohost:invite_expired", ({ invite_id: inviteId, host }) =>
+    dropInvite(inviteId, `The invite from @${host} expired.`))
   .on("cohost:removed", ({ stream_id: sid } = {}) => {
     if (stage.leaving || (sid && sid !== streamId)) return;
     leaveStage("The host moved you back to the audience.");

@@ -8,8 +8,11 @@ removal and the end — and saves screenshots of every page state under tests/ar
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tests.helpers.api import Api
 from tests.helpers.browser import (
     PHONE,
     chromium,
@@ -20,6 +23,7 @@ from tests.helpers.browser import (
     toasts_shown,
     wait_for_halves,
 )
+from tests.helpers.server import add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -161,6 +165,9 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await phone.wait_for_selector("#invite[open]")
         assert "@hostess" in await phone.text_content("#invite-title")
         await phone.wait_for_function("document.querySelector('#invite-preview').videoWidth > 0")
+        # It counts down to the server's deadline (invite_ttl_seconds: 120 by default).
+        await phone.wait_for_function("document.querySelector('#invite-clock').textContent")
+        assert re.fullmatch(r"2:00|1:[0-5]\d", await phone.text_content("#invite-clock"))
         await screenshot(phone, "cohost-1-invite-popup-phone")
         await screenshot(studio, "studio-3-invite-pending-desktop")
         # A second studio tab (or a reload) shows the invite pending too.
@@ -265,3 +272,29 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         assert toasts.count("@bob left the stage.") == 1, toasts
         assert (await api.get_stream(sid))["status"] == "ended"
         assert host.errors == viewer.errors == bob.errors == [], "uncaught page errors"
+
+
+async def test_an_unanswered_invite_closes_the_invitees_popup(
+    server_factory, connect, tmp_path
+) -> None:
+    """The invite runs out (2 s here): bob's popup counted it down, closes by itself
+    and says so; the studio's invite is no longer pending."""
+    server = await server_factory(invite_ttl_seconds=2)
+    host_token, bob_token = await add_user(server, "hostess"), await add_user(server, "bob")
+    async with Api(server.url) as api:
+        sid = (await api.create_stream(host_token, title="Quick invite"))["id"]
+        await api.start(host_token, sid)
+    host = await connect(server.url, host_token, "hostess")
+    await host.ok("join", {"stream_id": sid})
+    async with chromium(server.url, tmp_path / "bob", viewport=PHONE) as bob:
+        await bob.sign_in_as(bob_token, "bob")
+        phone = await bob.open(f"/watch/{sid}")
+        await phone.wait_for_selector("body[data-joined='true']", state="attached")
+        await record_toasts(phone)
+        await host.ok("cohost:invite", {"username": "bob"})
+        await phone.wait_for_selector("#invite[open]")
+        await phone.wait_for_selector("#invite-clock >> text=/^0:0[0-2]$/")
+        await phone.wait_for_selector("#invite:not([open])", state="attached")
+        assert await toasts_shown(phone) == ["The invite from @hostess expired."]
+        assert not bob.errors
+    assert (await host.next("cohost:invite_expired"))["username"] == "bob"

@@ -12,6 +12,13 @@ from tests.realtime.conftest import BOTH_STORES, Room
 pytestmark = BOTH_STORES
 
 
+def without_expiry(invite: dict) -> dict:
+    """An invite payload less its `expires_at_ms` (checked to be there: an int)."""
+    rest = dict(invite)
+    assert isinstance(rest.pop("expires_at_ms"), int), invite
+    return rest
+
+
 async def test_the_invite_scene(room: Room) -> None:
     host = await room.client("hostess")
     bob = await room.client("bob")
@@ -21,7 +28,7 @@ async def test_the_invite_scene(room: Room) -> None:
     ack = await host.ok("cohost:invite", {"username": "bob"})
     assert ack["invite"]["username"] == "bob"
     invited = await bob.next("cohost:invited")
-    assert invited == {
+    assert without_expiry(invited) == {
         "invite_id": ack["invite"]["id"],
         "stream_id": room.stream_id,
         "host": "hostess",
@@ -79,7 +86,7 @@ async def test_the_host_cancels_an_unanswered_invite(room: Room) -> None:
 
     ack = await host.ok("cohost:cancel", {"invite_id": invite})
     assert (ack["invite_id"], ack["username"]) == (invite, "bob")
-    assert await bob.next("cohost:invite_cancelled") == {
+    assert without_expiry(await bob.next("cohost:invite_cancelled")) == {
         "invite_id": invite,
         "stream_id": room.stream_id,
         "host": "hostess",
@@ -151,7 +158,7 @@ async def test_the_hosts_tabs_and_a_rejoin_see_the_invites_still_open(room: Room
     assert [d["username"] for d in sent] == ["bob", "carol"]
     rejoin = await host.ok("join", {"stream_id": room.stream_id})
     assert [i["invite_id"] for i in rejoin["sent_invites"]] == [to_bob, to_carol]
-    assert rejoin["sent_invites"][0] == {
+    assert without_expiry(rejoin["sent_invites"][0]) == {
         "invite_id": to_bob,
         "stream_id": room.stream_id,
         "host": "hostess",
@@ -190,9 +197,17 @@ async def test_an_unanswered_invite_expires(server_factory, api_factory, connect
     room = await api_factory(await server_factory(invite_ttl_seconds=1))
     host = await room.client("hostess")
     bob = await room.client("bob")
+    before_ms = time.time() * 1000
     invite_id = (await host.ok("cohost:invite", {"username": "bob"}))["invite"]["id"]
+    after_ms = time.time() * 1000
+    # When it expires, for the invitee's countdown: the invite's time plus the 1 s TTL.
+    invited = await bob.next("cohost:invited")
+    assert before_ms + 1000 - 1 <= invited["expires_at_ms"] <= after_ms + 1000, invited
     expired = await host.next("cohost:invite_expired", timeout=5)
     assert expired == {"invite_id": invite_id, "username": "bob", "stream_id": room.stream_id}
+    # The invitee hears it too: their popup closes.
+    told = await bob.next("cohost:invite_expired", timeout=5)
+    assert (told["invite_id"], told["host"]) == (invite_id, "hostess"), told
     await bob.fails("cohost:respond", {"invite_id": invite_id, "accept": True}, "invite_expired")
     assert (await room.stream())["cohost"] is None
     # Not offered any more on join either, nor listed as the host's.
@@ -226,7 +241,7 @@ async def test_an_invite_waits_for_the_invitee_to_join(room: Room) -> None:
     assert bob.seen("cohost:invited") == [] and elsewhere.seen("cohost:invited") == []
 
     ack = await bob.ok("join", {"stream_id": room.stream_id})
-    assert ack["pending_invite"] == {
+    assert without_expiry(ack["pending_invite"]) == {
         "invite_id": invite_id,
         "stream_id": room.stream_id,
         "host": "hostess",
