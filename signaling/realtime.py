@@ -377,7 +377,15 @@ class Realtime:
         invite = await self.app[COHOST].invite(
             await self._joined(conn), user, payload.get("username")
         )
-        return {"invite": {"id": invite.id, "username": invite.username}}
+        sent = invite.to_dict()
+        # extension: expires_at_ms, which the studio counts down to
+        return {
+            "invite": {
+                "id": sent["invite_id"],
+                "username": sent["username"],
+                "expires_at_ms": sent["expires_at_ms"],
+            }
+        }
 
     async def cohost_respond(self, conn: Conn, payload: Payload) -> Payload:
         user = _signed_in(conn)

@@ -2,6 +2,7 @@
 
 import { allListings, api, currentUser, signIn, signOut, streamIdFromPath } from "/static/js/api.js";
 import { CLOSED, ChatPanel } from "/static/js/chat.js";
+import { timeLeft } from "/static/js/clock.js";
 import { Camera } from "/static/js/devices.js";
 import { Backoff, play, publish } from "/static/js/media.js";
 import { OutputsPanel } from "/static/js/outputs.js";
@@ -56,7 +57,7 @@ const room = new Room(streamId, {
     if (ack.cohost !== undefined && ack.cohost) setSeat("seated", ack.cohost);
     // An invite still unanswered from before a reload (or from another tab).
     const sent = ack.sent_invites?.at(-1);
-    if (!ack.cohost && sent) setSeat("pending", sent.username, { inviteId: sent.invite_id });
+    if (!ack.cohost && sent) setSeat("pending", sent.username, { inviteId: sent.invite_id, expiresAtMs: sent.expires_at_ms });
     // Rejoined after a restart or a network cut: publish again if our media is lost.
     if (ack.publishing === false) {
       hostOnAir = false;
@@ -348,7 +349,7 @@ const MEDIA_STATES = {
 };
 
 function setSeat(state, username, extra = {}) {
-  Object.assign(seat, { state, username, media: null }, extra);
+  Object.assign(seat, { state, username, media: null, expiresAtMs: null }, extra);
   const node = $("#cohost-state");
   node.dataset.state = state;
   node.dataset.media = seat.media || "";
@@ -378,12 +379,17 @@ function setSeat(state, username, extra = {}) {
       h("button", { type: "button", class: "btn btn-small", id: "cohost-cancel", onclick: cancelInvite }, "Cancel invite"),
     );
   }
+  if (state === "pending" && typeof seat.expiresAtMs === "number") {
+    // Counted down by clock.js against the server's clock.
+    const endsAtMs = String(seat.expiresAtMs);
+    actions.append(h("span", { class: "muted small", id: "cohost-invite-clock", role: "timer", "aria-label": "Time left to answer", dataset: { endsAtMs } }, timeLeft(seat.expiresAtMs)));
+  }
 }
 
 async function invite(username) {
   try {
     const { invite } = await room.request("cohost:invite", { username });
-    setSeat("pending", invite?.username || username, { inviteId: invite?.id });
+    setSeat("pending", invite?.username || username, { inviteId: invite?.id, expiresAtMs: invite?.expires_at_ms });
   } catch (error) {
     const messages = {
       cohost_seat_taken: "The cohost seat is taken — remove the current cohost first.",
@@ -460,8 +466,8 @@ room
     toast(`@${username} declined your invite.`);
   })
   .on("cohost:invite_expired", ({ username }) => setSeat("expired", username))
-  .on("cohost:invite_sent", ({ invite_id: inviteId, username }) => {
-    if (seat.state !== "seated") setSeat("pending", username, { inviteId });
+  .on("cohost:invite_sent", ({ invite_id: inviteId, username, expires_at_ms: expiresAtMs }) => {
+    if (seat.state !== "seated") setSeat("pending", username, { inviteId, expiresAtMs });
   })
   .on("cohost:invite_cancelled", ({ invite_id: inviteId }) => {
     // Cancelled from another of the host's tabs.

@@ -169,11 +169,15 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await phone.wait_for_function("document.querySelector('#invite-clock').textContent")
         assert re.fullmatch(r"2:00|1:[0-5]\d", await phone.text_content("#invite-clock"))
         await screenshot(phone, "cohost-1-invite-popup-phone")
+        # The studio counts it down too.
+        await studio.wait_for_selector("#cohost-invite-clock[data-ends-at-ms]")
+        assert re.fullmatch(r"2:00|1:[0-5]\d", await studio.text_content("#cohost-invite-clock"))
         await screenshot(studio, "studio-3-invite-pending-desktop")
         # A second studio tab (or a reload) shows the invite pending too.
         second_tab = await host.context.new_page()
         await second_tab.goto(f"{server.url}/studio/{sid}")
         await attr_is(second_tab, "#cohost-state", "data-state", "pending")
+        await second_tab.wait_for_selector("#cohost-invite-clock[data-ends-at-ms]")
         assert "@bob" in await second_tab.text_content("#cohost-state")
         await second_tab.wait_for_selector("#cohost-cancel")
         await second_tab.close()
