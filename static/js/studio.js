@@ -170,6 +170,7 @@ function applyStream(next) {
   setText($("#subtitle"), subtitles[stream.status] || `Hosted by @${stream.host}`);
   tools.update(stream, Boolean(whip));
   chat.setClosed(stream.status === "ended" ? CLOSED.stream_ended : null);
+  document.body.dataset.show = stream.status; // app.css: an ended show sells nothing more
   if (stream.status === "ended") {
     showEnded();
   } else if (stream.status === "live" && whip) {

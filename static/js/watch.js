@@ -173,6 +173,7 @@ function applyStream(next) {
   setText($("#poster-desc"), stream.description || "");
   if (typeof stream.viewers === "number") badge.setViewers(stream.viewers);
 
+  document.body.dataset.show = stream.status; // app.css: an ended show sells nothing more
   const waiting = stream.status === "scheduled" || stream.status === "rehearsal";
   const staff = [stream.host, stream.cohost].some((name) => name && name.toLowerCase() === me?.username.toLowerCase());
   chat.setClosed(

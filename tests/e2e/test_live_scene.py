@@ -256,6 +256,16 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         for page in (watch, phone, studio):
             await page.wait_for_selector(xss_line, state="detached")
 
+        # --- an item on sale when the show ends
+        body = {"title": "Trucker jacket", "price_cents": 4500, "quantity": 2}
+        status, _ = await api.request(
+            "POST", f"/api/streams/{sid}/listings", token=token, json=body
+        )
+        assert status == 201
+        for page in (watch, phone, studio):
+            await page.wait_for_selector(".listing >> text=Trucker jacket")
+        assert await phone.is_visible(".listing button:has-text('Buy')")
+
         # --- the host ends the show (with confirmation); everyone sees "show ended"
         await studio.click("#end")
         await studio.click("#confirm-ok")
@@ -268,6 +278,12 @@ async def test_live_scene_host_viewer_and_cohost(server, api, tmp_path) -> None:
         await phone.wait_for_selector("#chat-input[disabled][placeholder*='show ended']")
         await watch.wait_for_selector("#chat-input[disabled][placeholder*='show ended']")
         assert not await watch.is_visible("#chat-signin")
+        # Nothing more to sell or buy: the card stays, without its controls.
+        for page in (watch, phone, studio):
+            await page.wait_for_selector(".listing >> text=Trucker jacket")
+            await page.wait_for_selector(".listing button", state="hidden")
+        assert not await studio.is_visible(".listing-form")
+        assert not await studio.is_visible(".selling-row")
         await screenshot(watch, "watch-3-ended-desktop")
         await screenshot(phone, "watch-3-ended-phone")
         await screenshot(studio, "studio-6-ended-desktop")
