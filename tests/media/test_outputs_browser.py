@@ -107,6 +107,8 @@ async def test_the_replay_page_seeks_in_the_recording_with_range_requests(
         position = await page.evaluate("document.querySelector('#player').currentTime")
         assert abs(position - target) < 0.5
         assert 206 in ranges, ranges  # the browser fetched byte ranges, not the whole file
+        # On a phone too, the show's length and description under the video.
+        await page.wait_for_selector("#duration >> text=Recording", state="visible")
         await screenshot(page, "outputs-replay-phone")
         assert not person.errors, person.errors
 
