@@ -78,3 +78,13 @@ async def test_the_side_column_stays_below_the_top_bar_and_the_banner_tells_the_
         )
         await screenshot(studio, "studio-layout-3-live-phone")
         assert width >= 110, width
+        # Two rows on a phone: the status row keeps to one line (the all-good
+        # "Publishing" chip, which the LIVE banner already says, is not shown there).
+        rows = await studio.evaluate(
+            """() => ['#badge', '#viewer-count', '#conn'].map((selector) => {
+                 const box = document.querySelector(selector).getBoundingClientRect();
+                 return [selector, box.top, box.height];
+               })"""
+        )
+        (_, badge_top, _), (_, count_top, _), (_, _, conn_height) = rows
+        assert abs(badge_top - count_top) < 4 and conn_height == 0, rows
