@@ -46,7 +46,8 @@ function showEntrants(order, { landing, skipped, winner, at }) {
   const alphabetical = [...order].sort();
   fill($("#entrants"), alphabetical.map((name) => {
     const role = name === winner ? "winner" : name === landing ? "landing" : skipped.includes(name) ? "skipped" : "";
-    const notes = { winner: " — won", landing: " — the draw landed here", skipped: " — skipped: not watching" };
+    const passedOver = skipped.includes(name) ? ", not watching" : "";
+    const notes = { winner: " — won", landing: ` — the draw landed here${passedOver}`, skipped: " — skipped: not watching" };
     return h("li", { dataset: { role } }, at(name), role ? h("span", { class: "muted" }, notes[role]) : null);
   }));
 }
