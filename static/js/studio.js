@@ -13,7 +13,7 @@ import {
   listingActions,
 } from "/static/js/selling.js";
 import {
-  $, LiveBadge, ListingsPanel, authForm, confirmDialog, h, setChip, setText, toast,
+  $, LiveBadge, ListingsPanel, authForm, confirmDialog, formatPrice, h, plural, setChip, setText, toast,
 } from "/static/js/ui.js";
 
 const streamId = streamIdFromPath();
@@ -90,8 +90,31 @@ const selling = {
     },
   }),
   giveaway: new GiveawayPanel($("#giveaway"), { room, me: () => me?.username, canEnter: () => false }),
-  onOrder: () => codes.refresh(),
+  onOrder: (order) => {
+    codes.refresh();
+    countSales([order], true);
+  },
 };
+
+// --- sales: the show's orders as they come, and its running total ---------------------
+const sales = { seen: new Set(), orders: 0, cents: 0, currency: "USD" };
+
+/** Count orders not seen yet (the page's load and the live events may both bring one);
+ * `announce`: a toast for each, as a sale happens. Giveaway prizes are not sales. */
+function countSales(orders, announce = false) {
+  for (const order of orders) {
+    if (order.giveaway_id || sales.seen.has(order.id)) continue;
+    sales.seen.add(order.id);
+    sales.orders += 1;
+    sales.cents += order.total_cents;
+    const title = listings.items.get(order.listing_id)?.title ?? "an item";
+    if (announce) toast(`Sold: ${title} to @${order.buyer} — ${formatPrice(order.total_cents, order.currency)}`, "ok");
+    sales.currency = order.currency;
+  }
+  const total = $("#sales-total");
+  total.hidden = sales.orders === 0;
+  setText(total, `Sold this show: ${plural(sales.orders, "order", "orders")} · ${formatPrice(sales.cents, sales.currency)}`);
+}
 const codes = new CodesPanel($("#codes"), streamId);
 new GiveawayForm($("#giveaway-tools"), streamId, selling.giveaway);
 followSelling(room, selling);
@@ -552,6 +575,9 @@ async function ready() {
     .then((all) => listings.setAll(all))
     .catch(() => listings.setAll([]));
   codes.refresh();
+  api("GET", `/api/streams/${encodeURIComponent(streamId)}/orders`)
+    .then(({ orders }) => countSales(orders))
+    .catch(() => {}); // the total then starts from this page's first sale
   room.connect(me.token);
   outputs.start();
   if (stream.status === "live") {

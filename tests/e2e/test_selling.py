@@ -103,6 +103,9 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
         await carol.wait_for_selector("#auction-state >> text=Sold to @bob")
         await screenshot(bob, "selling-5-won-phone")
         await studio.wait_for_selector(f"{card} .auction-running", state="detached")
+        # The host sees the sale as it happens, and the show's running total.
+        await studio.wait_for_selector(".toast >> text=Sold: 1st edition holo card to @bob")
+        await studio.wait_for_selector("#sales-total >> text=Sold this show: 1 order · $12.00")
 
         # An auction without a bid ends unsold: its card offers "Start auction" again.
         spare_card = f"#listings .listing[data-id='{spare['id']}']"
@@ -113,6 +116,9 @@ async def test_an_auction_from_the_studio_two_phones_bid_one_wins(
         await studio.wait_for_selector(f"{spare_card} summary:has-text('Start auction')")
         assert await studio.locator(f"{spare_card} .auction-running").count() == 0
         await screenshot(studio, "selling-5b-unsold-start-again-studio")
+        # A reloaded studio counts the show's orders from the start.
+        await studio.reload()
+        await studio.wait_for_selector("#sales-total >> text=Sold this show: 1 order · $12.00")
         assert not bob_browser.errors and not carol_browser.errors and not host.errors
 
     status, answer = await api.request(
