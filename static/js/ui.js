@@ -248,6 +248,8 @@ export function authForm({ onSubmit, idPrefix = "auth", intro = "" }) {
 }
 
 /** The listings strip: cards of what is on sale, the presented one highlighted. */
+const JUST_SOLD_MS = 2500;
+
 export class ListingsPanel {
   /** `actions(listing)`: extra controls for a card (auction and flash-sale tools). */
   constructor(root, { onBuy, onPresent, actions } = {}) {
@@ -270,9 +272,22 @@ export class ListingsPanel {
 
   upsert(listing, presenting = false) {
     if (!listing?.id) return;
+    // Fewer left than before: someone just bought (or won) one. The card says so for
+    // a moment, the nudge a rush runs on.
+    const before = this.items.get(listing.id)?.remaining;
+    if (typeof before === "number" && listing.remaining < before) this.flashSold(listing.id);
     this.items.set(listing.id, listing);
     if (presenting) this.presenting = listing.id;
     this.render();
+  }
+
+  flashSold(id) {
+    this.justSold ??= new Map();
+    clearTimeout(this.justSold.get(id));
+    this.justSold.set(id, setTimeout(() => {
+      this.justSold.delete(id);
+      this.list.querySelector(`[data-id="${CSS.escape(id)}"]`)?.removeAttribute("data-just-sold");
+    }, JUST_SOLD_MS));
   }
 
   render() {
@@ -285,7 +300,11 @@ export class ListingsPanel {
       const flash = listing.flash && listing.flash.ends_at_ms > serverClock.now() ? listing.flash : null;
       const card = h(
         "li",
-        { class: "listing", dataset: { id: listing.id, presenting: String(listing.id === this.presenting) } },
+        {
+          class: "listing",
+          dataset: { id: listing.id, presenting: String(listing.id === this.presenting) },
+          "data-just-sold": this.justSold?.has(listing.id) || null,
+        },
         listing.id === this.presenting ? h("span", { class: "listing-flag" }, "Now showing") : null,
         h("span", { class: "listing-title" }, listing.title),
         h(

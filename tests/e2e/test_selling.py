@@ -162,6 +162,11 @@ async def test_a_flash_sale_bought_with_a_live_code(
         await page.click("#checkout-confirm")
         await page.wait_for_selector("dialog.checkout", state="detached")
         await page.wait_for_selector(f"{card} >> text=4 left")
+        # Every open page flags the card for a moment: one just sold.
+        await page.wait_for_selector(f"{card}[data-just-sold]")
+        await screenshot(page, "selling-7b-just-sold-phone")
+        await page.wait_for_selector(f"{card}[data-just-sold]", state="detached")
+        await page.wait_for_selector(f"{card} >> text=4 left")
         assert not browser.errors
 
     status, answer = await api.request("GET", f"/api/streams/{stream_id}/orders", token=host)
