@@ -455,7 +455,15 @@ class PromptServer(socketio.AsyncServer):
         self._lanes: dict[str, _Lane] = {}  # engine.io sid -> its running lane
 
     async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
-        event = data[0] if data else None
+        if not isinstance(data, list) or not data:
+            # No name at all (python-socketio would fail on `data[0]`).
+            data = [ClientEventName(None)]
+        event = data[0]
+        if not _may_be_looked_up(event):
+            # python-socketio would call the handler registered under such a name (the
+            # server's own connect/disconnect) or fail to look it up (a list): it goes
+            # to the catch-all handler as an unknown event instead.
+            data = [ClientEventName(event), *data[1:]]
         if not isinstance(event, str) or event not in self.ordered_events:
             return await super()._handle_event(eio_sid, namespace, id, data)
         namespace = namespace or "/"
@@ -486,6 +494,35 @@ class PromptServer(socketio.AsyncServer):
         finally:
             if self._lanes.get(eio_sid) is lane:
                 del self._lanes[eio_sid]
+
+
+# Names python-socketio looks up among the server's handlers though a client sent them.
+_SERVER_SIDE_NAMES = frozenset({"connect", "disconnect", "*"})
+
+
+def _may_be_looked_up(event: Any) -> bool:
+    """Whether a client's event name may be looked up among the handlers as it is."""
+    if isinstance(event, ClientEventName):
+        return True
+    if isinstance(event, str):
+        return event not in _SERVER_SIDE_NAMES
+    try:
+        hash(event)
+    except TypeError:
+        return False
+    return True
+
+
+class ClientEventName:
+    """A client's event name that must not be looked up as is: matches no handler."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: Any) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.name)
 
 
 class _Lane:

@@ -57,8 +57,16 @@ COHOST_MEDIA_STATES = frozenset(
 # a bid forwarded to another process's judge in the connection's lane.
 ORDERED_EVENTS = frozenset({"auction:bid"})
 
-# What a Socket.IO packet too deeply nested to decode turns into (see BoundedJson).
-TOO_DEEP_EVENT = "costream:too-deep"
+
+class TooDeep:
+    """The event name of a Socket.IO packet too deeply nested to decode (see
+    BoundedJson): not a string, so no client can send it and no handler has it."""
+
+    def __str__(self) -> str:
+        return "(too deeply nested)"
+
+
+TOO_DEEP = TooDeep()
 
 
 class JsonPacket(socketio.packet.Packet):
@@ -75,7 +83,7 @@ class JsonPacket(socketio.packet.Packet):
 
 class BoundedJson:
     """The json module Socket.IO decodes packets with, except that a payload nested too
-    deeply to decode (RecursionError) becomes the event TOO_DEEP_EVENT, answered with
+    deeply to decode (RecursionError) becomes the event TOO_DEEP, answered with
     `invalid_payload`, instead of an exception that leaves the client's ack hanging."""
 
     dumps = staticmethod(json.dumps)
@@ -85,7 +93,7 @@ class BoundedJson:
         try:
             return json.loads(text, *args, **kwargs)
         except RecursionError:
-            return [TOO_DEEP_EVENT]
+            return [TOO_DEEP]
 
 
 @dataclass
@@ -142,7 +150,6 @@ class Realtime:
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         sio.on("*", self.unknown)
-        sio.on(TOO_DEEP_EVENT, self.too_deep)
         for event, handler in {
             "join": self.join,
             "leave": self.leave,
@@ -264,10 +271,11 @@ class Realtime:
             to=conn.sid,
         )
 
-    async def too_deep(self, sid: str, *args: Any) -> Payload:
-        return failure(ApiError(400, "invalid_payload", "the payload is nested too deeply"))
-
-    async def unknown(self, event: str, sid: str, *args: Any) -> Payload:
+    async def unknown(self, event: Any, sid: str, *args: Any) -> Payload:
+        """Any event without a handler (the catch-all): a name no handler has, one a
+        client may not use (see PromptServer), or a packet too deep to decode."""
+        if event is TOO_DEEP:
+            return failure(ApiError(400, "invalid_payload", "the payload is nested too deeply"))
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
 
     # -- rooms ---------------------------------------------------------------------------

@@ -33,10 +33,16 @@ FIELDS = [
     "stream_id", "invite_id", "accept", "message_id", "prefix", "state", "old_password",
     "new_password",
 ]  # fmt: skip
-EVENTS = [
-    "join", "leave", "chat:send", "chat:hide", "user:suggest", "user:mute", "user:unmute",
-    "cohost:invite", "cohost:respond", "cohost:remove", "cohost:leave", "cohost:media",
-]  # fmt: skip
+# Each client event with the fields its payload may hold.
+EVENTS: dict[str, tuple[str, ...]] = {
+    "join": ("stream_id",), "leave": (), "chat:send": ("text",),
+    "chat:hide": ("message_id",), "user:suggest": ("prefix",), "user:mute": ("username",),
+    "user:unmute": ("username",), "cohost:invite": ("username",),
+    "cohost:respond": ("invite_id", "accept"), "cohost:remove": (), "cohost:leave": (),
+    "cohost:media": ("state",), "cohost:cancel": ("invite_id",),
+    "auction:bid": ("listing_id", "amount_cents", "max_cents"),
+    "giveaway:enter": ("giveaway_id",),
+}  # fmt: skip
 
 text = st.text(st.characters() | st.sampled_from(NASTY), max_size=40)
 scalars = (
@@ -53,7 +59,6 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
     max_leaves=12,
 )
-objects = st.dictionaries(st.sampled_from(FIELDS) | text, json_values, max_size=6)
 
 
 @dataclass
@@ -65,6 +70,60 @@ class Target:
     listing_id: str
     tokens: dict[str, str]
     offer: str  # a genuine WHEP offer to mutate
+    auction_listing_id: str = "none"  # a listing with a running auction
+    giveaway_id: str = "none"  # an open giveaway
+
+    def ids(self) -> list[str]:
+        """Real ids, so that generated payloads also reach past "not found"."""
+        return [self.stream_id, self.listing_id, self.auction_listing_id, self.giveaway_id]
+
+    def write_routes(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every route that changes something, with the fields its body may hold, but
+        those that end the show or the host's session (`end`, `raid`, `logout`): the
+        fuzzed show must stay live."""
+        stream = f"/api/streams/{self.stream_id}"
+        listing = f"/api/listings/{self.listing_id}"
+        auction = f"/api/listings/{self.auction_listing_id}"
+        new_listing = (
+            "title", "price_cents", "quantity", "format", "sku", "compare_at_cents", "consignor",
+            "per_buyer_limit", "daily_cap", "increment_cents", "auction_seconds", "sudden_death",
+        )  # fmt: skip
+        buy = ("quantity", "discount_code")
+        bid = ("amount_cents", "max_cents")
+        account = ("username", "password")
+        return [
+            ("POST", "/api/streams", ("title", "description", "kind", "scheduled_at", "record")),
+            ("POST", f"{stream}/listings", new_listing), ("POST", f"{listing}/buy", buy),
+            ("POST", f"{listing}/present", ()), ("POST", "/api/auth/login", account),
+            ("POST", "/api/auth/register", account),
+            ("POST", "/api/auth/password", ("old_password", "new_password")),
+            ("POST", f"{stream}/start", ()), ("POST", f"{stream}/rehearse", ()),
+            ("PATCH", stream, ("title", "description", "kind", "scheduled_at", "record")),
+            ("PATCH", f"{stream}/chat", ("slow_mode_seconds", "blocked_words")),
+            ("PATCH", f"{stream}/layout", ("layout",)),
+            ("PATCH", f"{stream}/outputs", ("record", "layout")),
+            ("PATCH", listing, ("quantity",)), ("PATCH", auction, ("quantity",)),
+            ("POST", f"{listing}/quote", buy),
+            ("POST", f"{listing}/flash", ("price_cents", "seconds")),
+            ("POST", f"{auction}/auction/start", ()), ("POST", f"{auction}/bids", bid),
+            ("POST", f"{stream}/codes", (
+                "code", "percent_off", "amount_off_cents", "max_uses", "per_buyer", "listing_ids",
+            )),
+            ("POST", f"{stream}/giveaways", ("title", "seconds", "eligibility")),
+            ("POST", f"{stream}/labels", ()), ("POST", f"{stream}/labels/send", ("consignor",)),
+            ("POST", f"{stream}/payout", ()),
+            ("POST", f"{stream}/share", ("username", "amount_cents")),
+            ("POST", f"{stream}/pin", ("text",)), ("DELETE", f"{stream}/pin", ()),
+            ("POST", f"{stream}/reminder", ()), ("DELETE", f"{stream}/reminder", ()),
+            ("POST", f"{stream}/destinations", ("url",)),
+            ("DELETE", f"{stream}/destinations/x", ()),
+            ("POST", f"{stream}/moderators/bob", ()), ("DELETE", f"{stream}/moderators/bob", ()),
+            ("POST", "/api/shipments/x/split", ("order_ids",)),
+            ("PUT", "/api/me/address", (
+                "name", "line1", "line2", "city", "region", "postal_code", "country",
+            )),
+            ("PUT", "/api/me/email", ("email",)), ("PUT", f"{stream}/cover", ()),
+        ]  # fmt: skip
 
 
 @dataclass
@@ -133,6 +192,20 @@ class Fuzzer:
         self.api = api
         self.report = Report()
         self.clients: list[Client] = []
+        self.values = json_values | st.sampled_from(target.ids())
+        # Values a field may well hold: an id, a user, a small amount, a flag, a code.
+        self.plausible = (
+            st.sampled_from([*target.ids(), "bob", "hostess", "SAVE10", "rtmp://127.0.0.1:9/x"])
+            | st.integers(min_value=-2, max_value=100_000)
+            | st.booleans()
+        )
+        self.objects = st.dictionaries(st.sampled_from(FIELDS) | text, self.values, max_size=6)
+
+    def shaped(self, fields: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+        """Objects with some of `fields`, each any value: past the "which field" checks
+        to the value checks and the domain rules."""
+        value = self.plausible | self.values
+        return st.fixed_dictionaries({}, optional={name: value for name in fields})
 
     def _on_loop(self, make: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run_coroutine_threadsafe(_call(make), self.loop).result(timeout=60)
@@ -156,28 +229,26 @@ class Fuzzer:
 
     def rest(self, examples: int) -> None:
         t = self.target
-        endpoints = [
-            "/api/streams",
-            f"/api/streams/{t.stream_id}/listings",
-            f"/api/listings/{t.listing_id}/buy",
-            f"/api/listings/{t.listing_id}/present",
-            "/api/auth/login",
-            f"/api/streams/{t.stream_id}/start",
-        ]
-        tokens = st.sampled_from([None, "host", "viewer", "garbage"])
+        tokens = st.sampled_from([None, "host", "host", "viewer", "viewer", "garbage"])
 
         @self._settings(examples)
         @given(
-            path=st.sampled_from(endpoints),
+            route=st.sampled_from(t.write_routes()),
             who=tokens,
-            body=objects | json_values | st.binary(max_size=120),
+            body=st.none() | self.objects | self.values | st.binary(max_size=120),
+            data=st.data(),
         )
-        def one(path: str, who: str | None, body: Any) -> None:
+        def one(
+            route: tuple[str, str, tuple[str, ...]], who: str | None, body: Any, data: Any
+        ) -> None:
+            method, path, fields = route
+            if body is None:  # half the time, a body of the route's own fields
+                body = data.draw(self.shaped(fields))
             token = "x.y" if who == "garbage" else t.tokens.get(who or "")
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            sent = body if isinstance(body, bytes) else json.dumps(body).encode()
             status, answer = self._on_loop(
                 lambda: self.api.request(
-                    "POST", path, token=token, data=data,
+                    method, path, token=token, data=sent,
                     headers={"Content-Type": "application/json"},
                 )
             )  # fmt: skip
@@ -188,7 +259,7 @@ class Fuzzer:
                 and isinstance(answer["error"].get("code"), str)
             )
             self._check(
-                f"POST {path} {data[:80]!r}", status < 500 and shaped, f"{status} {answer!r}"
+                f"{method} {path} {sent[:80]!r}", status < 500 and shaped, f"{status} {answer!r}"
             )
 
         one()
@@ -213,11 +284,14 @@ class Fuzzer:
         @self._settings(examples)
         @given(
             index=st.integers(min_value=0, max_value=2),
-            event=st.sampled_from(EVENTS) | text.filter(lambda name: name.isprintable()),
-            args=st.lists(objects | json_values, max_size=3),
+            event=st.sampled_from(sorted(EVENTS)) | text.filter(lambda name: name.isprintable()),
+            args=st.none() | st.lists(self.objects | self.values, max_size=3),
+            data=st.data(),
         )
-        def one(index: int, event: str, args: list[Any]) -> None:
+        def one(index: int, event: str, args: list[Any] | None, data: Any) -> None:
             client = self.clients[index]
+            if args is None:  # half the time, a payload of the event's own fields
+                args = [data.draw(self.shaped(EVENTS.get(event, ())))]
             if event in ("disconnect", "connect", "connect_error", "message") or not event:
                 event = "chat:send"  # names Socket.IO reserves on the client side
             ack = self._on_loop(lambda: client.call(event, *args, timeout=20))

@@ -6,6 +6,7 @@ a viewer watching throughout and one arriving afterwards both get the host's pic
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import aiohttp
 import pytest
@@ -31,7 +32,36 @@ async def live_target(server: RunningServer, api: Api) -> Target:
         json={"title": "Target", "price_cents": 500, "quantity": 100_000},
     )
     assert status == 201, body
-    return Target(server.url, stream["id"], body["listing"]["id"], tokens, await genuine_offer())
+    listing_id = body["listing"]["id"]
+    # A running auction and an open giveaway, long enough to outlast the run.
+    status, body = await api.request(
+        "POST",
+        f"/api/streams/{stream['id']}/listings",
+        token=tokens["host"],
+        json={"title": "Lot", "price_cents": 100, "format": "auction", "auction_seconds": 300},
+    )
+    assert status == 201, body
+    auction_listing_id = body["listing"]["id"]
+    status, body = await api.request(
+        "POST", f"/api/listings/{auction_listing_id}/auction/start", token=tokens["host"]
+    )
+    assert status == 200, body
+    status, body = await api.request(
+        "POST",
+        f"/api/streams/{stream['id']}/giveaways",
+        token=tokens["host"],
+        json={"title": "Prize", "seconds": 600},
+    )
+    assert status == 201, body
+    return Target(
+        server.url,
+        stream["id"],
+        listing_id,
+        tokens,
+        await genuine_offer(),
+        auction_listing_id=auction_listing_id,
+        giveaway_id=body["giveaway"]["id"],
+    )
 
 
 def red(viewer: Viewer):
@@ -90,3 +120,81 @@ async def test_a_deeply_nested_socketio_frame_does_not_drop_the_connection(
             "ok": False,
             "error": {"code": "invalid_payload", "message": "the payload is nested too deeply"},
         }
+
+
+async def raw_socketio(
+    http: aiohttp.ClientSession, url: str, auth: dict[str, str] | None = None
+) -> aiohttp.ClientWebSocketResponse:
+    """A websocket past the Socket.IO handshake, for frames no client library sends."""
+    ws = await http.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str()).startswith("0")  # engine.io open
+    await ws.send_str("40" + (json.dumps(auth) if auth else ""))
+    assert (await ws.receive_str()).startswith("40")  # socket.io connected
+    return ws
+
+
+async def acks(ws: aiohttp.ClientWebSocketResponse, *ids: int) -> dict[int, Any]:
+    """Acks until those of `ids` have come, by id (engine.io pings answered on the way)."""
+    answers: dict[int, Any] = {}
+    while not set(ids) <= set(answers):
+        message = await ws.receive(timeout=10)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        if message.data == "2":
+            await ws.send_str("3")
+        elif message.data.startswith("43"):
+            ack_id, _, body = message.data[2:].partition("[")
+            answers[int(ack_id)] = json.loads("[" + body)[0]
+    return answers
+
+
+@pytest.mark.parametrize("event", ["connect", "disconnect", "*"])
+async def test_reserved_event_names_from_a_client_are_unknown_events(
+    server: RunningServer, event: str
+) -> None:
+    """python-socketio calls the handler registered under an event's name, reserved or
+    not: a client sending "disconnect" ran the server's disconnect (dropping its seat
+    while the socket stayed), "connect" re-ran the handshake, "*" crashed the catch-all
+    and got no answer."""
+    token = await add_user(server, "bob")
+    async with aiohttp.ClientSession() as http, Api(server.url) as api:
+        stream = await api.create_stream(await add_user(server, "hostess"), title="Show")
+        ws = await raw_socketio(http, server.url, {"token": token})
+        await ws.send_str("421" + json.dumps(["join", {"stream_id": stream["id"]}]))
+        assert (await acks(ws, 1))[1]["ok"] is True
+        await ws.send_str("422" + json.dumps([event]))
+        await ws.send_str("423" + json.dumps([event, {}, {"token": "x.y"}]))
+        await ws.send_str("424" + json.dumps(["chat:send", {"text": "still here"}]))
+        answers = await acks(ws, 2, 3, 4)
+        for ack_id in (2, 3):
+            assert answers[ack_id] == {
+                "ok": False,
+                "error": {"code": "unknown_event", "message": f"no such event {event!r}"},
+            }
+        # Still signed in and in the stream.
+        assert answers[4]["ok"] is True, answers[4]
+        assert answers[4]["message"]["user"] == "bob"
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "has_id"),
+    [
+        *[(frame, True) for frame in ["421[]", "421[1,2]", "421[null]", "421[[1],2]"]],
+        *[(frame, True) for frame in ['421[{"a":1}]', "421[1.5]", "421{}", '421"x"']],
+        *[(frame, False) for frame in ["42[]", "42{}", "42"]],
+    ],
+)
+async def test_event_frames_without_a_string_name_are_unknown_events(
+    server: RunningServer, frame: str, has_id: bool
+) -> None:
+    """Answered with `unknown_event` when they carry an ack id; the connection goes on."""
+    async with aiohttp.ClientSession() as http:
+        ws = await raw_socketio(http, server.url)
+        await ws.send_str(frame)
+        await ws.send_str('429["leave",{}]')
+        answers = await acks(ws, 9, *([1] if has_id else []))
+        assert answers[9] == {"ok": True}
+        if has_id:
+            assert answers[1]["ok"] is False
+            assert answers[1]["error"]["code"] == "unknown_event"
+        await ws.close()
