@@ -46,17 +46,21 @@ class Api:
         json: Any = None,
         data: Any = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """(status, body): body is parsed JSON when the answer is JSON, else text."""
+        """(status, body): body is parsed JSON when the answer is JSON, text when it is
+        text, else bytes."""
         all_headers = dict(headers or {})
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
         async with self.session.request(
-            method, self.base_url + path, json=json, data=data, headers=all_headers
+            method, self.base_url + path, json=json, data=data, headers=all_headers, params=params
         ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
-            return response.status, await response.text()
+            if response.content_type.startswith("text/"):
+                return response.status, await response.text()
+            return response.status, await response.read()
 
     async def _expect(self, status: int, method: str, path: str, **kwargs: Any) -> Any:
         got, body = await self.request(method, path, **kwargs)

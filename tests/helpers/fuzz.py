@@ -77,6 +77,24 @@ class Target:
         """Real ids, so that generated payloads also reach past "not found"."""
         return [self.stream_id, self.listing_id, self.auction_listing_id, self.giveaway_id]
 
+    def read_routes(self) -> list[str]:
+        """Every GET route of the API and pages, on the fuzzed show's ids."""
+        stream = f"/api/streams/{self.stream_id}"
+        return [
+            "/api/streams", stream, f"{stream}/after-sale", f"{stream}/checklist",
+            f"{stream}/codes", f"{stream}/destinations", f"{stream}/labels.csv",
+            f"{stream}/labels.pdf", f"{stream}/listings", f"{stream}/moderators",
+            f"{stream}/orders", f"{stream}/outputs", f"{stream}/poster.png",
+            f"{stream}/qr-incidents", f"{stream}/recording", f"{stream}/reminder",
+            f"{stream}/share-link", f"{stream}/sharers", f"{stream}/shipments",
+            f"{stream}/stats", f"{stream}/stats.csv", f"/api/giveaways/{self.giveaway_id}",
+            f"/api/listings/{self.auction_listing_id}/auction", "/api/me/ledger",
+            "/api/me/orders", "/api/me/profile", "/api/me/referrals", "/api/me/streams",
+            "/healthz", f"/watch/{self.stream_id}", f"/studio/{self.stream_id}",
+            f"/replay/{self.stream_id}", f"/giveaways/{self.giveaway_id}",
+            f"/shows/{self.stream_id}/orders", f"/hls/{self.stream_id}/index.m3u8",
+        ]  # fmt: skip
+
     def write_routes(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """Every route that changes something, with the fields its body may hold, but
         those that end the show or the host's session (`end`, `raid`, `logout`): the
@@ -264,6 +282,40 @@ class Fuzzer:
 
         one()
 
+    def reads(self, examples: int) -> None:
+        """GET routes with odd query strings: a page or a protocol error, never a 500."""
+        t = self.target
+        keys = st.sampled_from(["after", "consignor", "limit", "status", "verbose", "grant", "ref"])
+
+        @self._settings(examples)
+        @given(
+            path=st.sampled_from(t.read_routes()),
+            who=st.sampled_from([None, "host", "viewer", "garbage"]),
+            query=st.dictionaries(keys | text, text | st.sampled_from(["-1", "1e9", "1"])),
+        )
+        def one(path: str, who: str | None, query: dict[str, str]) -> None:
+            token = "x.y" if who == "garbage" else t.tokens.get(who or "")
+            params = {
+                key.encode("utf-8", "surrogatepass").decode("utf-8", "replace"): value.encode(
+                    "utf-8", "surrogatepass"
+                ).decode("utf-8", "replace")
+                for key, value in query.items()
+            }
+            status, answer = self._on_loop(
+                lambda: self.api.request("GET", path, token=token, params=params)
+            )
+            self.report.statuses[f"get {status}"] += 1
+            shaped = status < 400 or (
+                isinstance(answer, dict)
+                and set(answer) == {"error"}
+                and isinstance(answer["error"].get("code"), str)
+            )
+            self._check(
+                f"GET {path} {params!r:.80}", status < 500 and shaped, f"{status} {answer!r:.200}"
+            )
+
+        one()
+
     async def list_queries(self) -> None:
         """GET pages with odd query strings."""
         path = f"/api/streams/{self.target.stream_id}/listings"
@@ -359,6 +411,7 @@ async def run_all(
     await fuzzer.connect_clients()
     try:
         await asyncio.to_thread(fuzzer.rest, rest)
+        await asyncio.to_thread(fuzzer.reads, rest)
         await fuzzer.list_queries()
         await asyncio.to_thread(fuzzer.realtime, realtime)
         await fuzzer.clients_alive()
