@@ -234,6 +234,16 @@ class Fuzzer:
             self.report.failures.append(f"{what}: {detail}")
         assert ok, f"{what}: {detail}"
 
+    def _check_http(self, kind: str, what: str, status: int, answer: Any) -> None:
+        """An HTTP answer: a success, or a protocol error shape; never a 500."""
+        self.report.statuses[f"{kind} {status}"] += 1
+        shaped = status < 400 or (
+            isinstance(answer, dict)
+            and set(answer) == {"error"}
+            and isinstance(answer["error"].get("code"), str)
+        )
+        self._check(what, status < 500 and shaped, f"{status} {answer!r:.200}")
+
     def _settings(self, examples: int) -> settings:
         return settings(
             max_examples=examples,
@@ -270,15 +280,7 @@ class Fuzzer:
                     headers={"Content-Type": "application/json"},
                 )
             )  # fmt: skip
-            self.report.statuses[f"rest {status}"] += 1
-            shaped = status < 400 or (
-                isinstance(answer, dict)
-                and set(answer) == {"error"}
-                and isinstance(answer["error"].get("code"), str)
-            )
-            self._check(
-                f"{method} {path} {sent[:80]!r}", status < 500 and shaped, f"{status} {answer!r}"
-            )
+            self._check_http("rest", f"{method} {path} {sent[:80]!r}", status, answer)
 
         one()
 
@@ -304,15 +306,7 @@ class Fuzzer:
             status, answer = self._on_loop(
                 lambda: self.api.request("GET", path, token=token, params=params)
             )
-            self.report.statuses[f"get {status}"] += 1
-            shaped = status < 400 or (
-                isinstance(answer, dict)
-                and set(answer) == {"error"}
-                and isinstance(answer["error"].get("code"), str)
-            )
-            self._check(
-                f"GET {path} {params!r:.80}", status < 500 and shaped, f"{status} {answer!r:.200}"
-            )
+            self._check_http("get", f"GET {path} {params!r:.80}", status, answer)
 
         one()
 
