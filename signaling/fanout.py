@@ -18,6 +18,7 @@ change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -259,6 +260,12 @@ class DirectRedisFanout(socketio.AsyncRedisManager, DirectFanout):
     (the MRO puts it between AsyncPubSubManager and AsyncManager)."""
 
 
+# How long closing a session waits for its CLOSE packet to be taken: at once by a
+# long-polling client's parked GET, or by its next GET, which a polling client sends
+# as soon as the previous one is answered.
+CLOSE_PACKET_WAIT = 5.0
+
+
 class PromptSocket(engineio.async_socket.AsyncSocket):
     """An Engine.IO socket that hands packets over without waking a task each time.
 
@@ -310,6 +317,28 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         if self.uncork():
             WEBSOCKET_WRITES.inc()
         await super().send(pkt)
+
+    async def close(
+        self, wait: bool = True, abort: bool = False, reason: str | None = None
+    ) -> None:
+        """python-engineio's, except that waiting for the CLOSE packet to be taken is
+        bounded: on long-polling only a GET takes it, and a client that never polls
+        again (one that POSTs a packet the server refuses and goes) left the POST's
+        handler waiting for ever, a task leaked per request."""
+        await super().close(wait=False, abort=abort, reason=reason)
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_PACKET_WAIT):
+                    await self.queue.join()
+
+    async def handle_post_request(self, environ: dict[str, Any]) -> None:
+        """python-engineio's, except that a body that is not UTF-8 or not a payload
+        closes the session with a 400, as a packet it does not know does, where it
+        logged a traceback and answered "OK"."""
+        try:
+            await super().handle_post_request(environ)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise eio_exceptions.UnknownPacketError() from error
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self._websocket = ws
@@ -453,6 +482,16 @@ class PromptServer(socketio.AsyncServer):
         # Whether an ordered event ([name, *args]) may run in the reader.
         self.quick: Callable[[list[Any]], bool] = lambda data: False
         self._lanes: dict[str, _Lane] = {}  # engine.io sid -> its running lane
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """python-socketio's, except that a packet it cannot parse (a bad type, an
+        over-long id, an unexpected attachment) is dropped with a line in the log at
+        INFO where it logged a traceback at ERROR for each: a client's garbage is not
+        the server's error. Payloads that are not JSON get an answer (BoundedJson)."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as error:
+            log.info("dropped an unparsable Socket.IO packet from %s: %s", eio_sid, error)
 
     async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
         if not isinstance(data, list) or not data:

@@ -58,15 +58,19 @@ COHOST_MEDIA_STATES = frozenset(
 ORDERED_EVENTS = frozenset({"auction:bid"})
 
 
-class TooDeep:
-    """The event name of a Socket.IO packet too deeply nested to decode (see
+class Undecodable:
+    """The event name of a Socket.IO packet whose payload could not be decoded (see
     BoundedJson): not a string, so no client can send it and no handler has it."""
 
+    def __init__(self, why: str) -> None:
+        self.why = why
+
     def __str__(self) -> str:
-        return "(too deeply nested)"
+        return f"({self.why})"
 
 
-TOO_DEEP = TooDeep()
+TOO_DEEP = Undecodable("the payload is nested too deeply")
+NOT_JSON = Undecodable("the payload is not JSON")
 
 
 class JsonPacket(socketio.packet.Packet):
@@ -79,6 +83,17 @@ class JsonPacket(socketio.packet.Packet):
     """
 
     uses_binary_events = False
+
+    def decode(self, encoded_packet: str | bytes) -> int:
+        """python-socketio's, except that a payload that is not JSON becomes the event
+        NOT_JSON (answered with `invalid_payload`, the packet's id read by then) where
+        the exception left the client's ack hanging and logged a traceback. Not in
+        BoundedJson: Engine.IO shares that module and needs its ValueError."""
+        try:
+            return super().decode(encoded_packet)
+        except json.JSONDecodeError:
+            self.data = [NOT_JSON]
+            return 0
 
 
 class BoundedJson:
@@ -274,8 +289,8 @@ class Realtime:
     async def unknown(self, event: Any, sid: str, *args: Any) -> Payload:
         """Any event without a handler (the catch-all): a name no handler has, one a
         client may not use (see PromptServer), or a packet too deep to decode."""
-        if event is TOO_DEEP:
-            return failure(ApiError(400, "invalid_payload", "the payload is nested too deeply"))
+        if isinstance(event, Undecodable):
+            return failure(ApiError(400, "invalid_payload", event.why))
         return failure(ApiError(400, "unknown_event", f"no such event {str(event)[:64]!r}"))
 
     # -- rooms ---------------------------------------------------------------------------

@@ -5,12 +5,15 @@ a viewer watching throughout and one arriving afterwards both get the host's pic
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
 import pytest
 
+from signaling.fanout import CLOSE_PACKET_WAIT
 from tests.helpers.api import Api
 from tests.helpers.fuzz import Target, genuine_offer, run_all
 from tests.helpers.peers import RED, HttpSignal, Publisher, Viewer, looks
@@ -198,3 +201,53 @@ async def test_event_frames_without_a_string_name_are_unknown_events(
             assert answers[1]["ok"] is False
             assert answers[1]["error"]["code"] == "unknown_event"
         await ws.close()
+
+
+async def polling_session(http: aiohttp.ClientSession, url: str) -> str:
+    """A long-polling Engine.IO session past the Socket.IO handshake; its URL."""
+    base = f"{url}/socket.io/?EIO=4&transport=polling"
+    async with http.get(base) as response:
+        sid = json.loads((await response.text())[1:])["sid"]
+    session = f"{base}&sid={sid}"
+    async with http.post(session, data=b"40") as response:
+        assert response.status == 200
+    async with http.get(session) as response:
+        assert (await response.text()).startswith("40")
+    return session
+
+
+@pytest.mark.parametrize("body", [b"6", b"2probe", b"\x1e\x1e", b"\x00\xff", b'42["\xed\xa0\x80"]'])
+async def test_a_refused_long_polling_post_is_answered_and_ends_the_session(
+    server: RunningServer, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A packet the server does not take from a client (noop, ping), an empty packet or
+    a body that is not UTF-8, with no GET waiting: python-engineio closed the session
+    and waited for a GET to take the CLOSE packet, for ever (a task leaked per POST),
+    or logged a traceback and answered "OK"."""
+    async with aiohttp.ClientSession() as http:
+        session = await polling_session(http, server.url)
+        async with asyncio.timeout(CLOSE_PACKET_WAIT + 10):
+            async with http.post(session, data=body) as response:
+                assert response.status == 400
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+        async with http.get(session) as response:
+            assert response.status == 400  # the session is gone
+
+
+async def test_unparsable_socketio_packets_are_answered_or_dropped_without_tracebacks(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await raw_socketio(http, server.url)
+        await ws.send_str("421" + "1" * 200)  # an id too long to be one
+        await ws.send_str('422["join",{"stream_id":')  # not JSON
+        await ws.send_str("49")  # no such packet type
+        await ws.send_str('423["leave",{}]')
+        answers = await acks(ws, 2, 3)
+        assert answers[2] == {
+            "ok": False,
+            "error": {"code": "invalid_payload", "message": "the payload is not JSON"},
+        }
+        assert answers[3] == {"ok": True}
+        await ws.close()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -94,6 +94,20 @@ def test_the_internals_fanout_relies_on_are_there() -> None:
         "id",
     ]
     assert "auction:bid" in ORDERED_EVENTS
+    # engineio's close (which PromptSocket.close calls with wait=False, then waits for
+    # the queue itself, bounded) and the POST handler whose decode errors it maps.
+    close = inspect.signature(engineio_socket.close)
+    assert list(close.parameters) == ["self", "wait", "abort", "reason"]
+    assert "await self.queue.join()" in inspect.getsource(engineio_socket.close)
+    post = inspect.getsource(engineio_socket.handle_post_request)
+    assert ".decode('utf-8')" in post and "payload.Payload(encoded_payload=body)" in post
+    # socketio's packet dispatch, whose parse errors PromptServer drops (ValueError).
+    dispatch = inspect.getsource(socketio.AsyncServer._handle_eio_message)
+    assert "pkt = self.packet_class(encoded_packet=data)" in dispatch
+    assert "raise ValueError('Unknown packet type.')" in dispatch
+    # socketio's packet decode reads the ack id before the JSON (JsonPacket.decode).
+    decode = inspect.getsource(socketio.packet.Packet.decode)
+    assert decode.index("self.id = int(") < decode.index("self.data = self.json.loads(ep)")
 
 
 async def auction_room(room: Room) -> tuple[str, Client, Client, Client]:
