@@ -2,6 +2,7 @@
 show in this process, then a check that a new viewer still gets the host's picture.
 
     .venv/bin/python bench/fuzz.py --examples 500
+    .venv/bin/python bench/fuzz.py --examples 500 --database-url postgresql://...
 
 Prints the answers seen by kind and status, failures (must be none) and the time taken.
 """
@@ -27,7 +28,7 @@ from tests.helpers.server import start_server  # noqa: E402
 from tests.limits.test_fuzz import live_target  # noqa: E402
 
 
-async def main(examples: int, sdp_examples: int) -> int:
+async def main(examples: int, sdp_examples: int, database_url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp) / "data",
@@ -36,6 +37,7 @@ async def main(examples: int, sdp_examples: int) -> int:
             max_sessions_per_address=10_000,
             auth_rate_limit=1_000_000,
             auth_user_rate_limit=1_000_000,
+            database_url=database_url,
         )
         server = await start_server(settings)
         try:
@@ -74,5 +76,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=500, help="REST and Socket.IO examples")
     parser.add_argument("--sdp-examples", type=int, default=100, help="mutated SDP offers")
+    parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database to use (default: SQLite)"
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.examples, args.sdp_examples)))
+    sys.exit(asyncio.run(main(args.examples, args.sdp_examples, args.database_url)))

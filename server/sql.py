@@ -10,6 +10,8 @@ for generated keys. What each engine guarantees:
 - `execute` returns the number of rows changed; `fetchone` / `fetchall` return rows
   read by column name (`row["id"]`) or position (`row[0]`).
 - A constraint that refuses a write raises `IntegrityError` (either engine).
+- A text parameter with a NUL character matches nothing on either engine
+  (PostgreSQL cannot hold NUL in text; it is sent there as U+FFFD).
 - `transaction(scope)` is exclusive within its scope, across every process sharing
   the database, so a rule judged inside one cannot be broken by another. A scope names
   the rows its rules read and write (`stream_scope(id)`: one stream's listings, stock,
@@ -440,8 +442,18 @@ class ScopeLocks:
 
 
 def _pg_params(params: Iterable[Any]) -> list[Any]:
-    # Booleans live in integer columns on both engines.
-    return [int(p) if isinstance(p, bool) else p for p in params]
+    return [_pg_param(p) for p in params]
+
+
+def _pg_param(value: Any) -> Any:
+    if isinstance(value, bool):  # booleans live in integer columns on both engines
+        return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL text cannot hold NUL (asyncpg raises, a 500): no stored text has
+        # one (user text refuses control characters), so a lookup by an id with a NUL
+        # finds nothing, as on SQLite, instead of failing.
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def _rowcount(status: str) -> int:
