@@ -10,8 +10,8 @@ for generated keys. What each engine guarantees:
 - `execute` returns the number of rows changed; `fetchone` / `fetchall` return rows
   read by column name (`row["id"]`) or position (`row[0]`).
 - A constraint that refuses a write raises `IntegrityError` (either engine).
-- A text parameter with a NUL character matches nothing on either engine
-  (PostgreSQL cannot hold NUL in text; it is sent there as U+FFFD).
+- A text parameter with a NUL character or a lone surrogate matches nothing on
+  either engine: both go as U+FFFD (`storable_text`), where the drivers raised.
 - `transaction(scope)` is exclusive within its scope, across every process sharing
   the database, so a rule judged inside one cannot be broken by another. A scope names
   the rows its rules read and write (`stream_scope(id)`: one stream's listings, stock,
@@ -172,26 +172,45 @@ def _integrity(call: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def storable_text(value: str) -> str:
+    """`value` as both engines can take it: NUL (PostgreSQL text cannot hold it) and
+    lone surrogates (JSON's "\\ud800" decodes to one; neither driver can encode it)
+    become U+FFFD. No stored text has either (user text refuses them), so a lookup by
+    an id that had one finds nothing instead of failing with a 500."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _storable(params: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(storable_text(p) if isinstance(p, str) else p for p in params)
+
+
 # These run in the database thread, on its one sqlite3 connection.
 @_integrity
 def _execute(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
-    return db.execute(sql, params).rowcount
+    return db.execute(sql, _storable(params)).rowcount
 
 
 @_integrity
 def _executemany(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    db.executemany(sql, rows)
+    db.executemany(sql, [_storable(row) for row in rows])
 
 
 @_integrity
 def _fetchone(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = db.execute(sql, params).fetchone()
+    row: sqlite3.Row | None = db.execute(sql, _storable(params)).fetchone()
     return row
 
 
 @_integrity
 def _fetchall(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
-    return db.execute(sql, params).fetchall()
+    return db.execute(sql, _storable(params)).fetchall()
 
 
 def _begin_then(db: sqlite3.Connection, call: Callable[..., Any], *args: Any) -> Any:
@@ -448,11 +467,8 @@ def _pg_params(params: Iterable[Any]) -> list[Any]:
 def _pg_param(value: Any) -> Any:
     if isinstance(value, bool):  # booleans live in integer columns on both engines
         return int(value)
-    if isinstance(value, str) and "\x00" in value:
-        # PostgreSQL text cannot hold NUL (asyncpg raises, a 500): no stored text has
-        # one (user text refuses control characters), so a lookup by an id with a NUL
-        # finds nothing, as on SQLite, instead of failing.
-        return value.replace("\x00", "\ufffd")
+    if isinstance(value, str):
+        return storable_text(value)
     return value
 
 

@@ -214,6 +214,7 @@ class Fuzzer:
         # Values a field may well hold: an id, a user, a small amount, a flag, a code.
         self.plausible = (
             st.sampled_from([*target.ids(), "bob", "hostess", "SAVE10", "rtmp://127.0.0.1:9/x"])
+            | st.sampled_from(["a\x00b", "a\ud800b"])  # no database text holds these
             | st.integers(min_value=-2, max_value=100_000)
             | st.booleans()
         )
