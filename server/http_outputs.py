@@ -10,7 +10,8 @@ from aiohttp import web
 
 from media.outputs.files import PLAYLIST, part_starts, with_discontinuity_sequence
 from server.auth import require_user
-from server.domain.outputs import SAFE_ID, OutputsService
+from server.domain.outputs import OutputsService
+from server.domain.validation import SAFE_ID
 from server.errors import json_body, not_found
 from server.http import page
 from server.keys import OUTPUTS

@@ -31,6 +31,7 @@ from server.domain.events import (
     InviteSent,
 )
 from server.domain.streams import Stream, StreamService, require_role, same_user
+from server.domain.validation import id_field
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,10 @@ class CohostService:
             return []
         return await self._seats.open_invites(stream.id, self._clock())
 
-    async def respond(self, user: str, invite_id: object, accept: object) -> Stream | None:
+    async def respond(self, user: str, raw_id: object, accept: object) -> Stream | None:
         """The invitee answers. Accept seats them (the stream afterwards); decline tells
         the host. 404 `invite_not_found`, 409 `invite_expired` / `cohost_seat_taken`."""
-        if not isinstance(invite_id, str) or not 1 <= len(invite_id) <= 64:
-            raise invalid_field("invite_id", "must be an invite id")
+        invite_id = id_field("invite_id", raw_id, "an invite id")
         if not isinstance(accept, bool):
             raise invalid_field("accept", "must be true or false")
         outcome, invite = await self._seats.answer_invite(invite_id, user, accept, self._clock())
@@ -211,13 +211,12 @@ class CohostService:
             await self._seats.release_seat(invite.stream_id, invite.username)
             raise
 
-    async def cancel(self, stream: Stream, host: str, invite_id: object) -> Invite:
+    async def cancel(self, stream: Stream, host: str, raw_id: object) -> Invite:
         """The host withdraws an unanswered invite to this stream (the invitee's later
         answer gets 404 `invite_not_found`). 404 `invite_not_found` when there is no
         such open invite (answered, or another stream's); 409 `invite_expired`."""
         require_role(stream, host, "host")
-        if not isinstance(invite_id, str) or not 1 <= len(invite_id) <= 64:
-            raise invalid_field("invite_id", "must be an invite id")
+        invite_id = id_field("invite_id", raw_id, "an invite id")
         invite = await self._seats.get_invite(invite_id)
         if invite is None or invite.stream_id != stream.id:
             raise not_found("no open invite with that id on this stream", "invite_not_found")

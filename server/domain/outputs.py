@@ -7,7 +7,6 @@ settings and the stream's own choices, and follows the stream's lifecycle.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,9 @@ from server.domain.events import (
 )
 from server.domain.streams import Stream, StreamService, require_role
 from server.domain.times import format_time, utc_now
-from server.domain.validation import text_field
+from server.domain.validation import SAFE_ID, text_field
 from server.stores.sql_outputs import Destination, OutputsStore
 
-# Stream ids are token_urlsafe: anything else never names a directory.
-SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DESTINATION_SCHEMES = ("rtmp://", "rtmps://")
 DESTINATIONS_PER_STREAM = 5
 URL_MAX = 500

@@ -25,6 +25,18 @@ _MULTI_LINE_FORBIDDEN = re.compile(
 )
 
 
+# Every id the server makes is token_urlsafe: anything else names nothing (and never a
+# directory, a Redis key or a database row).
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def id_field(field: str, value: object, what: str) -> str:
+    """An id of the server's making (SAFE_ID); 400 `invalid_field` otherwise."""
+    if not isinstance(value, str) or not SAFE_ID.match(value):
+        raise invalid_field(field, f"must be {what}")
+    return value
+
+
 def text_field(
     field: str, value: object, *, min_len: int, max_len: int, multiline: bool = False
 ) -> str:

@@ -83,6 +83,10 @@ async def test_the_host_cancels_an_unanswered_invite(room: Room) -> None:
     await carol.fails("cohost:cancel", {"invite_id": invite}, "forbidden")
     await host.fails("cohost:cancel", {"invite_id": "no-such-invite"}, "invite_not_found")
     await host.fails("cohost:cancel", {"invite_id": ["x"]}, "invalid_field")
+    # Not an id the server makes (with Redis, a lone surrogate failed to become a key).
+    for bad in ("a\ud800b", "a\x00b", "a b", "x" * 65):
+        await host.fails("cohost:cancel", {"invite_id": bad}, "invalid_field")
+        await bob.fails("cohost:respond", {"invite_id": bad, "accept": True}, "invalid_field")
 
     ack = await host.ok("cohost:cancel", {"invite_id": invite})
     assert (ack["invite_id"], ack["username"]) == (invite, "bob")
