@@ -2,7 +2,8 @@
 show in this process, then a check that a new viewer still gets the host's picture.
 
     .venv/bin/python bench/fuzz.py --examples 500
-    .venv/bin/python bench/fuzz.py --examples 500 --database-url postgresql://...
+    .venv/bin/python bench/fuzz.py --examples 500 --database-url postgresql://... \
+        --redis-url redis://127.0.0.1:PORT/0
 
 Prints the answers seen by kind and status, failures (must be none) and the time taken.
 """
@@ -28,7 +29,9 @@ from tests.helpers.server import start_server  # noqa: E402
 from tests.limits.test_fuzz import live_target  # noqa: E402
 
 
-async def main(examples: int, sdp_examples: int, database_url: str | None) -> int:
+async def main(
+    examples: int, sdp_examples: int, database_url: str | None, redis_url: str | None
+) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp) / "data",
@@ -38,6 +41,7 @@ async def main(examples: int, sdp_examples: int, database_url: str | None) -> in
             auth_rate_limit=1_000_000,
             auth_user_rate_limit=1_000_000,
             database_url=database_url,
+            redis_url=redis_url,
         )
         server = await start_server(settings)
         try:
@@ -79,5 +83,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--database-url", help="an empty PostgreSQL database to use (default: SQLite)"
     )
+    parser.add_argument("--redis-url", help="a Redis for realtime state (default: memory)")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.examples, args.sdp_examples, args.database_url)))
+    sys.exit(asyncio.run(main(args.examples, args.sdp_examples, args.database_url, args.redis_url)))
