@@ -331,6 +331,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.redis_timeout_seconds,
         settings.socketio_batch_ms,
         settings.socketio_batch_min_receivers,
+        settings.client_queue_limit,
     )
     broadcaster = Broadcaster(sio, presence)
     broadcaster.follow(events)

@@ -61,6 +61,7 @@ _POSITIVE = (
     "password_hash_concurrency",
     "join_listings_limit",
     "socketio_batch_min_receivers",
+    "client_queue_limit",
 )
 
 
@@ -117,6 +118,9 @@ class Settings:
     socketio_batch_ms: int = 150
     # Only emits to this many receivers or more are coalesced (small rooms keep latency).
     socketio_batch_min_receivers: int = 200
+    # A Socket.IO connection with this many packets waiting for its client (one that
+    # does not read) is dropped; the page reconnects.
+    client_queue_limit: int = 2000
     # "text" (human) or "json" (one object per line, for log shippers); see docs/operations.md.
     log_format: str = "text"
     # Show lifecycle: an ended show may go live again within this many seconds.

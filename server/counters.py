@@ -33,6 +33,11 @@ WEBSOCKET_WRITES = Counter(
     "Writes of prepared frames to websockets (what one loop turn sends a connection shares one)",
     registry=PROCESS,
 )
+SLOW_CLIENTS_DROPPED = Counter(
+    "costream_slow_clients_dropped",
+    "Socket.IO connections dropped because client_queue_limit packets waited for them",
+    registry=PROCESS,
+)
 ORDERS = Counter("costream_orders", "Orders placed through this process", registry=PROCESS)
 HTTP_REQUESTS = Counter(
     "costream_http_requests", "HTTP requests answered", ["method", "status"], registry=PROCESS

@@ -34,7 +34,12 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet
 
-from server.counters import DELIVERIES, PREPARED_WRITES, WEBSOCKET_WRITES
+from server.counters import (
+    DELIVERIES,
+    PREPARED_WRITES,
+    SLOW_CLIENTS_DROPPED,
+    WEBSOCKET_WRITES,
+)
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +271,11 @@ class DirectRedisFanout(socketio.AsyncRedisManager, DirectFanout):
 CLOSE_PACKET_WAIT = 5.0
 
 
+# Packets that may wait for one connection before it is dropped (PromptSocket._queue);
+# the Engine.IO server's `queue_limit` (setting client_queue_limit) when it has one.
+QUEUE_LIMIT = 2000
+
+
 class PromptSocket(engineio.async_socket.AsyncSocket):
     """An Engine.IO socket that hands packets over without waking a task each time.
 
@@ -313,10 +323,32 @@ class PromptSocket(engineio.async_socket.AsyncSocket):
         await self._queue(pkt)
 
     async def _queue(self, pkt: eio_packet.Packet) -> None:
-        """The writer task's way (python-engineio's), behind anything corked."""
+        """The writer task's way (python-engineio's), behind anything corked; a client
+        that lets `queue_limit` packets wait for it is dropped instead."""
         if self.uncork():
             WEBSOCKET_WRITES.inc()
+        if self.queue.qsize() >= getattr(self.server, "queue_limit", QUEUE_LIMIT):
+            await self._drop_slow_client()
+            return
         await super().send(pkt)
+
+    async def _drop_slow_client(self) -> None:
+        """Close a connection whose client does not read what it is sent (hostile, or
+        hopelessly behind): python-engineio's queue would grow without bound, an ack
+        for every event such a client sends. Its TCP connection is aborted (a close
+        frame would wait behind the queue); the page reconnects and rejoins."""
+        if self.closed or self.closing:
+            return
+        SLOW_CLIENTS_DROPPED.inc()
+        log.info("dropped %s: %d packets waited for it", self.sid, self.queue.qsize())
+        transport = self._websocket_transport()
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+        if transport is not None:
+            transport.abort()
+
+    def _websocket_transport(self) -> asyncio.Transport | None:
+        writer = self._websocket._sock._writer if self._websocket is not None else None
+        return writer.transport if writer is not None else None  # aiohttp's WebSocketWriter
 
     async def close(
         self, wait: bool = True, abort: bool = False, reason: str | None = None

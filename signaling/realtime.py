@@ -42,7 +42,13 @@ from server.keys import (
 )
 from server.logs import STREAM_ID
 from signaling.broadcaster import seat_room, stream_room, user_room
-from signaling.fanout import DirectFanout, DirectRedisFanout, PromptServer, use_prompt_sockets
+from signaling.fanout import (
+    QUEUE_LIMIT,
+    DirectFanout,
+    DirectRedisFanout,
+    PromptServer,
+    use_prompt_sockets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -468,13 +474,15 @@ def create_server(
     redis_timeout: float = 2.0,
     batch_ms: int = 0,
     batch_min_receivers: int = 1,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis its emits reach every process's clients.
 
     Emits travel through Redis even to this process's clients: while Redis is down
     they are dropped (publishing gives up after `redis_timeout`, it never hangs), and
     the manager's listener resubscribes by itself once Redis is back. `batch_ms` > 0
-    coalesces emits to `batch_min_receivers` or more (signaling/fanout.py).
+    coalesces emits to `batch_min_receivers` or more (signaling/fanout.py). A client
+    with `queue_limit` packets waiting for it is dropped.
     """
     use_prompt_sockets()
     bounded = {"socket_timeout": redis_timeout, "socket_connect_timeout": redis_timeout}
@@ -491,6 +499,7 @@ def create_server(
         engineio_logger=False,
     )
     server.ordered_events = ORDERED_EVENTS
+    server.eio.queue_limit = queue_limit  # read by PromptSocket._queue
     return server
 
 

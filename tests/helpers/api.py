@@ -48,8 +48,8 @@ class Api:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """(status, body): body is parsed JSON when the answer is JSON, text when it is
-        text, else bytes."""
+        """(status, body): body is parsed JSON when the answer is JSON, else text, or
+        bytes when it is not text."""
         all_headers = dict(headers or {})
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -58,9 +58,11 @@ class Api:
         ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
-            if response.content_type.startswith("text/"):
-                return response.status, await response.text()
-            return response.status, await response.read()
+            body = await response.read()
+            try:
+                return response.status, body.decode(response.charset or "utf-8")
+            except UnicodeDecodeError:  # an image, a PDF
+                return response.status, body
 
     async def _expect(self, status: int, method: str, path: str, **kwargs: Any) -> Any:
         got, body = await self.request(method, path, **kwargs)

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from server.counters import SLOW_CLIENTS_DROPPED
 from signaling.fanout import CLOSE_PACKET_WAIT
 from tests.helpers.api import Api
 from tests.helpers.fuzz import Target, genuine_offer, run_all
@@ -251,3 +252,40 @@ async def test_unparsable_socketio_packets_are_answered_or_dropped_without_trace
         assert answers[3] == {"ok": True}
         await ws.close()
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def masked_frame(text: str) -> bytes:
+    """A client's websocket text frame (zero mask), built by hand: this client never
+    reads, which no websocket library lets one do."""
+    data = text.encode()
+    size = len(data)
+    header = bytes([0x81, 0x80 | size]) if size < 126 else b"\x81\xfe" + size.to_bytes(2, "big")
+    return header + b"\0\0\0\0" + data
+
+
+async def test_a_client_that_sends_but_never_reads_is_dropped(server_factory) -> None:
+    """Every event gets an ack; a client that does not read them made the server queue
+    them without bound (120 000 events left 70 000 acks waiting, ~25 MiB). With
+    `client_queue_limit` packets waiting, its connection is aborted; others go on."""
+    server = await server_factory(client_queue_limit=100)
+    dropped = SLOW_CLIENTS_DROPPED._value.get()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert b"101" in await reader.readline()  # switching protocols; nothing read after
+    writer.write(masked_frame("40"))
+    event = '["user:suggest",{"prefix":"' + "x" * 300 + '"}]'
+    with pytest.raises((ConnectionResetError, BrokenPipeError)):
+        for burst in range(300):  # ~170 MB at most; dropped after a few MB
+            writer.write(b"".join(masked_frame(f"42{burst}{i:04}{event}") for i in range(2000)))
+            await writer.drain()
+    writer.close()
+    assert SLOW_CLIENTS_DROPPED._value.get() == dropped + 1
+    async with aiohttp.ClientSession() as http:  # the server goes on
+        ws = await raw_socketio(http, server.url)
+        await ws.send_str('421["leave",{}]')
+        assert (await acks(ws, 1))[1] == {"ok": True}
+        await ws.close()
