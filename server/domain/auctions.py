@@ -150,7 +150,8 @@ class Closing:
 
 class AuctionStore(Protocol):
     async def start_auction(self, auction: Auction) -> Auction | None:
-        """Insert a running auction; None when the stream already runs one."""
+        """Insert a running auction; None when the stream already runs one; 409
+        `auction_done` when the listing is no longer active."""
         ...
 
     async def record_bids(self, after: Auction, written_count: int, bids: list[BidOutcome]) -> bool:

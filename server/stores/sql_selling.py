@@ -293,6 +293,13 @@ class SellingStore:
 
     async def start_auction(self, auction: Auction) -> Auction | None:
         async with self._db.transaction(stream_scope(auction.stream_id)) as conn:
+            # Checked again here, with the stream's writes held: the caller read the
+            # listing before, and an earlier run closing since may have sold it.
+            listing = await conn.fetchone(
+                "SELECT status FROM listings WHERE id = ?", (auction.listing_id,)
+            )
+            if listing is None or listing["status"] != "active":
+                raise conflict("auction_done", "this item's auction is over")
             try:
                 row = await conn.fetchone(
                     "INSERT INTO auctions (listing_id, stream_id, status, start_cents, "
@@ -379,7 +386,9 @@ class SellingStore:
             auction = _auction(row)
             listing = await _listing_in(conn, auction.listing_id)
             order = None
-            if auction.high_bidder is not None:
+            # Never a second sale of the item (a run started on it after it sold closes
+            # unsold; start_auction refuses such a run).
+            if auction.high_bidder is not None and listing.status == "active":
                 order = make_order(auction, listing)
                 order = await insert_order(conn, order)
                 await conn.execute(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from server.domain.errors import ApiError
 from server.domain.events import AuctionOutbid, AuctionUpdated
 from server.domain.times import format_time, from_ms
 from server.keys import AUCTIONS, EVENTS, SETTINGS, STORE, STREAMS
@@ -377,3 +381,42 @@ async def test_one_outbid_news_reaches_each_bidder_left_behind_once(room: Room) 
     for client, hears in ((bob, 1), (carol, 1), (dave, 0)):
         outbids = [data for event, data in client.log if event == "auction:outbid"]
         assert outbids == [{"auction": auction.to_dict()}] * hears
+
+
+async def test_a_run_started_on_an_item_that_sold_meanwhile_is_refused(quick_room: Room) -> None:
+    """`start` reads the listing (active) before the store inserts the run; a run closing
+    sold in between left the new run free to sell the item again (a chaos probe found a
+    lot with two orders). The store checks the listing again with the stream's writes
+    held; here its caller's stale read is played by calling the store directly."""
+    room = quick_room
+    item = await auction_item(room, auction_seconds=1)
+    bob = await room.client("bob")
+    await start(room, item["id"])
+    assert (await bid(bob, item["id"], 1000))["ok"]
+    assert (await wait_ended(bob, item["id"]))["order"]["buyer"] == "bob"
+    store = room.server.app[AUCTIONS]._store
+    sold = await store.latest_auction(item["id"])
+    assert sold is not None and sold.status == "sold"
+    again = replace(sold, seq=0, status="running", high_bid_cents=None, high_bidder=None)
+    with pytest.raises(ApiError) as refused:
+        await store.start_auction(again)
+    assert refused.value.code == "auction_done"
+    orders = (await expect(room, 200, "GET", f"/api/streams/{room.stream_id}/orders", "hostess"))[
+        "orders"
+    ]
+    assert [order["buyer"] for order in orders if order["listing_id"] == item["id"]] == ["bob"]
+
+
+async def test_a_run_whose_item_is_no_longer_active_closes_unsold(quick_room: Room) -> None:
+    """The closing sells only an active item: never a second order for one."""
+    room = quick_room
+    item = await auction_item(room, auction_seconds=1)
+    bob = await room.client("bob")
+    await start(room, item["id"])
+    assert (await bid(bob, item["id"], 1000))["ok"]
+    # As if the item had been sold by an earlier run meanwhile.
+    await room.server.app[STORE].execute(
+        "UPDATE listings SET status = 'sold_out', remaining = 0 WHERE id = ?", (item["id"],)
+    )
+    ended = await wait_ended(bob, item["id"])
+    assert ended["auction"]["status"] == "unsold" and "order" not in ended
