@@ -3,7 +3,8 @@ show for a while (buys with and without codes, bids, giveaways, flash sales, pre
 restocks, cohost invites, ends and restarts); then the show's books are checked.
 
     .venv/bin/python bench/chaos.py --seconds 20 --seed 1
-    .venv/bin/python bench/chaos.py --database-url postgresql://... --redis-url redis://...
+    .venv/bin/python bench/chaos.py --database-url postgresql://... --redis-url redis://... \
+        --servers 2   # the cast spread over two servers (processes' apps) on one Redis
 
 Prints the answers by call and code, what broke a rule (must be nothing): stock that
 does not add up, a buyer over a listing's per-buyer limit, a daily cap passed, a code
@@ -37,8 +38,10 @@ PER_BUYER_LIMIT, DAILY_CAP, CODE_USES = 2, 2, 3
 class Show:
     """One live show under chaos: its users, listings, and what every call answered."""
 
-    def __init__(self, api: Api, rng: random.Random, deadline: float) -> None:
-        self.api = api
+    def __init__(self, apis: list[Api], rng: random.Random, deadline: float) -> None:
+        self.api = apis[0]  # the host's, and the books'
+        # Each of the cast talks to one server (REST and Socket.IO), in turn.
+        self.api_of = {name: apis[i % len(apis)] for i, name in enumerate(["host", *BUYERS])}
         self.rng = rng
         self.deadline = deadline
         self.tokens: dict[str, str] = {}
@@ -51,7 +54,8 @@ class Show:
         self.invite: str | None = None
 
     async def rest(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
-        status, answer = await self.api.request(method, path, token=self.tokens[who], json=body)
+        api = self.api_of[who]
+        status, answer = await api.request(method, path, token=self.tokens[who], json=body)
         code = answer["error"]["code"] if status >= 400 and isinstance(answer, dict) else ""
         self.answers[f"{method} {path.rsplit('/', 1)[-1][:12]:12s} {status} {code}"] += 1
         if status >= 500:
@@ -197,6 +201,7 @@ class Show:
 
 
 async def set_up(show: Show, api: Api, server: Any) -> None:
+    """Accounts, the live show, its listings and code, and everyone joined."""
     for name in ["host", *BUYERS]:
         show.tokens[name] = await add_user(server, name)
     stream = await api.create_stream(show.tokens["host"], title="Chaos")
@@ -217,7 +222,7 @@ async def set_up(show: Show, api: Api, server: Any) -> None:
     status, _ = await show.rest("POST", f"/api/streams/{show.stream_id}/codes", "host", code)
     assert status == 201
     for name in ["host", *BUYERS]:
-        client = Client(server.url, show.tokens[name], name)
+        client = Client(show.api_of[name].base_url, show.tokens[name], name)
         await client.connect()
         await client.ok("join", {"stream_id": show.stream_id})
         show.clients[name] = client
@@ -256,22 +261,25 @@ async def main(args: argparse.Namespace) -> int:
             auth_user_rate_limit=1_000_000,
             max_sessions_per_address=10_000,
         )
-        server = await start_server(settings)
+        servers = [await start_server(settings) for _ in range(args.servers)]
+        apis = [Api(server.url) for server in servers]
         try:
-            async with Api(server.url) as api:
-                show = Show(api, random.Random(args.seed), 0)
-                await set_up(show, api, server)
-                show.deadline = time.monotonic() + args.seconds
-                started = time.perf_counter()
-                cast = [show.buyer(name) for name in BUYERS for _ in range(2)]
-                await asyncio.gather(show.host(), *cast)
-                acting = time.perf_counter() - started
-                await settle(show)
-                broken = await show.broken_rules()
-                for client in show.clients.values():
-                    await client.close()
+            show = Show(apis, random.Random(args.seed), 0)
+            await set_up(show, apis[0], servers[0])
+            show.deadline = time.monotonic() + args.seconds
+            started = time.perf_counter()
+            cast = [show.buyer(name) for name in BUYERS for _ in range(2)]
+            await asyncio.gather(show.host(), *cast)
+            acting = time.perf_counter() - started
+            await settle(show)
+            broken = await show.broken_rules()
+            for client in show.clients.values():
+                await client.close()
         finally:
-            await server.stop()
+            for api in apis:
+                await api.close()
+            for server in servers:
+                await server.stop()
     calls = sum(count for key, count in show.answers.items() if key != "orders (books)")
     print(f"chaos: {calls} calls in {acting:.1f} s, seed {args.seed}")
     for key, count in sorted(show.answers.items()):
@@ -291,4 +299,5 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
     parser.add_argument("--redis-url", help="a Redis for realtime state (default: memory)")
+    parser.add_argument("--servers", type=int, default=1, help="more than 1 needs both URLs")
     sys.exit(asyncio.run(main(parser.parse_args())))
