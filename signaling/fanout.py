@@ -519,7 +519,7 @@ class PromptServer(socketio.AsyncServer):
         """python-socketio's, except that a packet it cannot parse (a bad type, an
         over-long id, an unexpected attachment) is dropped with a line in the log at
         INFO where it logged a traceback at ERROR for each: a client's garbage is not
-        the server's error. Payloads that are not JSON get an answer (BoundedJson)."""
+        the server's error. Payloads that are not JSON get an answer (JsonPacket)."""
         try:
             await super()._handle_eio_message(eio_sid, data)
         except ValueError as error:
