@@ -16,6 +16,7 @@ from server.domain.streams import Stream
 from server.errors import json_body, not_found
 from server.keys import ACCOUNTS, LIVE, OUTPUTS, SESSIONS, SETTINGS, STREAMS
 from server.lifecycle import DRAIN
+from server.pages import page
 
 STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
 NODE_MODULES = (Path(__file__).resolve().parent.parent / "node_modules").resolve()
@@ -143,23 +144,19 @@ def vendor_files(directory: Path) -> Callable[[web.Request], Awaitable[web.FileR
     return vendor_file
 
 
-# Other route modules serve their pages the same way.
-page = _file
-
-
 @routes.get("/")
-async def index_page(request: web.Request) -> web.FileResponse:
-    return _file("index.html")
+async def index_page(request: web.Request) -> web.Response:
+    return page("index.html")
 
 
 @routes.get("/studio/{id}")
-async def studio_page(request: web.Request) -> web.FileResponse:
-    return _file("studio.html")
+async def studio_page(request: web.Request) -> web.Response:
+    return page("studio.html")
 
 
 @routes.get("/watch/{id}")
-async def watch_page(request: web.Request) -> web.FileResponse:
-    return _file("watch.html")
+async def watch_page(request: web.Request) -> web.Response:
+    return page("watch.html")
 
 
 @routes.get("/static/{path:.+}")

@@ -7,8 +7,8 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.errors import json_body
-from server.http import page
 from server.keys import LEDGER, PROFILES, SHIPPING, STREAMS
+from server.pages import page
 
 routes = web.RouteTableDef()
 

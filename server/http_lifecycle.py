@@ -18,7 +18,7 @@ from server.domain.errors import ApiError
 from server.domain.lifecycle import LifecycleService
 from server.domain.streams import Stream, require_role
 from server.errors import json_body, not_found
-from server.http import NODE_MODULES, _file, vendor_files
+from server.http import NODE_MODULES, vendor_files
 from server.http_sharers import SHARER_PATCH_FIELD, apply_sharer_patch
 from server.images import COVER_TYPES, reencode_cover, render_poster
 from server.keys import (
@@ -32,6 +32,7 @@ from server.keys import (
     SETTINGS,
     STREAMS,
 )
+from server.pages import page
 
 routes = web.RouteTableDef()
 COVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.jpg$")
@@ -253,7 +254,7 @@ async def stats_as_csv(request: web.Request) -> web.Response:
 
 @routes.get("/dashboard")
 async def dashboard_page(request: web.Request) -> web.FileResponse:
-    return _file("dashboard.html")
+    return page("dashboard.html")
 
 
 def setup(app: web.Application) -> None:

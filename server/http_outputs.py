@@ -13,8 +13,8 @@ from server.auth import require_user
 from server.domain.outputs import OutputsService
 from server.domain.validation import SAFE_ID
 from server.errors import json_body, not_found
-from server.http import page
 from server.keys import OUTPUTS
+from server.pages import page
 
 routes = web.RouteTableDef()
 

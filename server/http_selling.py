@@ -6,8 +6,8 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.errors import json_body
-from server.http import page
 from server.keys import AUCTIONS, CODES, COMMERCE, GIVEAWAYS, JUDGE_ROUTING
+from server.pages import page
 
 routes = web.RouteTableDef()
 

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from server.auth import require_user
 from server.domain.streams import Stream
-from server.http import _file
 from server.keys import SETTINGS, SHARERS, STREAMS
+from server.pages import page
 
 routes = web.RouteTableDef()
 
@@ -86,7 +86,7 @@ async def stream_sharers(request: web.Request) -> web.Response:
 
 @routes.get("/me/referrals")
 async def referrals_page(request: web.Request) -> web.FileResponse:
-    return _file("referrals.html")
+    return page("referrals.html")
 
 
 def setup(app: web.Application) -> None:

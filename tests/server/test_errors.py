@@ -90,7 +90,11 @@ async def test_unexpected_exception_is_500_json(settings_factory) -> None:
         await running.stop()
 
 
-@pytest.mark.parametrize("path", ["/", "/studio/abc", "/watch/abc", "/static/index.html"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/studio/abc", "/watch/abc", "/dashboard", "/giveaways/x", "/me/orders", "/me/profile"]
+    + ["/me/referrals", "/shows/abc/orders", "/replay/abc"],
+)
 async def test_pages_are_served(api: Api, path: str) -> None:
     async with api.session.get(api.base_url + path) as response:
         assert response.status == 200
